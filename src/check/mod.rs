@@ -1,0 +1,39 @@
+//! Properties, checked rather than hoped for.
+//!
+//! A property has a name ("at most one value chosen", "Election Safety", "linearizable")
+//! and is checked on every step of every simulated run: the simulator calls each check
+//! after each event, and a check that fails records a [`Violation`] with the time and a
+//! sentence a reader can follow. The chapter binaries print violations in `--json` and
+//! the tests assert there are none.
+
+use serde::Serialize;
+
+use crate::runtime::Time;
+
+/// A property that did not hold, and where.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Violation {
+    /// When it was seen, in microseconds since the run began.
+    pub t_us: u64,
+    /// The property's name, as the book names it.
+    pub property: String,
+    /// What was seen, in a sentence.
+    pub detail: String,
+}
+
+impl Violation {
+    /// A violation of `property` seen at `t`.
+    pub fn new(t: Time, property: &str, detail: impl Into<String>) -> Violation {
+        Violation {
+            t_us: t.as_micros(),
+            property: property.to_string(),
+            detail: detail.into(),
+        }
+    }
+}
+
+impl std::fmt::Display for Violation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} violated at {}: {}", self.property, Time(self.t_us), self.detail)
+    }
+}

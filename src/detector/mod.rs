@@ -1,0 +1,292 @@
+//! Chapter 0's node: a heartbeat failure detector.
+//!
+//! Before any consensus, the simplest distributed program that has to live with the
+//! world: every node tells every other node "I am alive" every `heartbeat` interval, and
+//! suspects a peer it has not heard from for `timeout`. It is the seed of every leader
+//! election to come (a Raft follower is a failure detector of its leader).
+//!
+//! It shows each part of the world at work:
+//!
+//! - **timers**: `Timer::Heartbeat` re-arms itself; each peer has a `Timer::Suspect(peer)`
+//!   that every heartbeat from that peer re-arms, so it fires only after `timeout` of
+//!   silence;
+//! - **messages and faults**: a lost or delayed heartbeat, a partition, a crash all look
+//!   the same from here: silence. A failure detector cannot tell a crashed node from a
+//!   slow or cut-off one, which is why it *suspects* and does not *know*;
+//! - **storage**: each start bumps the node's `incarnation`, written to stable storage
+//!   before the first heartbeat, so peers can tell a restarted node from one that was
+//!   merely silent.
+//!
+//! Two properties describe a failure detector (Chandra and Toueg, 1996): *completeness*
+//! (a crashed node is eventually suspected by every live node) and *accuracy* (a live
+//! node is not suspected). Timeouts buy completeness for certain and accuracy only while
+//! the network is timely; exercise 0.2 makes the timeout adapt to the network.
+
+use std::time::Duration;
+
+use crate::error::Result;
+use crate::runtime::{ClientId, Context, Event, Message, Node, NodeId, Time};
+use crate::storage::Storage;
+
+/// How a detector behaves.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DetectorConfig {
+    /// How often a node heartbeats its peers.
+    pub heartbeat: Duration,
+    /// How long a peer may be silent before it is suspected (the floor, when adaptive).
+    pub timeout: Duration,
+    /// Adapt each peer's timeout to the gaps observed between its heartbeats (ex0.2).
+    pub adaptive: bool,
+}
+
+impl Default for DetectorConfig {
+    fn default() -> Self {
+        DetectorConfig {
+            heartbeat: Duration::from_millis(100),
+            timeout: Duration::from_millis(500),
+            adaptive: false,
+        }
+    }
+}
+
+/// The detector's one message.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Msg {
+    /// "I am alive": the sender's incarnation (how many times it has started) and the
+    /// heartbeat's number within that incarnation.
+    Heartbeat {
+        /// How many times the sender has started.
+        incarnation: u64,
+        /// This heartbeat's number, from 1, within the incarnation.
+        seq: u64,
+    },
+}
+
+impl Message for Msg {}
+
+/// The detector's timers.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Timer {
+    /// Time to heartbeat every peer.
+    Heartbeat,
+    /// The peer has been silent for its whole timeout.
+    Suspect(NodeId),
+}
+
+/// The last gaps between heartbeats from one peer: what an adaptive timeout learns from.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct GapHistory {
+    /// The most recent gaps, oldest first, at most [`GapHistory::WINDOW`] of them.
+    pub gaps: Vec<Duration>,
+}
+
+impl GapHistory {
+    /// How many gaps are remembered.
+    pub const WINDOW: usize = 32;
+
+    /// Remembers one more gap, forgetting the oldest beyond the window.
+    pub fn push(&mut self, gap: Duration) {
+        if self.gaps.len() == Self::WINDOW {
+            self.gaps.remove(0);
+        }
+        self.gaps.push(gap);
+    }
+
+    /// The mean gap, in microseconds (0 with no gaps).
+    pub fn mean_us(&self) -> f64 {
+        if self.gaps.is_empty() {
+            return 0.0;
+        }
+        self.gaps.iter().map(|g| g.as_micros() as f64).sum::<f64>() / self.gaps.len() as f64
+    }
+
+    /// The sample standard deviation of the gaps, in microseconds (0 with fewer than two).
+    pub fn std_dev_us(&self) -> f64 {
+        if self.gaps.len() < 2 {
+            return 0.0;
+        }
+        let mean = self.mean_us();
+        let var = self
+            .gaps
+            .iter()
+            .map(|g| (g.as_micros() as f64 - mean).powi(2))
+            .sum::<f64>()
+            / (self.gaps.len() - 1) as f64;
+        var.sqrt()
+    }
+}
+
+/// What a node knows about one peer.
+#[derive(Clone, Debug, Default)]
+pub struct PeerView {
+    /// When the last heartbeat from this peer arrived (`None`: never).
+    pub last_heard: Option<Time>,
+    /// The peer's incarnation as of its last heartbeat (0: never heard).
+    pub incarnation: u64,
+    /// Whether this node currently suspects the peer.
+    pub suspected: bool,
+    /// Gaps between the peer's heartbeats, for the adaptive timeout.
+    pub gaps: GapHistory,
+}
+
+/// A heartbeat failure detector node.
+pub struct Detector {
+    /// Every other node of the cluster.
+    peers: Vec<NodeId>,
+    /// Intervals and timeouts.
+    config: DetectorConfig,
+    /// Stable storage: holds `incarnation`.
+    storage: Storage,
+    /// How many times this node has started; persisted before the first heartbeat.
+    incarnation: u64,
+    /// The number of the last heartbeat sent in this incarnation.
+    seq: u64,
+    /// What this node knows of each peer, indexed like `peers`.
+    views: Vec<PeerView>,
+}
+
+impl Detector {
+    /// Node `id` of a cluster of `nodes`, with its storage.
+    pub fn new(id: NodeId, nodes: usize, config: DetectorConfig, storage: Storage) -> Detector {
+        let peers: Vec<NodeId> = NodeId::all(nodes).into_iter().filter(|&p| p != id).collect();
+        let views = vec![PeerView::default(); peers.len()];
+        Detector {
+            peers,
+            config,
+            storage,
+            incarnation: 0,
+            seq: 0,
+            views,
+        }
+    }
+
+    /// The peers this node suspects now, in id order.
+    pub fn suspects(&self) -> Vec<NodeId> {
+        self.peers
+            .iter()
+            .zip(&self.views)
+            .filter(|(_, v)| v.suspected)
+            .map(|(p, _)| *p)
+            .collect()
+    }
+
+    /// Whether this node suspects `peer`.
+    pub fn suspects_peer(&self, peer: NodeId) -> bool {
+        self.view(peer).is_some_and(|v| v.suspected)
+    }
+
+    /// What this node knows of `peer`.
+    pub fn view(&self, peer: NodeId) -> Option<&PeerView> {
+        self.peers.iter().position(|&p| p == peer).map(|i| &self.views[i])
+    }
+
+    /// This node's incarnation: how many times it has started.
+    pub fn incarnation(&self) -> u64 {
+        self.incarnation
+    }
+
+    /// The timeout this node applies to `peer` now.
+    pub fn timeout_for(&self, peer: NodeId) -> Duration {
+        match (self.config.adaptive, self.view(peer)) {
+            (true, Some(v)) => crate::exercises::adaptive_timeout::adaptive_timeout(
+                &v.gaps,
+                self.config.heartbeat,
+                self.config.timeout,
+            ),
+            _ => self.config.timeout,
+        }
+    }
+}
+
+impl Node for Detector {
+    type Msg = Msg;
+    type Timer = Timer;
+    type Request = ();
+    type Response = Vec<NodeId>;
+
+    // ANCHOR: on_start
+    fn on_start(&mut self, ctx: &mut Context<'_, Self>) -> Result<()> {
+        // Durable first: the new incarnation is on disk before any heartbeat carries it.
+        self.incarnation = self.storage.get_u64("incarnation")?.unwrap_or(0) + 1;
+        self.storage.put_u64("incarnation", self.incarnation)?;
+        self.seq = 0;
+        ctx.trace(Event::new("started").with("incarnation", self.incarnation));
+        ctx.log(format_args!("started, incarnation {}", self.incarnation));
+        ctx.set_timer(Timer::Heartbeat, Duration::ZERO);
+        for &peer in &self.peers {
+            ctx.set_timer(Timer::Suspect(peer), self.timeout_for(peer));
+        }
+        Ok(())
+    }
+    // ANCHOR_END: on_start
+
+    // ANCHOR: on_timer
+    fn on_timer(&mut self, ctx: &mut Context<'_, Self>, timer: Timer) -> Result<()> {
+        match timer {
+            Timer::Heartbeat => {
+                self.seq += 1;
+                let beat = Msg::Heartbeat {
+                    incarnation: self.incarnation,
+                    seq: self.seq,
+                };
+                for &peer in &self.peers {
+                    ctx.send(peer, beat.clone());
+                }
+                ctx.set_timer(Timer::Heartbeat, self.config.heartbeat);
+            }
+            Timer::Suspect(peer) => {
+                let timeout = self.timeout_for(peer);
+                let Some(i) = self.peers.iter().position(|&p| p == peer) else {
+                    return Ok(());
+                };
+                if !self.views[i].suspected {
+                    self.views[i].suspected = true;
+                    ctx.trace(Event::new("suspect").with("peer", peer));
+                    ctx.log(format_args!("suspects {peer}: silent for {timeout:?}"));
+                }
+            }
+        }
+        Ok(())
+    }
+    // ANCHOR_END: on_timer
+
+    // ANCHOR: on_message
+    fn on_message(&mut self, ctx: &mut Context<'_, Self>, from: NodeId, msg: Msg) -> Result<()> {
+        let Msg::Heartbeat { incarnation, .. } = msg;
+        let Some(i) = self.peers.iter().position(|&p| p == from) else {
+            return Ok(());
+        };
+        let now = ctx.now();
+        let view = &mut self.views[i];
+        if incarnation < view.incarnation {
+            return Ok(()); // a heartbeat from before the peer's last restart, delayed
+        }
+        if view.incarnation != 0 && incarnation > view.incarnation {
+            ctx.trace(Event::new("restarted").with("peer", from).with("incarnation", incarnation));
+            ctx.log(format_args!("sees {from} restarted (incarnation {incarnation})"));
+            view.gaps = GapHistory::default();
+        } else if let Some(last) = view.last_heard {
+            view.gaps.push(now - last);
+        }
+        view.incarnation = incarnation;
+        view.last_heard = Some(now);
+        if view.suspected {
+            view.suspected = false;
+            ctx.trace(Event::new("trust").with("peer", from));
+            ctx.log(format_args!("trusts {from} again"));
+        }
+        ctx.set_timer(Timer::Suspect(from), self.timeout_for(from));
+        Ok(())
+    }
+    // ANCHOR_END: on_message
+
+    /// A client asks whom this node suspects.
+    fn on_request(&mut self, ctx: &mut Context<'_, Self>, client: ClientId, _req: ()) -> Result<()> {
+        ctx.reply(client, self.suspects());
+        Ok(())
+    }
+
+    fn role(&self) -> String {
+        format!("inc{}", self.incarnation)
+    }
+}

@@ -1,0 +1,78 @@
+//! The crate's one error type.
+//!
+//! Every error a reader can meet says three things: what was being done (the file,
+//! the flag, the node), what is wrong, and how to fix it. Nothing that fails here has
+//! changed anything on disk.
+
+use std::fmt;
+use std::path::PathBuf;
+
+/// Every fallible function in the library returns this.
+pub type Result<T> = std::result::Result<T, Error>;
+
+/// What went wrong, with enough context to fix it.
+#[derive(Debug)]
+pub enum Error {
+    /// A node's database can't be used as it is: someone else's, newer, or damaged.
+    /// The file was left exactly as it was found.
+    Storage {
+        /// The database file.
+        path: PathBuf,
+        /// What is wrong, in one sentence.
+        problem: String,
+        /// What the reader can do about it, in one sentence.
+        fix: String,
+    },
+    /// SQLite refused an operation on a node's database.
+    Sqlite {
+        /// The database file.
+        path: PathBuf,
+        /// SQLite's own error.
+        source: rusqlite::Error,
+    },
+    /// An operating-system I/O error (a data directory, a trace file).
+    Io {
+        /// The file or directory involved.
+        path: PathBuf,
+        /// The operating system's error.
+        source: std::io::Error,
+    },
+    /// A configuration or input that can't be used (a bad fault schedule, a bad trace).
+    Config(String),
+    /// The runtime could not carry out a request (a node is crashed, the runtime stopped).
+    Runtime(String),
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Storage { path, problem, fix } => {
+                write!(f, "{}: {problem}; {fix}", path.display())
+            }
+            Error::Sqlite { path, source } => write!(f, "{}: sqlite: {source}", path.display()),
+            Error::Io { path, source } => write!(f, "{}: {source}", path.display()),
+            Error::Config(msg) => write!(f, "invalid configuration: {msg}"),
+            Error::Runtime(msg) => write!(f, "runtime: {msg}"),
+        }
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Error::Sqlite { source, .. } => Some(source),
+            Error::Io { source, .. } => Some(source),
+            _ => None,
+        }
+    }
+}
+
+impl Error {
+    /// An I/O error on `path`.
+    pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Error {
+        Error::Io {
+            path: path.into(),
+            source,
+        }
+    }
+}

@@ -1,0 +1,27 @@
+//! # Quorum: consensus taught by building it
+//!
+//! Each module is a chapter of the book (`book/`), and each chapter has a binary under
+//! `chapters/` that runs it on real threads or in the deterministic simulator.
+//!
+//! - [`runtime`] (chapter 0, *The world*): the [`Node`](runtime::Node) trait and its
+//!   context, the threaded runtime, the deterministic simulator, the network's fault
+//!   model, traces and space-time diagrams, and the [`Cluster`](runtime::Cluster) test
+//!   harness every later chapter uses.
+//! - [`detector`] (chapter 0): a heartbeat failure detector, the first node written
+//!   against the runtime: timers, messages and every fault at work.
+//! - [`storage`] (every chapter): stable storage, in SQLite (one file per node) or in
+//!   memory, which survives a node's crash.
+//! - [`check`] (every chapter): named properties checked on every simulated step.
+//! - [`cli`] (every chapter binary): the flags every chapter binary shares.
+//! - [`exercises`] (every chapter): the exercises, built from the reference solutions or,
+//!   with `--features starter`, from the reader's own files under `chapters/`.
+
+pub mod check;
+pub mod cli;
+pub mod detector;
+pub mod error;
+pub mod exercises;
+pub mod runtime;
+pub mod storage;
+
+pub use error::{Error, Result};

@@ -1,0 +1,46 @@
+//! Names for the things a run talks about: nodes and clients.
+
+use std::fmt;
+
+/// A node of the cluster. Ids are 1-based, as in the papers' figures, and print as
+/// `n1`, `n2`, …
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]
+#[derive(serde::Serialize, serde::Deserialize)]
+#[serde(transparent)]
+pub struct NodeId(pub u32);
+
+impl NodeId {
+    /// The node's position in a 0-based array of the cluster's nodes.
+    pub fn index(self) -> usize {
+        (self.0 as usize).saturating_sub(1)
+    }
+
+    /// The node at 0-based position `index`.
+    pub fn from_index(index: usize) -> NodeId {
+        NodeId(index as u32 + 1)
+    }
+
+    /// The ids `n1..=nN` of a cluster of `n` nodes.
+    pub fn all(n: usize) -> Vec<NodeId> {
+        (0..n).map(NodeId::from_index).collect()
+    }
+}
+
+impl fmt::Display for NodeId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "n{}", self.0)
+    }
+}
+
+/// A client request's identity: the runtime hands the node a `ClientId` with each
+/// request, and the node answers with `ctx.reply(client, response)`.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]
+#[derive(serde::Serialize, serde::Deserialize)]
+#[serde(transparent)]
+pub struct ClientId(pub u64);
+
+impl fmt::Display for ClientId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "c{}", self.0)
+    }
+}

@@ -1,0 +1,209 @@
+//! The `Node` trait and the context a node sees the world through.
+//!
+//! A node is a plain struct that reacts to four kinds of event: it starts, a message
+//! arrives, one of its timers fires, a client asks it something. Each handler gets a
+//! [`Context`] and nothing else: the time, a way to send, to set and cancel timers, to
+//! draw random numbers, to answer clients and to record what happened. The context only
+//! *records* these effects; the runtime carries them out after the handler returns, as
+//! etcd's raft hands its caller a list of things to do. That is why the same node runs
+//! unchanged on real threads and in the simulator.
+
+use std::fmt::Debug;
+use std::time::Duration;
+
+use super::id::{ClientId, NodeId};
+use super::rng::Rng;
+use super::time::Time;
+use crate::error::Result;
+
+/// What travels between nodes. A message is cloned when the network duplicates it, and
+/// its [`size`](Message::size) feeds the per-node byte counts.
+pub trait Message: Clone + Debug + Send + 'static {
+    /// An estimate of the message's size on a wire, in bytes. The default is the size of
+    /// the value itself; a message that carries a vector (log entries) should add it.
+    fn size(&self) -> usize {
+        std::mem::size_of_val(self)
+    }
+}
+
+/// A node's named timers. Setting a timer that is already armed re-arms it: a timer is
+/// identified by its value, so `Timer::Election` is one timer, and resetting the
+/// election timeout is one `ctx.set_timer(Timer::Election, after)` call.
+pub trait Timer: Clone + PartialEq + Debug + Send + 'static {}
+impl<T: Clone + PartialEq + Debug + Send + 'static> Timer for T {}
+
+/// A protocol participant: a pure reaction to events.
+///
+/// A node never spawns a thread, reads a clock, sleeps, draws an unseeded random number
+/// or touches a channel. It writes its durable state through the storage handle it owns
+/// *before* it sends the messages that depend on it.
+///
+/// A handler that returns an error (its storage failed) is *fail-stop*: the runtime
+/// discards every effect the call recorded, so nothing that depended on the failed write
+/// leaves the node, and crashes the node.
+pub trait Node: Sized + Send + 'static {
+    /// The messages nodes of this kind send each other.
+    type Msg: Message;
+    /// This node's timers (heartbeat, election timeout, retry, …).
+    type Timer: Timer;
+    /// What a client may ask (use `()` when clients don't talk to this node).
+    type Request: Debug + Send + 'static;
+    /// What the node answers a client.
+    type Response: Debug + Send + 'static;
+
+    /// The node has just been built: at the start of a run, or after a restart.
+    fn on_start(&mut self, ctx: &mut Context<'_, Self>) -> Result<()>;
+
+    /// A message from `from` arrived.
+    fn on_message(&mut self, ctx: &mut Context<'_, Self>, from: NodeId, msg: Self::Msg) -> Result<()>;
+
+    /// `timer` fired (it was set and neither re-armed nor cancelled since).
+    fn on_timer(&mut self, ctx: &mut Context<'_, Self>, timer: Self::Timer) -> Result<()>;
+
+    /// A client asks something; answer with `ctx.reply(client, …)`, now or later.
+    fn on_request(&mut self, ctx: &mut Context<'_, Self>, client: ClientId, req: Self::Request) -> Result<()> {
+        let _ = (ctx, client, req);
+        Ok(())
+    }
+
+    /// A short description of the node's role for log lines, such as `follower t3`;
+    /// the runtime prints `n2 follower t3: granted vote to n1`.
+    fn role(&self) -> String {
+        String::new()
+    }
+}
+
+/// A structured fact a node records about itself: `became_leader {term: 3}`. Events are
+/// written to the `--trace` file, drawn in the SVG diagram, and read by the invariant
+/// checkers.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Event {
+    /// The event's name, in snake case (`voted`, `chosen`, `suspect`).
+    pub name: &'static str,
+    /// Named values, in the order they were added.
+    pub fields: Vec<(&'static str, serde_json::Value)>,
+}
+
+impl Event {
+    /// An event with no fields yet.
+    pub fn new(name: &'static str) -> Event {
+        Event {
+            name,
+            fields: Vec::new(),
+        }
+    }
+
+    /// Adds a field: `Event::new("voted").with("term", 3).with("for", candidate)`.
+    pub fn with(mut self, key: &'static str, value: impl serde::Serialize) -> Event {
+        let value = serde_json::to_value(value).unwrap_or(serde_json::Value::Null);
+        self.fields.push((key, value));
+        self
+    }
+
+    /// The value of field `key`, if the event has one.
+    pub fn get(&self, key: &str) -> Option<&serde_json::Value> {
+        self.fields.iter().find(|(k, _)| *k == key).map(|(_, v)| v)
+    }
+}
+
+/// One thing a handler asked the world to do. The runtime carries effects out in the
+/// order they were recorded.
+#[derive(Debug)]
+pub enum Effect<N: Node> {
+    /// Put `msg` on the network to `to`.
+    Send {
+        /// The destination.
+        to: NodeId,
+        /// The message.
+        msg: N::Msg,
+    },
+    /// Arm (or re-arm) `timer` to fire after `after`.
+    SetTimer {
+        /// Which timer.
+        timer: N::Timer,
+        /// How long from now.
+        after: Duration,
+    },
+    /// Disarm `timer` (nothing happens if it is not armed).
+    CancelTimer(N::Timer),
+    /// Answer client `client`.
+    Reply {
+        /// The client that asked.
+        client: ClientId,
+        /// The answer.
+        response: N::Response,
+    },
+    /// Record a protocol fact.
+    Trace(Event),
+    /// A human log line, printed with the node's id and role in front.
+    Log(String),
+}
+
+/// The world as one handler call sees it.
+pub struct Context<'a, N: Node> {
+    me: NodeId,
+    now: Time,
+    rng: &'a mut Rng,
+    effects: &'a mut Vec<Effect<N>>,
+}
+
+impl<'a, N: Node> Context<'a, N> {
+    /// A context for one handler call of node `me` at time `now`. Runtimes (and unit tests
+    /// of a single node) build these; `effects` receives what the handler asks for.
+    pub fn new(me: NodeId, now: Time, rng: &'a mut Rng, effects: &'a mut Vec<Effect<N>>) -> Self {
+        Context {
+            me,
+            now,
+            rng,
+            effects,
+        }
+    }
+
+    /// The node this handler runs on.
+    pub fn me(&self) -> NodeId {
+        self.me
+    }
+
+    /// The current time (virtual in the simulator, real on threads).
+    pub fn now(&self) -> Time {
+        self.now
+    }
+
+    /// Sends `msg` to `to`. The network may drop, delay or duplicate it.
+    pub fn send(&mut self, to: NodeId, msg: N::Msg) {
+        self.effects.push(Effect::Send { to, msg });
+    }
+
+    /// Arms `timer` to fire after `after`, replacing its earlier deadline if it was armed.
+    pub fn set_timer(&mut self, timer: N::Timer, after: Duration) {
+        self.effects.push(Effect::SetTimer { timer, after });
+    }
+
+    /// Disarms `timer`.
+    pub fn cancel_timer(&mut self, timer: N::Timer) {
+        self.effects.push(Effect::CancelTimer(timer));
+    }
+
+    /// The run's seeded random number generator: the only randomness a node may use.
+    pub fn rng(&mut self) -> &mut Rng {
+        self.rng
+    }
+
+    /// Answers client `client`.
+    pub fn reply(&mut self, client: ClientId, response: N::Response) {
+        self.effects.push(Effect::Reply { client, response });
+    }
+
+    /// Records a protocol fact (`became_leader`, `voted`, `chosen`, …).
+    pub fn trace(&mut self, event: Event) {
+        self.effects.push(Effect::Trace(event));
+    }
+
+    /// Logs a line of the run's story at info level, as `n2 follower t3: {text}`. The text
+    /// is formatted only when info logging is on: `ctx.log(format_args!("voted for {c}"))`.
+    pub fn log(&mut self, text: std::fmt::Arguments<'_>) {
+        if log::log_enabled!(target: "quorum::node", log::Level::Info) {
+            self.effects.push(Effect::Log(text.to_string()));
+        }
+    }
+}

@@ -1,0 +1,773 @@
+//! The deterministic simulator: the same nodes, one thread, virtual time.
+//!
+//! Everything that can happen in a run (a node starts, a message arrives, a timer
+//! fires, a client asks, the harness crashes a node) is an entry in one queue ordered
+//! by (time, sequence number). The simulator pops the earliest entry, moves its virtual
+//! clock to that entry's time, and hands the event to the node; the node's effects add
+//! new entries. Every random choice, the node's and the network's, comes from one
+//! generator seeded at the start. So a seed *is* a run: the same seed gives the same
+//! run, byte for byte, on any machine, and a failing seed found by a sweep of thousands
+//! replays under a debugger.
+//!
+//! After every event the simulator runs the registered checks (Election Safety, "at
+//! most one value chosen", …) and records any [`Violation`].
+//!
+//! In *controlled mode* the caller, not the clock, picks which pending event happens
+//! next ([`Sim::pending`], [`Sim::step_pending`], [`Sim::discard`]): that is how the
+//! exhaustive explorer of chapter 1 walks every order of deliveries, and every loss.
+
+use std::cmp::Ordering;
+use std::collections::BinaryHeap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::id::{ClientId, NodeId};
+use super::net::{DropReason, Faults, Network, Route};
+use super::node::{Context, Effect, Event, Message, Node};
+use super::rng::Rng;
+use super::schedule::{Action, Schedule};
+use super::stats::NodeStats;
+use super::time::Time;
+use super::timers::TimerTable;
+use super::trace::{Record, HARNESS};
+use crate::check::Violation;
+use crate::error::{Error, Result};
+use crate::storage::{Location, Storage};
+
+/// Builds a node from its id and its storage, at the start and after every restart.
+pub type Factory<N> = Arc<dyn Fn(NodeId, Storage) -> Result<N> + Send + Sync>;
+
+/// A property checked after every simulated event: `Err(detail)` is a violation.
+pub type Check<N> = Box<dyn FnMut(&Sim<N>) -> std::result::Result<(), String>>;
+
+/// How to set up a simulated run.
+#[derive(Clone, Debug)]
+pub struct SimConfig {
+    /// How many nodes, `n1..=nN`.
+    pub nodes: usize,
+    /// The seed of the run's one generator.
+    pub seed: u64,
+    /// The network's random faults.
+    pub faults: Faults,
+    /// Record the runtime's own events (`send`, `deliver`, …) in the trace as well as
+    /// the protocol's.
+    pub trace: bool,
+}
+
+impl SimConfig {
+    /// `nodes` nodes, seed `seed`, a reliable network, no runtime trace.
+    pub fn new(nodes: usize, seed: u64) -> SimConfig {
+        SimConfig {
+            nodes,
+            seed,
+            faults: Faults::reliable(),
+            trace: false,
+        }
+    }
+}
+
+/// A client's answer, as the simulator saw it.
+#[derive(Clone, Debug)]
+pub struct Reply<R> {
+    /// When the node answered.
+    pub at: Time,
+    /// The node that answered.
+    pub node: NodeId,
+    /// The client it answered.
+    pub client: ClientId,
+    /// The answer.
+    pub response: R,
+}
+
+/// One node's place in the simulation: the node (absent while crashed), where its
+/// storage lives, and its armed timers.
+struct Slot<N: Node> {
+    node: Option<N>,
+    location: Location,
+    timers: TimerTable<N::Timer>,
+}
+
+/// What can happen.
+enum Happening<N: Node> {
+    Start(NodeId),
+    Deliver {
+        from: NodeId,
+        to: NodeId,
+        msg: N::Msg,
+        id: u64,
+    },
+    Timer {
+        node: NodeId,
+        timer: N::Timer,
+        generation: u64,
+    },
+    Request {
+        node: NodeId,
+        client: ClientId,
+        req: N::Request,
+    },
+    Action(Action),
+}
+
+/// An entry of the event queue.
+struct Queued<N: Node> {
+    at: Time,
+    seq: u64,
+    what: Happening<N>,
+}
+
+impl<N: Node> PartialEq for Queued<N> {
+    fn eq(&self, other: &Self) -> bool {
+        (self.at, self.seq) == (other.at, other.seq)
+    }
+}
+impl<N: Node> Eq for Queued<N> {}
+impl<N: Node> PartialOrd for Queued<N> {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl<N: Node> Ord for Queued<N> {
+    /// Reversed, so that `BinaryHeap` (a max-heap) pops the earliest entry first.
+    fn cmp(&self, other: &Self) -> Ordering {
+        (other.at, other.seq).cmp(&(self.at, self.seq))
+    }
+}
+
+/// A pending event as controlled mode shows it.
+#[derive(Debug)]
+pub struct Pending<'a, N: Node> {
+    /// The event's sequence number: pass it to [`Sim::step_pending`] or [`Sim::discard`].
+    pub seq: u64,
+    /// When it would happen on the clock.
+    pub at: Time,
+    /// What it is.
+    pub what: PendingWhat<'a, N>,
+}
+
+/// What a pending event is.
+#[derive(Debug)]
+pub enum PendingWhat<'a, N: Node> {
+    /// A node starts.
+    Start(NodeId),
+    /// A message in flight.
+    Deliver {
+        /// Its sender.
+        from: NodeId,
+        /// Its receiver.
+        to: NodeId,
+        /// The message.
+        msg: &'a N::Msg,
+    },
+    /// An armed timer.
+    Timer {
+        /// Whose.
+        node: NodeId,
+        /// Which.
+        timer: &'a N::Timer,
+    },
+    /// A client request on its way to a node.
+    Request {
+        /// The node asked.
+        node: NodeId,
+        /// The client.
+        client: ClientId,
+    },
+    /// A scheduled harness action.
+    Action(&'a Action),
+}
+
+/// A simulated cluster.
+pub struct Sim<N: Node> {
+    now: Time,
+    seq: u64,
+    queue: BinaryHeap<Queued<N>>,
+    rng: Rng,
+    net: Network,
+    slots: Vec<Slot<N>>,
+    factory: Factory<N>,
+    /// Reused between handler calls, so a step allocates nothing for its effects.
+    effects: Vec<Effect<N>>,
+    stats: Vec<NodeStats>,
+    records: Vec<Record>,
+    trace_runtime: bool,
+    next_msg: u64,
+    next_client: u64,
+    replies: Vec<Reply<N::Response>>,
+    checks: Vec<(&'static str, Check<N>)>,
+    step_events: Vec<(NodeId, Event)>,
+    violations: Vec<Violation>,
+    steps: u64,
+}
+
+impl<N: Node> Sim<N> {
+    /// A simulation of `config.nodes` nodes with in-memory storage, each built by
+    /// `factory`. The nodes start at time zero, in id order, when the run begins.
+    pub fn new(
+        config: SimConfig,
+        factory: impl Fn(NodeId, Storage) -> Result<N> + Send + Sync + 'static,
+    ) -> Result<Sim<N>> {
+        let locations = (0..config.nodes).map(|_| Location::memory()).collect();
+        Sim::with_storage(config, locations, Arc::new(factory))
+    }
+
+    /// A simulation whose node `i` keeps its durable state at `locations[i]`.
+    pub fn with_storage(
+        config: SimConfig,
+        locations: Vec<Location>,
+        factory: Factory<N>,
+    ) -> Result<Sim<N>> {
+        if config.nodes == 0 || locations.len() != config.nodes {
+            return Err(Error::Config(format!(
+                "a simulation needs at least one node and one storage location per node \
+                 (nodes = {}, locations = {})",
+                config.nodes,
+                locations.len()
+            )));
+        }
+        let mut slots = Vec::with_capacity(config.nodes);
+        for (i, location) in locations.into_iter().enumerate() {
+            let id = NodeId::from_index(i);
+            let node = factory(id, location.open()?)?;
+            slots.push(Slot {
+                node: Some(node),
+                location,
+                timers: TimerTable::default(),
+            });
+        }
+        let mut sim = Sim {
+            now: Time::ZERO,
+            seq: 0,
+            queue: BinaryHeap::new(),
+            rng: Rng::new(config.seed),
+            net: Network::new(config.nodes, config.faults),
+            slots,
+            factory,
+            effects: Vec::new(),
+            stats: vec![NodeStats::default(); config.nodes],
+            records: Vec::new(),
+            trace_runtime: config.trace,
+            next_msg: 0,
+            next_client: 0,
+            replies: Vec::new(),
+            checks: Vec::new(),
+            step_events: Vec::new(),
+            violations: Vec::new(),
+            steps: 0,
+        };
+        for id in NodeId::all(config.nodes) {
+            sim.push(Time::ZERO, Happening::Start(id));
+        }
+        Ok(sim)
+    }
+
+    fn push(&mut self, at: Time, what: Happening<N>) {
+        self.seq += 1;
+        self.queue.push(Queued {
+            at,
+            seq: self.seq,
+            what,
+        });
+    }
+
+    // --- Looking at the run -------------------------------------------------------
+
+    /// The virtual clock.
+    pub fn now(&self) -> Time {
+        self.now
+    }
+
+    /// How many nodes the cluster has.
+    pub fn len(&self) -> usize {
+        self.slots.len()
+    }
+
+    /// Whether the cluster has no nodes (never: a simulation needs at least one).
+    pub fn is_empty(&self) -> bool {
+        self.slots.is_empty()
+    }
+
+    /// The ids of every node.
+    pub fn ids(&self) -> Vec<NodeId> {
+        NodeId::all(self.slots.len())
+    }
+
+    /// Node `id`, or `None` while it is crashed.
+    pub fn node(&self, id: NodeId) -> Option<&N> {
+        self.slots.get(id.index()).and_then(|s| s.node.as_ref())
+    }
+
+    /// Node `id` for changing it by hand (a test that breaks a rule on purpose).
+    pub fn node_mut(&mut self, id: NodeId) -> Option<&mut N> {
+        self.slots.get_mut(id.index()).and_then(|s| s.node.as_mut())
+    }
+
+    /// Whether node `id` is up.
+    pub fn is_up(&self, id: NodeId) -> bool {
+        self.node(id).is_some()
+    }
+
+    /// Every live node with its id.
+    pub fn live_nodes(&self) -> impl Iterator<Item = (NodeId, &N)> {
+        self.slots
+            .iter()
+            .enumerate()
+            .filter_map(|(i, s)| s.node.as_ref().map(|n| (NodeId::from_index(i), n)))
+    }
+
+    /// Message counts and bytes of node `id`.
+    pub fn stats(&self, id: NodeId) -> NodeStats {
+        self.stats.get(id.index()).copied().unwrap_or_default()
+    }
+
+    /// The sum of every node's counts.
+    pub fn total_stats(&self) -> NodeStats {
+        self.stats.iter().fold(NodeStats::default(), |a, b| a.plus(b))
+    }
+
+    /// The network, to read its partitions and faults.
+    pub fn network(&self) -> &Network {
+        &self.net
+    }
+
+    /// The trace so far: protocol events always, the runtime's own events when the
+    /// simulation was configured with `trace: true`.
+    pub fn records(&self) -> &[Record] {
+        &self.records
+    }
+
+    /// Takes the trace recorded so far, leaving it empty.
+    pub fn take_records(&mut self) -> Vec<Record> {
+        std::mem::take(&mut self.records)
+    }
+
+    /// The protocol events of the step that just ran, for checks.
+    pub fn step_events(&self) -> &[(NodeId, Event)] {
+        &self.step_events
+    }
+
+    /// Every answer nodes gave clients so far.
+    pub fn replies(&self) -> &[Reply<N::Response>] {
+        &self.replies
+    }
+
+    /// Takes the answers given so far.
+    pub fn take_replies(&mut self) -> Vec<Reply<N::Response>> {
+        std::mem::take(&mut self.replies)
+    }
+
+    /// Every property violation seen so far.
+    pub fn violations(&self) -> &[Violation] {
+        &self.violations
+    }
+
+    /// How many events have been processed.
+    pub fn steps(&self) -> u64 {
+        self.steps
+    }
+
+    /// When the next event is due, if any is pending.
+    pub fn next_event_at(&self) -> Option<Time> {
+        self.queue.peek().map(|q| q.at)
+    }
+
+    // --- Checks -------------------------------------------------------------------
+
+    /// Registers a property to check after every event. The check sees the whole
+    /// simulation, including [`Sim::step_events`].
+    pub fn add_check(
+        &mut self,
+        property: &'static str,
+        check: impl FnMut(&Sim<N>) -> std::result::Result<(), String> + 'static,
+    ) {
+        self.checks.push((property, Box::new(check)));
+    }
+
+    fn run_checks(&mut self) {
+        if self.checks.is_empty() {
+            return;
+        }
+        let mut checks = std::mem::take(&mut self.checks);
+        for (property, check) in checks.iter_mut() {
+            if let Err(detail) = check(self) {
+                log::error!(target: "quorum::harness", "{} harness: {property} violated: {detail}", self.now);
+                self.violations.push(Violation::new(self.now, property, detail));
+            }
+        }
+        self.checks = checks;
+    }
+
+    // --- Driving the run ----------------------------------------------------------
+
+    /// Runs the earliest pending event. Returns `false` when nothing is pending.
+    pub fn step(&mut self) -> Result<bool> {
+        match self.queue.pop() {
+            Some(q) => {
+                self.run_event(q)?;
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
+
+    /// Runs every event due up to and including `deadline`, then sets the clock to it.
+    pub fn run_until(&mut self, deadline: Time) -> Result<()> {
+        while self.queue.peek().is_some_and(|q| q.at <= deadline) {
+            self.step()?;
+        }
+        self.now = self.now.max(deadline);
+        Ok(())
+    }
+
+    /// Runs for `d` of virtual time.
+    pub fn run_for(&mut self, d: Duration) -> Result<()> {
+        self.run_until(self.now + d)
+    }
+
+    /// Runs until `done` holds (checked after every event) or the clock passes
+    /// `deadline`. Returns whether `done` came to hold.
+    pub fn run_until_true(
+        &mut self,
+        deadline: Time,
+        mut done: impl FnMut(&Sim<N>) -> bool,
+    ) -> Result<bool> {
+        if done(self) {
+            return Ok(true);
+        }
+        while self.queue.peek().is_some_and(|q| q.at <= deadline) {
+            self.step()?;
+            if done(self) {
+                return Ok(true);
+            }
+        }
+        self.now = self.now.max(deadline);
+        Ok(false)
+    }
+
+    /// Queues every action of `schedule` at its time.
+    pub fn schedule(&mut self, schedule: &Schedule) {
+        for (at, action) in &schedule.actions {
+            self.push(Time::ZERO + *at, Happening::Action(action.clone()));
+        }
+    }
+
+    /// Queues `action` at `at`.
+    pub fn schedule_at(&mut self, at: Time, action: Action) {
+        self.push(at, Happening::Action(action));
+    }
+
+    /// A client sends `req` to node `node` now; the answer will appear in
+    /// [`Sim::replies`] under the returned client id.
+    pub fn request(&mut self, node: NodeId, req: N::Request) -> ClientId {
+        self.next_client += 1;
+        let client = ClientId(self.next_client);
+        self.push(self.now, Happening::Request { node, client, req });
+        client
+    }
+
+    // --- Controlled mode ----------------------------------------------------------
+
+    /// Every pending event, earliest first. Timer wake-ups made stale by a re-arm or a
+    /// cancel, and wake-ups of crashed nodes, are left out: they would do nothing.
+    pub fn pending(&self) -> Vec<Pending<'_, N>> {
+        let mut v: Vec<&Queued<N>> = self.queue.iter().filter(|q| self.is_live(q)).collect();
+        v.sort_by_key(|q| (q.at, q.seq));
+        v.into_iter()
+            .map(|q| Pending {
+                seq: q.seq,
+                at: q.at,
+                what: match &q.what {
+                    Happening::Start(n) => PendingWhat::Start(*n),
+                    Happening::Deliver { from, to, msg, .. } => PendingWhat::Deliver {
+                        from: *from,
+                        to: *to,
+                        msg,
+                    },
+                    Happening::Timer { node, timer, .. } => PendingWhat::Timer { node: *node, timer },
+                    Happening::Request { node, client, .. } => PendingWhat::Request {
+                        node: *node,
+                        client: *client,
+                    },
+                    Happening::Action(a) => PendingWhat::Action(a),
+                },
+            })
+            .collect()
+    }
+
+    fn is_live(&self, q: &Queued<N>) -> bool {
+        match &q.what {
+            Happening::Timer {
+                node, generation, ..
+            } => self
+                .slots
+                .get(node.index())
+                .is_some_and(|s| s.node.is_some() && s.timers.is_current(*generation)),
+            _ => true,
+        }
+    }
+
+    fn remove_pending(&mut self, seq: u64) -> Option<Queued<N>> {
+        let mut entries = std::mem::take(&mut self.queue).into_vec();
+        let found = entries.iter().position(|q| q.seq == seq).map(|i| entries.swap_remove(i));
+        self.queue = BinaryHeap::from(entries);
+        found
+    }
+
+    /// Runs the pending event `seq` now, whatever its place in the queue. The clock
+    /// moves forward to the event's time if that is later; it never moves back.
+    pub fn step_pending(&mut self, seq: u64) -> Result<()> {
+        let q = self
+            .remove_pending(seq)
+            .ok_or_else(|| Error::Runtime(format!("no pending event #{seq}")))?;
+        self.run_event(q)
+    }
+
+    /// Removes the pending event `seq` without running it: the network lost the
+    /// message (or the timer never fires).
+    pub fn discard(&mut self, seq: u64) -> Result<()> {
+        let q = self
+            .remove_pending(seq)
+            .ok_or_else(|| Error::Runtime(format!("no pending event #{seq}")))?;
+        if let Happening::Deliver { from, to, id, .. } = q.what {
+            self.note_drop(from, to, id, DropReason::Lost);
+        }
+        Ok(())
+    }
+
+    // --- The harness's hands --------------------------------------------------------
+
+    /// Carries out a harness action now.
+    pub fn apply(&mut self, action: Action) -> Result<()> {
+        log::info!(target: "quorum::harness", "{} harness: {action}", self.now);
+        match &action {
+            Action::Crash(id) => {
+                let slot = self.slot_mut(*id)?;
+                slot.node = None;
+                slot.timers.clear();
+                self.record_runtime(*id, Event::new("crash"));
+            }
+            Action::Restart(id) => {
+                let slot = self.slot_mut(*id)?;
+                if slot.node.is_some() {
+                    log::info!(target: "quorum::harness", "{} harness: {id} is already up", self.now);
+                    return Ok(());
+                }
+                let storage = slot.location.open()?;
+                let node = (self.factory)(*id, storage)?;
+                self.slots[id.index()].node = Some(node);
+                self.record_runtime(*id, Event::new("restart"));
+                self.dispatch(*id, |n, ctx| n.on_start(ctx))?;
+            }
+            Action::Partition { a, b, one_way, on } => {
+                self.net.apply_partition(a, b, *one_way, *on);
+                self.record_partition(&action);
+            }
+            Action::Disconnect(id) => {
+                self.net.disconnect(*id);
+                self.record_partition(&action);
+            }
+            Action::Connect(id) => {
+                self.net.connect(*id);
+                self.record_partition(&action);
+            }
+            Action::Heal => {
+                self.net.heal();
+                self.record_runtime(HARNESS, Event::new("heal"));
+            }
+            Action::SetFaults(f) => self.net.set_faults(f.clone()),
+            Action::Slow(id, slow) => {
+                self.net.set_slow(*id, *slow);
+                self.record_runtime(*id, Event::new("slow").with("slow", slow));
+            }
+        }
+        Ok(())
+    }
+
+    fn record_partition(&mut self, action: &Action) {
+        self.record_runtime(HARNESS, Event::new("partition").with("what", action.to_string()));
+    }
+
+    fn slot_mut(&mut self, id: NodeId) -> Result<&mut Slot<N>> {
+        let n = self.slots.len();
+        self.slots
+            .get_mut(id.index())
+            .filter(|_| id.0 != 0)
+            .ok_or_else(|| Error::Runtime(format!("there is no node {id} in a cluster of {n}")))
+    }
+
+    /// Where node `id` keeps its durable state.
+    pub fn location(&self, id: NodeId) -> Option<&Location> {
+        self.slots.get(id.index()).map(|s| &s.location)
+    }
+
+    // --- The engine -----------------------------------------------------------------
+
+    fn run_event(&mut self, q: Queued<N>) -> Result<()> {
+        self.now = self.now.max(q.at);
+        self.steps += 1;
+        self.step_events.clear();
+        match q.what {
+            Happening::Start(id) => self.dispatch(id, |n, ctx| n.on_start(ctx))?,
+            Happening::Deliver { from, to, msg, id } => {
+                if self.is_up(to) {
+                    let s = &mut self.stats[to.index()];
+                    s.delivered += 1;
+                    s.bytes_delivered += msg.size() as u64;
+                    if self.trace_runtime {
+                        let e = Event::new("deliver").with("from", from).with("id", id);
+                        self.record_runtime(to, e);
+                    }
+                    self.dispatch(to, |n, ctx| n.on_message(ctx, from, msg))?;
+                } else {
+                    self.note_drop(from, to, id, DropReason::Crashed);
+                }
+            }
+            Happening::Timer {
+                node, generation, ..
+            } => {
+                let Some(slot) = self.slots.get_mut(node.index()) else {
+                    return Ok(());
+                };
+                if slot.node.is_none() {
+                    return Ok(());
+                }
+                if let Some(timer) = slot.timers.fire(generation) {
+                    self.stats[node.index()].timers_fired += 1;
+                    if self.trace_runtime {
+                        let e = Event::new("timer").with("timer", format!("{timer:?}"));
+                        self.record_runtime(node, e);
+                    }
+                    self.dispatch(node, |n, ctx| n.on_timer(ctx, timer))?;
+                } else {
+                    // A stale wake-up: the timer was re-armed or cancelled. Not an event.
+                    self.steps -= 1;
+                    return Ok(());
+                }
+            }
+            Happening::Request { node, client, req } => {
+                self.dispatch(node, |n, ctx| n.on_request(ctx, client, req))?
+            }
+            Happening::Action(action) => self.apply(action)?,
+        }
+        self.run_checks();
+        Ok(())
+    }
+
+    fn note_drop(&mut self, from: NodeId, to: NodeId, id: u64, reason: DropReason) {
+        if let Some(s) = self.stats.get_mut(from.index()) {
+            s.dropped += 1;
+        }
+        if self.trace_runtime {
+            let e = Event::new("drop")
+                .with("to", to)
+                .with("id", id)
+                .with("reason", reason.as_str());
+            self.record_runtime(from, e);
+        }
+    }
+
+    fn record_runtime(&mut self, node: NodeId, event: Event) {
+        if self.trace_runtime {
+            self.records.push(Record::new(self.now, node, &event));
+        }
+    }
+
+    /// Calls one handler of node `id` (if it is up) and carries out its effects. A
+    /// handler that fails is fail-stop: its effects are discarded, the node is crashed,
+    /// and the error ends the step.
+    fn dispatch(
+        &mut self,
+        id: NodeId,
+        handler: impl FnOnce(&mut N, &mut Context<'_, N>) -> Result<()>,
+    ) -> Result<()> {
+        let Some(node) = self.slots.get_mut(id.index()).and_then(|s| s.node.as_mut()) else {
+            return Ok(());
+        };
+        let mut effects = std::mem::take(&mut self.effects);
+        let handled = handler(node, &mut Context::new(id, self.now, &mut self.rng, &mut effects));
+        let result = match handled {
+            Ok(()) => self.carry_out(id, &mut effects),
+            Err(e) => {
+                let slot = &mut self.slots[id.index()];
+                slot.node = None;
+                slot.timers.clear();
+                Err(Error::Runtime(format!("{id} failed and was crashed: {e}")))
+            }
+        };
+        effects.clear();
+        self.effects = effects;
+        result
+    }
+
+    // ANCHOR: carry_out
+    /// Carries out the effects one handler call recorded, in order.
+    fn carry_out(&mut self, from: NodeId, effects: &mut Vec<Effect<N>>) -> Result<()> {
+        for effect in effects.drain(..) {
+            match effect {
+                Effect::Send { to, msg } => self.send(from, to, msg)?,
+                Effect::SetTimer { timer, after } => {
+                    let generation = self.slots[from.index()].timers.arm(timer.clone());
+                    let at = self.now + after;
+                    self.push(at, Happening::Timer { node: from, timer, generation });
+                }
+                Effect::CancelTimer(timer) => self.slots[from.index()].timers.cancel(&timer),
+                Effect::Reply { client, response } => {
+                    if self.trace_runtime {
+                        let e = Event::new("reply")
+                            .with("client", client)
+                            .with("response", format!("{response:?}"));
+                        self.record_runtime(from, e);
+                    }
+                    self.replies.push(Reply { at: self.now, node: from, client, response });
+                }
+                Effect::Trace(event) => {
+                    self.records.push(Record::new(self.now, from, &event));
+                    if !self.checks.is_empty() {
+                        self.step_events.push((from, event));
+                    }
+                }
+                Effect::Log(text) => {
+                    let role = self.node(from).map(|n| n.role()).unwrap_or_default();
+                    log::info!(target: "quorum::node", "{} {from} {role}: {text}", self.now);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Puts one message on the simulated network: the network decides its fate now.
+    fn send(&mut self, from: NodeId, to: NodeId, msg: N::Msg) -> Result<()> {
+        if to.0 == 0 || to.index() >= self.slots.len() {
+            return Err(Error::Runtime(format!(
+                "{from} sent {msg:?} to {to}, which is not in this cluster of {}",
+                self.slots.len()
+            )));
+        }
+        self.next_msg += 1;
+        let id = self.next_msg;
+        let size = msg.size() as u64;
+        let s = &mut self.stats[from.index()];
+        s.sent += 1;
+        s.bytes_sent += size;
+        if self.trace_runtime {
+            let e = Event::new("send")
+                .with("to", to)
+                .with("id", id)
+                .with("msg", format!("{msg:?}"));
+            self.record_runtime(from, e);
+        }
+        match self.net.route(from, to, &mut self.rng) {
+            Route::Drop(reason) => self.note_drop(from, to, id, reason),
+            Route::Deliver { delay, duplicate } => {
+                if let Some(extra) = duplicate {
+                    self.stats[from.index()].duplicated += 1;
+                    let copy = Happening::Deliver { from, to, msg: msg.clone(), id };
+                    self.push(self.now + extra, copy);
+                }
+                self.push(self.now + delay, Happening::Deliver { from, to, msg, id });
+            }
+        }
+        Ok(())
+    }
+    // ANCHOR_END: carry_out
+}
