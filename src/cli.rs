@@ -1,1 +1,304 @@
-//! placeholder
+//! The flags every chapter binary shares, defined once.
+//!
+//! A chapter binary flattens [`CommonArgs`] into its own clap parser and gets the same
+//! cluster size, seed, duration, fault flags and outputs as every other chapter. Values
+//! are checked by clap as they are parsed, so `--drop 1.5` or `--duration 3` is refused
+//! with a message naming the flag, and exit code 2, before anything runs.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde_json::{json, Map, Value};
+
+use crate::check::Violation;
+use crate::error::{Error, Result};
+use crate::runtime::net::Faults;
+use crate::runtime::schedule::{CrashSpec, PartitionSpec, Schedule};
+use crate::runtime::stats::NodeStats;
+use crate::runtime::svg::{write_svg, SvgOptions};
+use crate::runtime::time::{format_duration, parse_duration};
+use crate::runtime::trace::{write_jsonl, Record};
+use crate::runtime::NodeId;
+use crate::storage::Location;
+
+/// The flags of every chapter binary.
+#[derive(clap::Args, Clone, Debug)]
+pub struct CommonArgs {
+    /// How many nodes the cluster has, 1 to 64 [example: --nodes 5]
+    #[arg(long, global = true, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=64))]
+    pub nodes: u32,
+
+    /// Seed of every random choice; the same seed replays the same simulated run [example: --seed 7]
+    #[arg(long, global = true, default_value_t = 1)]
+    pub seed: u64,
+
+    /// How long the run lasts, in virtual time (sim) or real time (threads) [example: --duration 3s]
+    #[arg(long, global = true, default_value = "3s", value_parser = parse_duration_flag)]
+    pub duration: Duration,
+
+    /// Probability that the network loses a message, 0 to 1 [example: --drop 0.1]
+    #[arg(long, global = true, default_value_t = 0.0, value_parser = parse_probability)]
+    pub drop: f64,
+
+    /// Delay of every message, fixed or a uniform range [example: --delay 1ms..5ms]
+    #[arg(long, global = true, default_value = "0ms", value_parser = parse_delay)]
+    pub delay: DelayRange,
+
+    /// Probability that the network delivers a message twice (the copy may arrive out of order), 0 to 1 [example: --duplicate 0.05]
+    #[arg(long, global = true, default_value_t = 0.0, value_parser = parse_probability)]
+    pub duplicate: f64,
+
+    /// A partition: groups split by '|' (both ways) or '>' (one way), '*' for everyone else, and an optional time window; repeatable [example: --partition 1,2|3,4,5@1s..2s]
+    #[arg(long, global = true, value_name = "SPEC")]
+    pub partition: Vec<PartitionSpec>,
+
+    /// Crash node N at time T, and restart it at R if given; repeatable [example: --crash 3@1s..2s]
+    #[arg(long, global = true, value_name = "N@T[..R]")]
+    pub crash: Vec<CrashSpec>,
+
+    /// Keep each node's state in SQLite under this directory (one file per node); in memory when absent [example: --data-dir /tmp/quorum]
+    #[arg(long, global = true, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+
+    /// Write every event of the run as JSON lines to FILE [example: --trace run.jsonl]
+    #[arg(long, global = true, value_name = "FILE")]
+    pub trace: Option<PathBuf>,
+
+    /// Draw the run as an SVG space-time diagram in FILE [example: --svg run.svg]
+    #[arg(long, global = true, value_name = "FILE")]
+    pub svg: Option<PathBuf>,
+
+    /// Print one JSON object summarising the run on stdout instead of the human report
+    #[arg(long, global = true)]
+    pub json: bool,
+}
+
+/// A message delay: fixed (`5ms`) or a uniform range (`1ms..5ms`).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct DelayRange {
+    /// The shortest delay.
+    pub min: Duration,
+    /// The longest delay.
+    pub max: Duration,
+}
+
+/// Reads a `--duration`-style value; a zero duration is refused.
+pub fn parse_duration_flag(s: &str) -> std::result::Result<Duration, String> {
+    let d = parse_duration(s)?;
+    if d.is_zero() {
+        return Err("must be longer than zero".into());
+    }
+    Ok(d)
+}
+
+/// Reads a probability in `[0, 1]`.
+pub fn parse_probability(s: &str) -> std::result::Result<f64, String> {
+    let p: f64 = s
+        .trim()
+        .parse()
+        .map_err(|_| format!("'{s}' is not a number; write a probability such as 0.1"))?;
+    if !(0.0..=1.0).contains(&p) {
+        return Err(format!(
+            "{p} is not a probability; it must be between 0 and 1"
+        ));
+    }
+    Ok(p)
+}
+
+/// Reads `5ms` or `1ms..5ms`.
+pub fn parse_delay(s: &str) -> std::result::Result<DelayRange, String> {
+    let (min, max) = match s.split_once("..") {
+        Some((a, b)) => (parse_duration(a)?, parse_duration(b)?),
+        None => {
+            let d = parse_duration(s)?;
+            (d, d)
+        }
+    };
+    if min > max {
+        return Err(format!(
+            "the range {s} starts after it ends; write MIN..MAX, e.g. 1ms..5ms"
+        ));
+    }
+    Ok(DelayRange { min, max })
+}
+
+/// Reads a seed range `A..B` (A up to but not including B, as in Rust).
+pub fn parse_seed_range(s: &str) -> std::result::Result<std::ops::Range<u64>, String> {
+    let (a, b) = s
+        .split_once("..")
+        .ok_or_else(|| format!("'{s}' is not a range; write A..B, e.g. 0..100 for 100 seeds"))?;
+    let a: u64 = a
+        .trim()
+        .parse()
+        .map_err(|_| format!("'{a}' is not a seed"))?;
+    let b: u64 = b
+        .trim()
+        .parse()
+        .map_err(|_| format!("'{b}' is not a seed"))?;
+    if b <= a {
+        return Err(format!("the range {s} is empty; write A..B with A < B"));
+    }
+    Ok(a..b)
+}
+
+impl CommonArgs {
+    /// How many nodes, as a count.
+    pub fn node_count(&self) -> usize {
+        self.nodes as usize
+    }
+
+    /// The random faults the flags ask for.
+    pub fn faults(&self) -> Faults {
+        Faults {
+            drop: self.drop,
+            delay: (self.delay.min, self.delay.max),
+            duplicate: self.duplicate,
+        }
+    }
+
+    /// The crashes and partitions the flags ask for; an error names the bad flag.
+    pub fn schedule(&self) -> std::result::Result<Schedule, String> {
+        Schedule::from_specs(self.node_count(), &self.crash, &self.partition)
+    }
+
+    /// Where each node keeps its state: SQLite files under `--data-dir` for the cluster
+    /// `cluster_id`, or memory.
+    pub fn locations(&self, cluster_id: &str) -> Vec<Location> {
+        NodeId::all(self.node_count())
+            .into_iter()
+            .map(|id| match &self.data_dir {
+                Some(dir) => Location::sqlite(dir, cluster_id, id),
+                None => Location::memory(),
+            })
+            .collect()
+    }
+
+    /// The flags that change a simulated run, as they would be typed again: how a sweep
+    /// tells the reader to replay a failing seed.
+    pub fn replay_flags(&self) -> String {
+        let mut s = format!(
+            "--nodes {} --duration {}",
+            self.nodes,
+            format_duration(self.duration)
+        );
+        if self.drop > 0.0 {
+            s += &format!(" --drop {}", self.drop);
+        }
+        if self.delay.max > Duration::ZERO {
+            s += &format!(
+                " --delay {}..{}",
+                format_duration(self.delay.min),
+                format_duration(self.delay.max)
+            );
+        }
+        if self.duplicate > 0.0 {
+            s += &format!(" --duplicate {}", self.duplicate);
+        }
+        for p in &self.partition {
+            s += &format!(" --partition '{p}'");
+        }
+        for c in &self.crash {
+            s += &format!(" --crash {c}");
+        }
+        s
+    }
+
+    /// Writes the `--trace` and `--svg` files, if asked for.
+    pub fn write_outputs(&self, records: &[Record], title: &str) -> Result<()> {
+        if let Some(path) = &self.trace {
+            write_jsonl(path, records)?;
+        }
+        if let Some(path) = &self.svg {
+            let options = SvgOptions {
+                title: title.to_string(),
+                ..SvgOptions::default()
+            };
+            write_svg(path, records, self.node_count(), &options)?;
+        }
+        Ok(())
+    }
+
+    /// The fields every `--json` summary has: `nodes`, `seed`, `duration_ms`,
+    /// `messages_sent`, `messages_delivered`, `messages_dropped`, `violations`.
+    pub fn summary(
+        &self,
+        runtime: &str,
+        stats: &NodeStats,
+        violations: &[Violation],
+    ) -> Map<String, Value> {
+        let mut m = Map::new();
+        m.insert("runtime".into(), json!(runtime));
+        m.insert("nodes".into(), json!(self.nodes));
+        m.insert("seed".into(), json!(self.seed));
+        m.insert(
+            "duration_ms".into(),
+            json!(self.duration.as_millis() as u64),
+        );
+        m.insert("messages_sent".into(), json!(stats.sent));
+        m.insert("messages_delivered".into(), json!(stats.delivered));
+        m.insert("messages_dropped".into(), json!(stats.dropped));
+        m.insert("violations".into(), json!(violations));
+        m
+    }
+}
+
+/// Sets up human logs: `RUST_LOG=info` tells the run's story, one line per event, as
+/// `12.345ms n2 inc1: suspects n3: silent for 500ms`. Off (warnings only) by default.
+pub fn init_logging() {
+    let _ = env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn"))
+        .format(|buf, record| {
+            use std::io::Write;
+            writeln!(buf, "{:<5} {}", record.level(), record.args())
+        })
+        .try_init();
+}
+
+/// Prints `value` as one line of JSON on stdout.
+pub fn print_json(value: &Value) -> Result<()> {
+    let text = serde_json::to_string(value)
+        .map_err(|e| Error::Config(format!("summary not serializable: {e}")))?;
+    println!("{text}");
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn probabilities() {
+        assert_eq!(parse_probability("0.25"), Ok(0.25));
+        assert!(parse_probability("1.5")
+            .unwrap_err()
+            .contains("between 0 and 1"));
+        assert!(parse_probability("-0.1").is_err());
+        assert!(parse_probability("lots").is_err());
+    }
+
+    #[test]
+    fn delays() {
+        let d = parse_delay("1ms..5ms").unwrap();
+        assert_eq!(
+            (d.min, d.max),
+            (Duration::from_millis(1), Duration::from_millis(5))
+        );
+        let d = parse_delay("2ms").unwrap();
+        assert_eq!(d.min, d.max);
+        assert!(parse_delay("5ms..1ms")
+            .unwrap_err()
+            .contains("starts after"));
+    }
+
+    #[test]
+    fn seed_ranges() {
+        assert_eq!(parse_seed_range("0..100"), Ok(0..100));
+        assert!(parse_seed_range("5..5").is_err());
+        assert!(parse_seed_range("7").is_err());
+    }
+
+    #[test]
+    fn zero_duration_is_refused() {
+        assert!(parse_duration_flag("0s").is_err());
+        assert_eq!(parse_duration_flag("3s"), Ok(Duration::from_secs(3)));
+    }
+}

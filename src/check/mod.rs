@@ -34,6 +34,12 @@ impl Violation {
 
 impl std::fmt::Display for Violation {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} violated at {}: {}", self.property, Time(self.t_us), self.detail)
+        write!(
+            f,
+            "{} violated at {}: {}",
+            self.property,
+            Time(self.t_us),
+            self.detail
+        )
     }
 }

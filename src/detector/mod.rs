@@ -148,7 +148,10 @@ pub struct Detector {
 impl Detector {
     /// Node `id` of a cluster of `nodes`, with its storage.
     pub fn new(id: NodeId, nodes: usize, config: DetectorConfig, storage: Storage) -> Detector {
-        let peers: Vec<NodeId> = NodeId::all(nodes).into_iter().filter(|&p| p != id).collect();
+        let peers: Vec<NodeId> = NodeId::all(nodes)
+            .into_iter()
+            .filter(|&p| p != id)
+            .collect();
         let views = vec![PeerView::default(); peers.len()];
         Detector {
             peers,
@@ -177,7 +180,10 @@ impl Detector {
 
     /// What this node knows of `peer`.
     pub fn view(&self, peer: NodeId) -> Option<&PeerView> {
-        self.peers.iter().position(|&p| p == peer).map(|i| &self.views[i])
+        self.peers
+            .iter()
+            .position(|&p| p == peer)
+            .map(|i| &self.views[i])
     }
 
     /// This node's incarnation: how many times it has started.
@@ -262,8 +268,14 @@ impl Node for Detector {
             return Ok(()); // a heartbeat from before the peer's last restart, delayed
         }
         if view.incarnation != 0 && incarnation > view.incarnation {
-            ctx.trace(Event::new("restarted").with("peer", from).with("incarnation", incarnation));
-            ctx.log(format_args!("sees {from} restarted (incarnation {incarnation})"));
+            ctx.trace(
+                Event::new("restarted")
+                    .with("peer", from)
+                    .with("incarnation", incarnation),
+            );
+            ctx.log(format_args!(
+                "sees {from} restarted (incarnation {incarnation})"
+            ));
             view.gaps = GapHistory::default();
         } else if let Some(last) = view.last_heard {
             view.gaps.push(now - last);
@@ -281,7 +293,12 @@ impl Node for Detector {
     // ANCHOR_END: on_message
 
     /// A client asks whom this node suspects.
-    fn on_request(&mut self, ctx: &mut Context<'_, Self>, client: ClientId, _req: ()) -> Result<()> {
+    fn on_request(
+        &mut self,
+        ctx: &mut Context<'_, Self>,
+        client: ClientId,
+        _req: (),
+    ) -> Result<()> {
         ctx.reply(client, self.suspects());
         Ok(())
     }
@@ -290,3 +307,96 @@ impl Node for Detector {
         format!("inc{}", self.incarnation)
     }
 }
+
+/// Who was up at the end of a run, and since when: what the end-of-run checks need.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Liveness {
+    /// Up at the end, last started at this time.
+    UpSince(Time),
+    /// Down at the end, crashed at this time.
+    DownSince(Time),
+}
+
+impl Liveness {
+    /// Each node's liveness at `end`, from the crash and restart actions of a schedule.
+    pub fn from_schedule(
+        nodes: usize,
+        schedule: &crate::runtime::Schedule,
+        end: Time,
+    ) -> Vec<Liveness> {
+        use crate::runtime::Action;
+        let mut live = vec![Liveness::UpSince(Time::ZERO); nodes];
+        let mut actions: Vec<_> = schedule
+            .actions
+            .iter()
+            .filter(|(at, _)| Time::ZERO + *at <= end)
+            .collect();
+        actions.sort_by_key(|(at, _)| *at);
+        for (at, action) in actions {
+            let t = Time::ZERO + *at;
+            match action {
+                Action::Crash(n) if matches!(live[n.index()], Liveness::UpSince(_)) => {
+                    live[n.index()] = Liveness::DownSince(t)
+                }
+                Action::Restart(n) if matches!(live[n.index()], Liveness::DownSince(_)) => {
+                    live[n.index()] = Liveness::UpSince(t)
+                }
+                _ => {}
+            }
+        }
+        live
+    }
+}
+
+// ANCHOR: check_detector
+/// Checks a failure detector's two properties at the end of a run, for every pair of
+/// nodes whose state has been stable for at least `settle` (a timeout plus a heartbeat
+/// plus the longest delay): `suspects[i]` is node i's suspect list, `None` if it is down.
+///
+/// - *Completeness*: every live node suspects every node that crashed and stayed down.
+/// - *Accuracy* (only when `timely`: no loss, no partition, delays well under the
+///   timeout): no live node suspects another live node.
+pub fn check_properties(
+    end: Time,
+    suspects: &[Option<Vec<NodeId>>],
+    liveness: &[Liveness],
+    settle: Duration,
+    timely: bool,
+) -> Vec<crate::check::Violation> {
+    use crate::check::Violation;
+    let settled = |t: Time| end.since(t) >= settle;
+    let mut violations = Vec::new();
+    for (o, list) in suspects.iter().enumerate() {
+        let (Some(list), Liveness::UpSince(o_up)) = (list, liveness[o]) else {
+            continue;
+        };
+        if !settled(o_up) {
+            continue;
+        }
+        let observer = NodeId::from_index(o);
+        for (p, state) in liveness.iter().enumerate() {
+            let peer = NodeId::from_index(p);
+            if peer == observer {
+                continue;
+            }
+            match *state {
+                Liveness::DownSince(t) if settled(t) && !list.contains(&peer) => {
+                    violations.push(Violation::new(
+                        end,
+                        "completeness",
+                        format!("{observer} does not suspect {peer}, which crashed at {t}"),
+                    ))
+                }
+                Liveness::UpSince(t) if timely && settled(t) && list.contains(&peer) => violations
+                    .push(Violation::new(
+                        end,
+                        "accuracy",
+                        format!("{observer} suspects {peer}, which is up and timely since {t}"),
+                    )),
+                _ => {}
+            }
+        }
+    }
+    violations
+}
+// ANCHOR_END: check_detector

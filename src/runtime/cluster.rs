@@ -61,7 +61,11 @@ impl<N: Node> Cluster<N> {
 
     /// Runs until `done` holds, for at most `limit` of virtual time; returns whether it
     /// came to hold.
-    pub fn run_until(&mut self, done: impl FnMut(&Sim<N>) -> bool, limit: Duration) -> Result<bool> {
+    pub fn run_until(
+        &mut self,
+        done: impl FnMut(&Sim<N>) -> bool,
+        limit: Duration,
+    ) -> Result<bool> {
         let deadline = self.sim.now() + limit;
         self.sim.run_until_true(deadline, done)
     }
@@ -114,7 +118,11 @@ impl<N: Node> Cluster<N> {
     /// Makes the network lossy, slow and duplicating ([`Faults::unreliable`]), or
     /// returns it to the faults the cluster was built with.
     pub fn set_unreliable(&mut self, unreliable: bool) -> Result<()> {
-        let faults = if unreliable { Faults::unreliable() } else { self.reliable.clone() };
+        let faults = if unreliable {
+            Faults::unreliable()
+        } else {
+            self.reliable.clone()
+        };
         self.sim.apply(Action::SetFaults(faults))
     }
 

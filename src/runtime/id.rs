@@ -4,8 +4,9 @@ use std::fmt;
 
 /// A node of the cluster. Ids are 1-based, as in the papers' figures, and print as
 /// `n1`, `n2`, …
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]
-#[derive(serde::Serialize, serde::Deserialize)]
+#[derive(
+    Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug, serde::Serialize, serde::Deserialize,
+)]
 #[serde(transparent)]
 pub struct NodeId(pub u32);
 
@@ -34,8 +35,9 @@ impl fmt::Display for NodeId {
 
 /// A client request's identity: the runtime hands the node a `ClientId` with each
 /// request, and the node answers with `ctx.reply(client, response)`.
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]
-#[derive(serde::Serialize, serde::Deserialize)]
+#[derive(
+    Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug, serde::Serialize, serde::Deserialize,
+)]
 #[serde(transparent)]
 pub struct ClientId(pub u64);
 

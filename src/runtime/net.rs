@@ -226,7 +226,8 @@ impl Network {
             // The copy takes its own path: its own delay plus up to a millisecond (or the
             // delay range) more, so it can arrive after messages sent later.
             let jitter = f.delay.1.max(Duration::from_millis(1));
-            rng.duration_between(f.delay.0, f.delay.1) + rng.duration_between(Duration::ZERO, jitter)
+            rng.duration_between(f.delay.0, f.delay.1)
+                + rng.duration_between(Duration::ZERO, jitter)
         });
         if self.is_slow(from) {
             delay = crate::exercises::slow_node::slow_delay(delay);
@@ -271,7 +272,10 @@ mod tests {
         net.apply_partition(&ids(&[1]), &ids(&[2, 3]), false, true);
         net.apply_partition(&ids(&[1, 3]), &ids(&[2]), false, true);
         net.apply_partition(&ids(&[1]), &ids(&[2, 3]), false, false);
-        assert!(net.is_blocked(NodeId(1), NodeId(2)), "second partition still cuts 1-2");
+        assert!(
+            net.is_blocked(NodeId(1), NodeId(2)),
+            "second partition still cuts 1-2"
+        );
         assert!(!net.is_blocked(NodeId(1), NodeId(3)));
     }
 

@@ -55,13 +55,23 @@ pub trait Node: Sized + Send + 'static {
     fn on_start(&mut self, ctx: &mut Context<'_, Self>) -> Result<()>;
 
     /// A message from `from` arrived.
-    fn on_message(&mut self, ctx: &mut Context<'_, Self>, from: NodeId, msg: Self::Msg) -> Result<()>;
+    fn on_message(
+        &mut self,
+        ctx: &mut Context<'_, Self>,
+        from: NodeId,
+        msg: Self::Msg,
+    ) -> Result<()>;
 
     /// `timer` fired (it was set and neither re-armed nor cancelled since).
     fn on_timer(&mut self, ctx: &mut Context<'_, Self>, timer: Self::Timer) -> Result<()>;
 
     /// A client asks something; answer with `ctx.reply(client, …)`, now or later.
-    fn on_request(&mut self, ctx: &mut Context<'_, Self>, client: ClientId, req: Self::Request) -> Result<()> {
+    fn on_request(
+        &mut self,
+        ctx: &mut Context<'_, Self>,
+        client: ClientId,
+        req: Self::Request,
+    ) -> Result<()> {
         let _ = (ctx, client, req);
         Ok(())
     }

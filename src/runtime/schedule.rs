@@ -49,7 +49,12 @@ pub enum Action {
 
 impl fmt::Display for Action {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let list = |v: &[NodeId]| v.iter().map(|n| n.to_string()).collect::<Vec<_>>().join(",");
+        let list = |v: &[NodeId]| {
+            v.iter()
+                .map(|n| n.to_string())
+                .collect::<Vec<_>>()
+                .join(",")
+        };
         match self {
             Action::Crash(n) => write!(f, "crash {n}"),
             Action::Restart(n) => write!(f, "restart {n}"),
@@ -115,7 +120,10 @@ impl Schedule {
             let a = p.a.clone();
             let b = match &p.b {
                 Some(b) => b.clone(),
-                None => NodeId::all(nodes).into_iter().filter(|n| !a.contains(n)).collect(),
+                None => NodeId::all(nodes)
+                    .into_iter()
+                    .filter(|n| !a.contains(n))
+                    .collect(),
             };
             for &id in a.iter().chain(&b) {
                 check("--partition", p, id)?;
@@ -182,7 +190,11 @@ fn parse_group(text: &str) -> Result<Vec<NodeId>, String> {
 fn parse_window(text: &str) -> Result<(Duration, Option<Duration>), String> {
     match text.split_once("..") {
         Some((from, until)) => {
-            let from = if from.is_empty() { Duration::ZERO } else { parse_duration(from)? };
+            let from = if from.is_empty() {
+                Duration::ZERO
+            } else {
+                parse_duration(from)?
+            };
             let until = parse_duration(until)?;
             if until <= from {
                 return Err(format!("the window {text} ends before it starts"));
@@ -196,9 +208,11 @@ fn parse_window(text: &str) -> Result<(Duration, Option<Duration>), String> {
 impl FromStr for CrashSpec {
     type Err = String;
     fn from_str(s: &str) -> Result<CrashSpec, String> {
-        let (node, when) = s
-            .split_once('@')
-            .ok_or_else(|| format!("'{s}' should look like 3@1s (crash n3 at 1s) or 3@1s..2s (and restart it at 2s)"))?;
+        let (node, when) = s.split_once('@').ok_or_else(|| {
+            format!(
+                "'{s}' should look like 3@1s (crash n3 at 1s) or 3@1s..2s (and restart it at 2s)"
+            )
+        })?;
         let node = parse_node(node)?;
         let (at, restart) = parse_window(when)?;
         Ok(CrashSpec { node, at, restart })
@@ -218,7 +232,8 @@ impl fmt::Display for CrashSpec {
 impl FromStr for PartitionSpec {
     type Err = String;
     fn from_str(s: &str) -> Result<PartitionSpec, String> {
-        let hint = "write 1,2|3,4,5@1s..3s (both ways), 1>2@1s (one way) or 3|*@1s (n3 from everyone)";
+        let hint =
+            "write 1,2|3,4,5@1s..3s (both ways), 1>2@1s (one way) or 3|*@1s (n3 from everyone)";
         let (groups, window) = match s.split_once('@') {
             Some((g, w)) => (g, Some(w)),
             None => (s, None),
@@ -228,7 +243,9 @@ impl FromStr for PartitionSpec {
         } else if let Some((a, b)) = groups.split_once('>') {
             (a, b, true)
         } else {
-            return Err(format!("'{s}' has no '|' or '>' between two groups; {hint}"));
+            return Err(format!(
+                "'{s}' has no '|' or '>' between two groups; {hint}"
+            ));
         };
         let a = parse_group(a).map_err(|e| format!("'{s}': {e}; {hint}"))?;
         let b = if b.trim() == "*" {
@@ -244,16 +261,36 @@ impl FromStr for PartitionSpec {
             Some(w) => parse_window(w).map_err(|e| format!("'{s}': {e}"))?,
             None => (Duration::ZERO, None),
         };
-        Ok(PartitionSpec { a, b, one_way, from, until })
+        Ok(PartitionSpec {
+            a,
+            b,
+            one_way,
+            from,
+            until,
+        })
     }
 }
 
 impl fmt::Display for PartitionSpec {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let list = |v: &[NodeId]| v.iter().map(|n| n.0.to_string()).collect::<Vec<_>>().join(",");
-        let b = self.b.as_deref().map(list).unwrap_or_else(|| "*".to_string());
+        let list = |v: &[NodeId]| {
+            v.iter()
+                .map(|n| n.0.to_string())
+                .collect::<Vec<_>>()
+                .join(",")
+        };
+        let b = self
+            .b
+            .as_deref()
+            .map(list)
+            .unwrap_or_else(|| "*".to_string());
         let arrow = if self.one_way { ">" } else { "|" };
-        write!(f, "{}{arrow}{b}@{}", list(&self.a), format_duration(self.from))?;
+        write!(
+            f,
+            "{}{arrow}{b}@{}",
+            list(&self.a),
+            format_duration(self.from)
+        )?;
         if let Some(u) = self.until {
             write!(f, "..{}", format_duration(u))?;
         }
@@ -268,12 +305,18 @@ mod tests {
     #[test]
     fn crash_specs() {
         let c: CrashSpec = "3@1s".parse().unwrap();
-        assert_eq!((c.node, c.at, c.restart), (NodeId(3), Duration::from_secs(1), None));
+        assert_eq!(
+            (c.node, c.at, c.restart),
+            (NodeId(3), Duration::from_secs(1), None)
+        );
         let c: CrashSpec = "n2@500ms..2s".parse().unwrap();
         assert_eq!(c.restart, Some(Duration::from_secs(2)));
         assert!("3".parse::<CrashSpec>().is_err());
         assert!("0@1s".parse::<CrashSpec>().is_err());
-        assert!("3@2s..1s".parse::<CrashSpec>().unwrap_err().contains("ends before"));
+        assert!("3@2s..1s"
+            .parse::<CrashSpec>()
+            .unwrap_err()
+            .contains("ends before"));
     }
 
     #[test]
@@ -287,7 +330,10 @@ mod tests {
         let p: PartitionSpec = "3|*".parse().unwrap();
         assert_eq!(p.b, None);
         assert!("1,2".parse::<PartitionSpec>().is_err());
-        assert!("1|1".parse::<PartitionSpec>().unwrap_err().contains("both sides"));
+        assert!("1|1"
+            .parse::<PartitionSpec>()
+            .unwrap_err()
+            .contains("both sides"));
         assert!("1|x".parse::<PartitionSpec>().is_err());
     }
 

@@ -322,7 +322,9 @@ impl<N: Node> Sim<N> {
 
     /// The sum of every node's counts.
     pub fn total_stats(&self) -> NodeStats {
-        self.stats.iter().fold(NodeStats::default(), |a, b| a.plus(b))
+        self.stats
+            .iter()
+            .fold(NodeStats::default(), |a, b| a.plus(b))
     }
 
     /// The network, to read its partitions and faults.
@@ -391,7 +393,8 @@ impl<N: Node> Sim<N> {
         for (property, check) in checks.iter_mut() {
             if let Err(detail) = check(self) {
                 log::error!(target: "quorum::harness", "{} harness: {property} violated: {detail}", self.now);
-                self.violations.push(Violation::new(self.now, property, detail));
+                self.violations
+                    .push(Violation::new(self.now, property, detail));
             }
         }
         self.checks = checks;
@@ -483,7 +486,9 @@ impl<N: Node> Sim<N> {
                         to: *to,
                         msg,
                     },
-                    Happening::Timer { node, timer, .. } => PendingWhat::Timer { node: *node, timer },
+                    Happening::Timer { node, timer, .. } => {
+                        PendingWhat::Timer { node: *node, timer }
+                    }
                     Happening::Request { node, client, .. } => PendingWhat::Request {
                         node: *node,
                         client: *client,
@@ -508,7 +513,10 @@ impl<N: Node> Sim<N> {
 
     fn remove_pending(&mut self, seq: u64) -> Option<Queued<N>> {
         let mut entries = std::mem::take(&mut self.queue).into_vec();
-        let found = entries.iter().position(|q| q.seq == seq).map(|i| entries.swap_remove(i));
+        let found = entries
+            .iter()
+            .position(|q| q.seq == seq)
+            .map(|i| entries.swap_remove(i));
         self.queue = BinaryHeap::from(entries);
         found
     }
@@ -584,7 +592,10 @@ impl<N: Node> Sim<N> {
     }
 
     fn record_partition(&mut self, action: &Action) {
-        self.record_runtime(HARNESS, Event::new("partition").with("what", action.to_string()));
+        self.record_runtime(
+            HARNESS,
+            Event::new("partition").with("what", action.to_string()),
+        );
     }
 
     fn slot_mut(&mut self, id: NodeId) -> Result<&mut Slot<N>> {
@@ -684,7 +695,10 @@ impl<N: Node> Sim<N> {
             return Ok(());
         };
         let mut effects = std::mem::take(&mut self.effects);
-        let handled = handler(node, &mut Context::new(id, self.now, &mut self.rng, &mut effects));
+        let handled = handler(
+            node,
+            &mut Context::new(id, self.now, &mut self.rng, &mut effects),
+        );
         let result = match handled {
             Ok(()) => self.carry_out(id, &mut effects),
             Err(e) => {
@@ -708,7 +722,14 @@ impl<N: Node> Sim<N> {
                 Effect::SetTimer { timer, after } => {
                     let generation = self.slots[from.index()].timers.arm(timer.clone());
                     let at = self.now + after;
-                    self.push(at, Happening::Timer { node: from, timer, generation });
+                    self.push(
+                        at,
+                        Happening::Timer {
+                            node: from,
+                            timer,
+                            generation,
+                        },
+                    );
                 }
                 Effect::CancelTimer(timer) => self.slots[from.index()].timers.cancel(&timer),
                 Effect::Reply { client, response } => {
@@ -718,7 +739,12 @@ impl<N: Node> Sim<N> {
                             .with("response", format!("{response:?}"));
                         self.record_runtime(from, e);
                     }
-                    self.replies.push(Reply { at: self.now, node: from, client, response });
+                    self.replies.push(Reply {
+                        at: self.now,
+                        node: from,
+                        client,
+                        response,
+                    });
                 }
                 Effect::Trace(event) => {
                     self.records.push(Record::new(self.now, from, &event));
@@ -761,7 +787,12 @@ impl<N: Node> Sim<N> {
             Route::Deliver { delay, duplicate } => {
                 if let Some(extra) = duplicate {
                     self.stats[from.index()].duplicated += 1;
-                    let copy = Happening::Deliver { from, to, msg: msg.clone(), id };
+                    let copy = Happening::Deliver {
+                        from,
+                        to,
+                        msg: msg.clone(),
+                        id,
+                    };
                     self.push(self.now + extra, copy);
                 }
                 self.push(self.now + delay, Happening::Deliver { from, to, msg, id });

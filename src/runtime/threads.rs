@@ -56,8 +56,16 @@ type Inspector<N> = Box<dyn FnOnce(Option<&N>) + Send>;
 
 /// What arrives in a node thread's inbox.
 enum Envelope<N: Node> {
-    Message { from: NodeId, msg: N::Msg, id: u64 },
-    Request { client: ClientId, req: N::Request, reply: Sender<N::Response> },
+    Message {
+        from: NodeId,
+        msg: N::Msg,
+        id: u64,
+    },
+    Request {
+        client: ClientId,
+        req: N::Request,
+        reply: Sender<N::Response>,
+    },
     Crash,
     Restart,
     Inspect(Inspector<N>),
@@ -155,7 +163,11 @@ pub struct Threads<N: Node> {
 impl<N: Node> Threads<N> {
     /// Builds every node (node `i` from storage `locations[i]`) and starts one thread per
     /// node plus the router.
-    pub fn start(config: ThreadsConfig, locations: Vec<Location>, factory: Factory<N>) -> Result<Threads<N>> {
+    pub fn start(
+        config: ThreadsConfig,
+        locations: Vec<Location>,
+        factory: Factory<N>,
+    ) -> Result<Threads<N>> {
         if config.nodes == 0 || locations.len() != config.nodes {
             return Err(Error::Config(format!(
                 "a cluster needs at least one node and one storage location per node \
@@ -181,8 +193,9 @@ impl<N: Node> Threads<N> {
             trace: config.trace,
             errors: Mutex::new(Vec::new()),
         });
-        let (inbox_txs, inbox_rxs): (Vec<_>, Vec<_>) =
-            (0..config.nodes).map(|_| crossbeam_channel::unbounded()).unzip();
+        let (inbox_txs, inbox_rxs): (Vec<_>, Vec<_>) = (0..config.nodes)
+            .map(|_| crossbeam_channel::unbounded())
+            .unzip();
         let (router_tx, router_rx) = crossbeam_channel::unbounded::<Delayed<N>>();
         let (record_tx, records) = crossbeam_channel::unbounded();
 
@@ -253,7 +266,12 @@ impl<N: Node> Threads<N> {
         self.inboxes
             .get(id.index())
             .filter(|_| id.0 != 0)
-            .ok_or_else(|| Error::Runtime(format!("there is no node {id} in a cluster of {}", self.len())))
+            .ok_or_else(|| {
+                Error::Runtime(format!(
+                    "there is no node {id} in a cluster of {}",
+                    self.len()
+                ))
+            })
     }
 
     fn record(&self, node: NodeId, event: Event) {
@@ -266,11 +284,10 @@ impl<N: Node> Threads<N> {
     pub fn apply(&self, action: &Action) -> Result<()> {
         log::info!(target: "quorum::harness", "{} harness: {action}", self.now());
         let change_net = |f: &dyn Fn(&mut Network)| -> Result<()> {
-            let mut net = self
-                .shared
-                .net
-                .write()
-                .map_err(|_| Error::Runtime("the network lock was poisoned by a panic".into()))?;
+            let mut net =
+                self.shared.net.write().map_err(|_| {
+                    Error::Runtime("the network lock was poisoned by a panic".into())
+                })?;
             f(&mut net);
             self.shared.net_version.fetch_add(1, Relaxed);
             Ok(())
@@ -288,7 +305,10 @@ impl<N: Node> Threads<N> {
             }
             Action::Partition { a, b, one_way, on } => {
                 change_net(&|n| n.apply_partition(a, b, *one_way, *on))?;
-                self.record(HARNESS, Event::new("partition").with("what", action.to_string()));
+                self.record(
+                    HARNESS,
+                    Event::new("partition").with("what", action.to_string()),
+                );
             }
             Action::Disconnect(id) => change_net(&|n| n.disconnect(*id))?,
             Action::Connect(id) => change_net(&|n| n.connect(*id))?,
@@ -316,7 +336,12 @@ impl<N: Node> Threads<N> {
     }
 
     /// Sends `req` to `node` as a client and waits up to `timeout` for the answer.
-    pub fn call(&mut self, node: NodeId, req: N::Request, timeout: Duration) -> Result<N::Response> {
+    pub fn call(
+        &mut self,
+        node: NodeId,
+        req: N::Request,
+        timeout: Duration,
+    ) -> Result<N::Response> {
         self.next_client += 1;
         let client = ClientId(self.next_client);
         let (reply, answer) = crossbeam_channel::bounded(1);
@@ -324,8 +349,12 @@ impl<N: Node> Threads<N> {
             .send(Envelope::Request { client, req, reply })
             .map_err(|_| Error::Runtime(format!("{node}'s thread has stopped")))?;
         answer.recv_timeout(timeout).map_err(|e| match e {
-            RecvTimeoutError::Timeout => Error::Runtime(format!("{node} did not answer {client} within {timeout:?}")),
-            RecvTimeoutError::Disconnected => Error::Runtime(format!("{node} crashed before answering {client}")),
+            RecvTimeoutError::Timeout => {
+                Error::Runtime(format!("{node} did not answer {client} within {timeout:?}"))
+            }
+            RecvTimeoutError::Disconnected => {
+                Error::Runtime(format!("{node} crashed before answering {client}"))
+            }
         })
     }
 
@@ -349,12 +378,19 @@ impl<N: Node> Threads<N> {
 
     /// Message counts and bytes of node `id`.
     pub fn stats(&self, id: NodeId) -> NodeStats {
-        self.shared.stats.get(id.index()).map(|s| s.load()).unwrap_or_default()
+        self.shared
+            .stats
+            .get(id.index())
+            .map(|s| s.load())
+            .unwrap_or_default()
     }
 
     /// The sum of every node's counts.
     pub fn total_stats(&self) -> NodeStats {
-        self.shared.stats.iter().fold(NodeStats::default(), |a, s| a.plus(&s.load()))
+        self.shared
+            .stats
+            .iter()
+            .fold(NodeStats::default(), |a, s| a.plus(&s.load()))
     }
 
     /// Stops every node, joins every thread, and returns the trace sorted by time.
@@ -380,7 +416,12 @@ impl<N: Node> Threads<N> {
         drop(self.record_tx);
         let mut records: Vec<Record> = self.records.try_iter().collect();
         records.sort_by_key(|r| r.t_us);
-        let mut errors = self.shared.errors.lock().map(|e| e.clone()).unwrap_or_default();
+        let mut errors = self
+            .shared
+            .errors
+            .lock()
+            .map(|e| e.clone())
+            .unwrap_or_default();
         if !panicked.is_empty() {
             errors.push(format!("thread(s) panicked: {}", panicked.join(", ")));
         }
@@ -461,7 +502,10 @@ impl<N: Node> Worker<N> {
             }
             let got = match self.next_deadline() {
                 Some(deadline) => self.inbox.recv_deadline(deadline),
-                None => self.inbox.recv().map_err(|_| RecvTimeoutError::Disconnected),
+                None => self
+                    .inbox
+                    .recv()
+                    .map_err(|_| RecvTimeoutError::Disconnected),
             };
             let envelope = match got {
                 Ok(e) => e,
@@ -504,7 +548,9 @@ impl<N: Node> Worker<N> {
             }
             self.heap.pop();
             if let Some(timer) = self.timers.fire(generation) {
-                self.shared.stats[self.id.index()].timers_fired.fetch_add(1, Relaxed);
+                self.shared.stats[self.id.index()]
+                    .timers_fired
+                    .fetch_add(1, Relaxed);
                 if self.shared.trace {
                     self.record(Event::new("timer").with("timer", format!("{timer:?}")));
                 }
@@ -559,23 +605,32 @@ impl<N: Node> Worker<N> {
                 self.record(Event::new("restart"));
                 self.dispatch(|n, ctx| n.on_start(ctx));
             }
-            Err(e) => self.shared.fail(format!("{} could not restart: {e}", self.id)),
+            Err(e) => self
+                .shared
+                .fail(format!("{} could not restart: {e}", self.id)),
         }
     }
 
     fn record(&self, event: Event) {
         if self.shared.trace || !super::trace::RUNTIME_EVENTS.contains(&event.name) {
-            let _ = self.records.send(Record::new(self.shared.now(), self.id, &event));
+            let _ = self
+                .records
+                .send(Record::new(self.shared.now(), self.id, &event));
         }
     }
 
     /// Calls one handler (if the node is up) and carries out its effects. A handler
     /// that fails is fail-stop: its effects are discarded and the node is crashed.
     fn dispatch(&mut self, handler: impl FnOnce(&mut N, &mut Context<'_, N>) -> Result<()>) {
-        let Some(node) = self.node.as_mut() else { return };
+        let Some(node) = self.node.as_mut() else {
+            return;
+        };
         let now = self.shared.now();
         let mut effects = std::mem::take(&mut self.effects);
-        match handler(node, &mut Context::new(self.id, now, &mut self.rng, &mut effects)) {
+        match handler(
+            node,
+            &mut Context::new(self.id, now, &mut self.rng, &mut effects),
+        ) {
             Ok(()) => {
                 for effect in effects.drain(..) {
                     self.carry_out(now, effect);
@@ -583,7 +638,8 @@ impl<N: Node> Worker<N> {
             }
             Err(e) => {
                 effects.clear();
-                self.shared.fail(format!("{} failed and was crashed: {e}", self.id));
+                self.shared
+                    .fail(format!("{} failed and was crashed: {e}", self.id));
                 self.crash();
             }
         }
@@ -595,7 +651,8 @@ impl<N: Node> Worker<N> {
             Effect::Send { to, msg } => self.send(to, msg),
             Effect::SetTimer { timer, after } => {
                 let generation = self.timers.arm(timer);
-                self.heap.push(Reverse((Instant::now() + after, generation)));
+                self.heap
+                    .push(Reverse((Instant::now() + after, generation)));
             }
             Effect::CancelTimer(timer) => self.timers.cancel(&timer),
             Effect::Reply { client, response } => {
@@ -626,7 +683,10 @@ impl<N: Node> Worker<N> {
     fn send(&mut self, to: NodeId, msg: N::Msg) {
         if to.0 == 0 || to.index() >= self.peers.len() {
             let n = self.peers.len();
-            self.shared.fail(format!("{} sent {msg:?} to {to}, which is not in this cluster of {n}", self.id));
+            self.shared.fail(format!(
+                "{} sent {msg:?} to {to}, which is not in this cluster of {n}",
+                self.id
+            ));
             return;
         }
         let version = self.shared.net_version.load(Relaxed);
@@ -644,24 +704,38 @@ impl<N: Node> Worker<N> {
             false => 0,
         };
         if self.shared.trace {
-            let e = Event::new("send").with("to", to).with("id", id).with("msg", format!("{msg:?}"));
+            let e = Event::new("send")
+                .with("to", to)
+                .with("id", id)
+                .with("msg", format!("{msg:?}"));
             self.record(e);
         }
         match self.net.route(self.id, to, &mut self.net_rng) {
             Route::Drop(reason) => {
                 stats.dropped.fetch_add(1, Relaxed);
                 if self.shared.trace {
-                    let e = Event::new("drop").with("to", to).with("id", id).with("reason", reason.as_str());
+                    let e = Event::new("drop")
+                        .with("to", to)
+                        .with("id", id)
+                        .with("reason", reason.as_str());
                     self.record(e);
                 }
             }
             Route::Deliver { delay, duplicate } => {
                 if let Some(extra) = duplicate {
                     stats.duplicated.fetch_add(1, Relaxed);
-                    let copy = Envelope::Message { from: self.id, msg: msg.clone(), id };
+                    let copy = Envelope::Message {
+                        from: self.id,
+                        msg: msg.clone(),
+                        id,
+                    };
                     self.send_after(to, extra, copy);
                 }
-                let envelope = Envelope::Message { from: self.id, msg, id };
+                let envelope = Envelope::Message {
+                    from: self.id,
+                    msg,
+                    id,
+                };
                 if delay.is_zero() {
                     let _ = self.peers[to.index()].send(envelope);
                 } else {

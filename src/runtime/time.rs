@@ -10,8 +10,19 @@ use std::ops::{Add, Sub};
 use std::time::Duration;
 
 /// A point in a run: microseconds since the run began.
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug, Default)]
-#[derive(serde::Serialize, serde::Deserialize)]
+#[derive(
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Debug,
+    Default,
+    serde::Serialize,
+    serde::Deserialize,
+)]
 #[serde(transparent)]
 pub struct Time(pub u64);
 
@@ -50,9 +61,9 @@ impl Sub<Time> for Time {
 }
 
 impl fmt::Display for Time {
-    /// `12.345ms`: readable in logs at the resolution that matters for timeouts.
+    /// `1.400250s`: seconds, to the microsecond.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}.{:03}ms", self.0 / 1000, self.0 % 1000)
+        write!(f, "{}.{:06}s", self.0 / 1_000_000, self.0 % 1_000_000)
     }
 }
 

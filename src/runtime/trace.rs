@@ -29,7 +29,16 @@ pub const HARNESS: NodeId = NodeId(0);
 
 /// The names of the runtime's own events; every other name is a protocol event.
 pub const RUNTIME_EVENTS: &[&str] = &[
-    "send", "deliver", "drop", "timer", "crash", "restart", "partition", "heal", "reply", "slow",
+    "send",
+    "deliver",
+    "drop",
+    "timer",
+    "crash",
+    "restart",
+    "partition",
+    "heal",
+    "reply",
+    "slow",
 ];
 
 /// One line of a trace.

@@ -1,0 +1,789 @@
+//! Chapter 0: the world. The fault model, the simulator, the harness and the failure
+//! detector, tested in the deterministic simulator (and a few smoke tests on threads).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use quorum::detector::{check_properties, Detector, DetectorConfig, Liveness};
+use quorum::runtime::cluster::{ms, n, secs};
+use quorum::runtime::sim::PendingWhat;
+use quorum::runtime::trace::Record;
+use quorum::runtime::{
+    Action, Cluster, Context, Event, Faults, Message, Node, NodeId, Schedule, Sim, SimConfig,
+    Threads, ThreadsConfig, Time,
+};
+use quorum::storage::{Location, Storage};
+
+// --- A test node: sends what it is told, counts what it gets, persists a counter -----
+
+/// Sends `burst` messages to each peer at start and every `every`; counts deliveries;
+/// persists how many messages it has received in total, across restarts.
+struct Chatter {
+    id: NodeId,
+    nodes: usize,
+    burst: usize,
+    every: Option<Duration>,
+    storage: Storage,
+    received: u64,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+struct Note(u64);
+impl Message for Note {}
+
+#[derive(Clone, Debug, PartialEq)]
+enum T {
+    Again,
+}
+
+impl Chatter {
+    fn blast(&mut self, ctx: &mut Context<'_, Self>) {
+        for peer in NodeId::all(self.nodes) {
+            if peer != self.id {
+                for i in 0..self.burst {
+                    ctx.send(peer, Note(i as u64));
+                }
+            }
+        }
+    }
+}
+
+impl Node for Chatter {
+    type Msg = Note;
+    type Timer = T;
+    type Request = ();
+    type Response = u64;
+
+    fn on_start(&mut self, ctx: &mut Context<'_, Self>) -> quorum::Result<()> {
+        self.received = self.storage.get_u64("received")?.unwrap_or(0);
+        self.blast(ctx);
+        if let Some(every) = self.every {
+            ctx.set_timer(T::Again, every);
+        }
+        Ok(())
+    }
+
+    fn on_message(
+        &mut self,
+        ctx: &mut Context<'_, Self>,
+        _from: NodeId,
+        _msg: Note,
+    ) -> quorum::Result<()> {
+        self.received += 1;
+        self.storage.put_u64("received", self.received)?;
+        ctx.trace(Event::new("got").with("total", self.received));
+        Ok(())
+    }
+
+    fn on_timer(&mut self, ctx: &mut Context<'_, Self>, _t: T) -> quorum::Result<()> {
+        self.blast(ctx);
+        if let Some(every) = self.every {
+            ctx.set_timer(T::Again, every);
+        }
+        Ok(())
+    }
+}
+
+fn chatter_sim(
+    nodes: usize,
+    seed: u64,
+    faults: Faults,
+    burst: usize,
+    every: Option<Duration>,
+) -> Sim<Chatter> {
+    let config = SimConfig {
+        nodes,
+        seed,
+        faults,
+        trace: true,
+    };
+    Sim::new(config, move |id, storage| {
+        Ok(Chatter {
+            id,
+            nodes,
+            burst,
+            every,
+            storage,
+            received: 0,
+        })
+    })
+    .expect("build sim")
+}
+
+fn lossy(drop: f64) -> Faults {
+    Faults {
+        drop,
+        ..Faults::reliable()
+    }
+}
+
+// --- The fault model ----------------------------------------------------------------
+
+/// The measured drop rate over 100,000 messages is within one percentage point of the
+/// configured probability.
+#[test]
+fn measured_drop_rate_matches_the_configured_one() {
+    for (seed, p) in [(1, 0.05), (2, 0.3), (3, 0.5)] {
+        let mut sim = chatter_sim(2, seed, lossy(p), 50_000, None);
+        sim.run_for(secs(1)).unwrap();
+        let s = sim.total_stats();
+        assert_eq!(s.sent, 100_000);
+        assert_eq!(s.sent, s.delivered + s.dropped);
+        let measured = s.dropped as f64 / s.sent as f64;
+        assert!(
+            (measured - p).abs() < 0.01,
+            "drop {p}: measured {measured:.4} (seed {seed})"
+        );
+    }
+}
+
+#[test]
+fn a_reliable_network_loses_nothing() {
+    let mut sim = chatter_sim(3, 1, Faults::reliable(), 100, None);
+    sim.run_for(secs(1)).unwrap();
+    let s = sim.total_stats();
+    assert_eq!((s.sent, s.delivered, s.dropped), (600, 600, 0));
+}
+
+fn delivered_ids(records: &[Record]) -> Vec<(u64, u32, u64)> {
+    records
+        .iter()
+        .filter(|r| r.event == "deliver")
+        .map(|r| (r.u64_field("id").unwrap(), r.node.0, r.t_us))
+        .collect()
+}
+
+fn sends(records: &[Record]) -> Vec<(u64, u32, u32, u64)> {
+    records
+        .iter()
+        .filter(|r| r.event == "send")
+        .map(|r| {
+            (
+                r.u64_field("id").unwrap(),
+                r.node.0,
+                r.u64_field("to").unwrap() as u32,
+                r.t_us,
+            )
+        })
+        .collect()
+}
+
+/// Every delivery happens within the delay range after its send.
+#[test]
+fn delays_stay_within_their_range() {
+    let faults = Faults {
+        delay: (ms(2), ms(9)),
+        ..Faults::reliable()
+    };
+    let mut sim = chatter_sim(3, 5, faults, 20, Some(ms(10)));
+    sim.run_for(secs(1)).unwrap();
+    let records = sim.records();
+    let sent: std::collections::HashMap<u64, u64> = sends(records)
+        .into_iter()
+        .map(|(id, _, _, t)| (id, t))
+        .collect();
+    let delivered = delivered_ids(records);
+    assert!(delivered.len() > 1000);
+    let mut reordered = false;
+    let mut last_id_at_receiver = std::collections::HashMap::new();
+    for (id, to, t) in delivered {
+        let d = t - sent[&id];
+        assert!((2_000..=9_000).contains(&d), "message {id} took {d}us");
+        if let Some(prev) = last_id_at_receiver.insert(to, id) {
+            reordered |= prev > id;
+        }
+    }
+    assert!(reordered, "random delays should reorder some messages");
+}
+
+/// With duplication, some messages arrive twice, at about the configured rate.
+#[test]
+fn duplicates_arrive_twice() {
+    let faults = Faults {
+        duplicate: 0.1,
+        ..Faults::reliable()
+    };
+    let mut sim = chatter_sim(2, 9, faults, 10_000, None);
+    sim.run_for(secs(1)).unwrap();
+    let s = sim.total_stats();
+    let rate = s.duplicated as f64 / s.sent as f64;
+    assert!((rate - 0.1).abs() < 0.01, "duplicate rate {rate}");
+    assert_eq!(s.delivered, s.sent + s.duplicated);
+}
+
+/// Symmetric partition: no message crosses between the groups while it lasts; messages
+/// within a group flow; after it ends, messages cross again.
+#[test]
+fn a_partitioned_nodes_messages_never_cross() {
+    let mut sim = chatter_sim(5, 3, Faults::reliable(), 1, Some(ms(10)));
+    let (a, b) = (vec![n(1), n(2)], vec![n(3), n(4), n(5)]);
+    sim.schedule_at(
+        Time(100_000),
+        Action::Partition {
+            a: a.clone(),
+            b: b.clone(),
+            one_way: false,
+            on: true,
+        },
+    );
+    sim.schedule_at(
+        Time(300_000),
+        Action::Partition {
+            a: a.clone(),
+            b: b.clone(),
+            one_way: false,
+            on: false,
+        },
+    );
+    sim.run_for(ms(400)).unwrap();
+    let records = sim.records();
+    let delivered: std::collections::HashSet<u64> = delivered_ids(records)
+        .into_iter()
+        .map(|(id, _, _)| id)
+        .collect();
+    let side = |x: u32| a.contains(&NodeId(x));
+    let (mut crossing_during, mut crossing_after, mut within_during) = (0, 0, 0);
+    for (id, from, to, t) in sends(records) {
+        let during = (100_000..300_000).contains(&t);
+        let crosses = side(from) != side(to);
+        if during && crosses {
+            crossing_during += 1;
+            assert!(
+                !delivered.contains(&id),
+                "message {id} n{from}->n{to} at {t}us crossed the partition"
+            );
+        }
+        if during && !crosses {
+            within_during += 1;
+            assert!(
+                delivered.contains(&id),
+                "message {id} within a group was lost"
+            );
+        }
+        if t >= 300_000 && crosses {
+            crossing_after += 1;
+            assert!(
+                delivered.contains(&id),
+                "message {id} after the partition healed was lost"
+            );
+        }
+    }
+    assert!(crossing_during > 100 && within_during > 50 && crossing_after > 50);
+    let partitioned_drops = records
+        .iter()
+        .filter(|r| r.str_field("reason") == Some("partitioned"))
+        .count();
+    assert_eq!(partitioned_drops, crossing_during);
+}
+
+/// One-way partition: `1 > 2` cuts n1 -> n2 only.
+#[test]
+fn a_one_way_partition_cuts_one_direction() {
+    let mut cluster = Cluster::with_config(
+        SimConfig {
+            trace: true,
+            ..SimConfig::new(2, 1)
+        },
+        |id, storage| {
+            Ok(Chatter {
+                id,
+                nodes: 2,
+                burst: 1,
+                every: Some(ms(10)),
+                storage,
+                received: 0,
+            })
+        },
+    )
+    .unwrap();
+    cluster.partition_one_way(&[n(1)], &[n(2)]).unwrap();
+    cluster.run_for(ms(200)).unwrap();
+    assert_eq!(cluster.stats(n(2)).delivered, 0, "n1 -> n2 is cut");
+    assert!(cluster.stats(n(1)).delivered >= 20, "n2 -> n1 still flows");
+}
+
+// --- The simulator --------------------------------------------------------------------
+
+fn detector_trace(seed: u64) -> String {
+    let faults = Faults {
+        drop: 0.1,
+        delay: (ms(1), ms(30)),
+        duplicate: 0.05,
+    };
+    let config = SimConfig {
+        nodes: 5,
+        seed,
+        faults,
+        trace: true,
+    };
+    let mut sim = Sim::new(config, |id, s| {
+        Ok(Detector::new(id, 5, DetectorConfig::default(), s))
+    })
+    .unwrap();
+    sim.schedule_at(Time(1_000_000), Action::Crash(n(2)));
+    sim.schedule_at(Time(2_000_000), Action::Restart(n(2)));
+    sim.run_for(secs(3)).unwrap();
+    sim.records()
+        .iter()
+        .map(|r| serde_json::to_string(r).unwrap() + "\n")
+        .collect()
+}
+
+/// A seed is a run: the same seed gives a byte-identical trace, another seed another.
+#[test]
+fn the_same_seed_gives_a_byte_identical_trace() {
+    let a = detector_trace(7);
+    let b = detector_trace(7);
+    let c = detector_trace(8);
+    assert!(a.lines().count() > 1000);
+    assert_eq!(a, b, "seed 7 twice must give the same trace");
+    assert_ne!(a, c, "seeds 7 and 8 must differ");
+}
+
+/// Controlled mode: the caller picks the next event, may run a later message before an
+/// earlier one, and may discard a message (loss).
+#[test]
+fn controlled_mode_runs_and_discards_any_pending_event() {
+    let faults = Faults {
+        delay: (ms(1), ms(5)),
+        ..Faults::reliable()
+    };
+    let mut sim = chatter_sim(2, 1, faults, 3, None);
+    // Run the two starts.
+    for _ in 0..2 {
+        let seq = sim.pending()[0].seq;
+        sim.step_pending(seq).unwrap();
+    }
+    let deliveries: Vec<u64> = sim
+        .pending()
+        .iter()
+        .filter(|p| matches!(p.what, PendingWhat::Deliver { .. }))
+        .map(|p| p.seq)
+        .collect();
+    assert_eq!(deliveries.len(), 6);
+    // The latest first, then discard the earliest.
+    sim.step_pending(*deliveries.last().unwrap()).unwrap();
+    sim.discard(deliveries[0]).unwrap();
+    assert_eq!(sim.pending().len(), 4);
+    assert!(
+        sim.step_pending(deliveries[0]).is_err(),
+        "a discarded event is gone"
+    );
+    while sim.step().unwrap() {}
+    let s = sim.total_stats();
+    assert_eq!((s.delivered, s.dropped), (5, 1));
+}
+
+/// Timers: re-arming replaces the deadline, cancelling disarms, a crash kills them.
+#[test]
+fn timers_rearm_cancel_and_die_with_their_node() {
+    #[derive(Clone, Debug, PartialEq)]
+    enum Tm {
+        A,
+        B,
+    }
+    struct Clock;
+    impl Node for Clock {
+        type Msg = Note;
+        type Timer = Tm;
+        type Request = ();
+        type Response = ();
+        fn on_start(&mut self, ctx: &mut Context<'_, Self>) -> quorum::Result<()> {
+            ctx.set_timer(Tm::A, ms(10));
+            ctx.set_timer(Tm::A, ms(30)); // re-armed: fires once, at 30 ms
+            ctx.set_timer(Tm::B, ms(20));
+            ctx.cancel_timer(Tm::B); // never fires
+            Ok(())
+        }
+        fn on_message(
+            &mut self,
+            _: &mut Context<'_, Self>,
+            _: NodeId,
+            _: Note,
+        ) -> quorum::Result<()> {
+            Ok(())
+        }
+        fn on_timer(&mut self, ctx: &mut Context<'_, Self>, t: Tm) -> quorum::Result<()> {
+            ctx.trace(Event::new("fired").with("timer", format!("{t:?}")));
+            ctx.set_timer(Tm::A, ms(100));
+            Ok(())
+        }
+    }
+    let mut sim = Sim::new(SimConfig::new(1, 1), |_, _| Ok(Clock)).unwrap();
+    sim.run_for(ms(50)).unwrap();
+    let fired: Vec<(u64, String)> = sim
+        .records()
+        .iter()
+        .filter(|r| r.event == "fired")
+        .map(|r| (r.t_us, r.str_field("timer").unwrap().to_string()))
+        .collect();
+    assert_eq!(fired, vec![(30_000, "A".to_string())]);
+    sim.apply(Action::Crash(n(1))).unwrap();
+    sim.run_for(ms(500)).unwrap();
+    assert_eq!(
+        sim.records().iter().filter(|r| r.event == "fired").count(),
+        1,
+        "a crashed node's timer fired"
+    );
+}
+
+/// A handler whose storage fails is fail-stop: none of its effects leave the node.
+#[test]
+fn a_failing_handler_is_fail_stop() {
+    struct Fails;
+    impl Node for Fails {
+        type Msg = Note;
+        type Timer = T;
+        type Request = ();
+        type Response = ();
+        fn on_start(&mut self, ctx: &mut Context<'_, Self>) -> quorum::Result<()> {
+            ctx.send(NodeId(2), Note(1));
+            Err(quorum::Error::Runtime("disk full".into()))
+        }
+        fn on_message(
+            &mut self,
+            _: &mut Context<'_, Self>,
+            _: NodeId,
+            _: Note,
+        ) -> quorum::Result<()> {
+            Ok(())
+        }
+        fn on_timer(&mut self, _: &mut Context<'_, Self>, _: T) -> quorum::Result<()> {
+            Ok(())
+        }
+    }
+    let mut sim = Sim::new(SimConfig::new(2, 1), |_, _| Ok(Fails)).unwrap();
+    let err = sim.step().unwrap_err().to_string();
+    assert!(
+        err.contains("n1 failed") && err.contains("disk full"),
+        "{err}"
+    );
+    assert!(!sim.is_up(n(1)));
+    assert_eq!(
+        sim.total_stats().sent,
+        0,
+        "the effects of a failed handler must be discarded"
+    );
+}
+
+// --- Crash and restart: storage survives ---------------------------------------------
+
+/// A restarted node sees the storage it had before the crash (in memory).
+#[test]
+fn a_restarted_node_sees_its_storage_from_before_the_crash() {
+    let mut cluster = Cluster::new(3, 4, |id, storage| {
+        Ok(Chatter {
+            id,
+            nodes: 3,
+            burst: 1,
+            every: Some(ms(10)),
+            storage,
+            received: 0,
+        })
+    })
+    .unwrap();
+    cluster.run_for(ms(105)).unwrap();
+    let before = cluster.node(n(2)).unwrap().received;
+    assert!(before >= 20);
+    cluster.crash(n(2)).unwrap();
+    assert!(cluster.node(n(2)).is_none());
+    cluster.run_for(ms(100)).unwrap();
+    cluster.restart(n(2)).unwrap();
+    assert_eq!(
+        cluster.node(n(2)).unwrap().received,
+        before,
+        "restart lost durable state"
+    );
+}
+
+/// The same on SQLite: the detector's incarnation survives crashes on disk, and a second
+/// run over the same directory continues where the first stopped.
+#[test]
+fn incarnations_survive_crashes_in_sqlite() {
+    let dir = std::env::temp_dir().join(format!("quorum-world-incarnation-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let locations = |_| {
+        NodeId::all(3)
+            .into_iter()
+            .map(|id| Location::sqlite(&dir, "world-test", id))
+            .collect()
+    };
+    let factory: quorum::runtime::sim::Factory<Detector> =
+        Arc::new(|id, s| Ok(Detector::new(id, 3, DetectorConfig::default(), s)));
+    let mut sim = Sim::with_storage(SimConfig::new(3, 1), locations(()), factory.clone()).unwrap();
+    sim.run_for(ms(300)).unwrap();
+    sim.apply(Action::Crash(n(3))).unwrap();
+    sim.run_for(ms(800)).unwrap();
+    assert!(sim.node(n(1)).unwrap().suspects_peer(n(3)));
+    sim.apply(Action::Restart(n(3))).unwrap();
+    assert_eq!(sim.node(n(3)).unwrap().incarnation(), 2);
+    sim.run_for(ms(300)).unwrap();
+    assert!(
+        !sim.node(n(1)).unwrap().suspects_peer(n(3)),
+        "n3 is back and heartbeating"
+    );
+    assert!(sim
+        .records()
+        .iter()
+        .any(|r| r.event == "restarted" && r.u64_field("peer") == Some(3)));
+    drop(sim);
+    let sim = Sim::with_storage(SimConfig::new(3, 2), locations(()), factory).unwrap();
+    let mut sim = sim;
+    sim.run_for(ms(1)).unwrap();
+    let incarnations: Vec<u64> = sim
+        .ids()
+        .iter()
+        .map(|&id| sim.node(id).unwrap().incarnation())
+        .collect();
+    assert_eq!(incarnations, vec![2, 2, 3]);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+// --- The failure detector, with the harness ------------------------------------------
+
+fn detectors(nodes: usize, seed: u64) -> Cluster<Detector> {
+    Cluster::new(nodes, seed, move |id, s| {
+        Ok(Detector::new(id, nodes, DetectorConfig::default(), s))
+    })
+    .unwrap()
+}
+
+fn everyone_suspects(c: &Sim<Detector>, peer: NodeId) -> bool {
+    c.live_nodes()
+        .all(|(id, d)| id == peer || d.suspects_peer(peer))
+}
+
+#[test]
+fn every_live_node_suspects_a_crashed_one_within_its_timeout() {
+    let mut cluster = detectors(5, 1);
+    cluster.run_for(secs(1)).unwrap();
+    assert!(
+        cluster.live_nodes().all(|(_, d)| d.suspects().is_empty()),
+        "no suspicion on a reliable network"
+    );
+    cluster.crash(n(3)).unwrap();
+    let crashed_at = cluster.now();
+    assert!(cluster
+        .run_until(|c| everyone_suspects(c, n(3)), secs(2))
+        .unwrap());
+    let took = cluster.now() - crashed_at;
+    // Silent for a timeout after the last heartbeat, which came at most a heartbeat ago.
+    assert!(took <= ms(500), "took {took:?}");
+    assert!(took > ms(400), "suspected too early: {took:?}");
+}
+
+#[test]
+fn a_partition_is_suspected_on_both_sides_and_forgiven_when_healed() {
+    let mut cluster = detectors(5, 2);
+    cluster.run_for(ms(500)).unwrap();
+    cluster
+        .partition(&[n(1), n(2)], &[n(3), n(4), n(5)])
+        .unwrap();
+    cluster.run_for(secs(1)).unwrap();
+    assert_eq!(
+        cluster.node(n(1)).unwrap().suspects(),
+        vec![n(3), n(4), n(5)]
+    );
+    assert_eq!(cluster.node(n(4)).unwrap().suspects(), vec![n(1), n(2)]);
+    cluster.heal().unwrap();
+    assert!(cluster
+        .run_until(
+            |c| c.live_nodes().all(|(_, d)| d.suspects().is_empty()),
+            ms(300)
+        )
+        .unwrap());
+}
+
+#[test]
+fn a_disconnected_node_suspects_everyone_until_reconnected() {
+    let mut cluster = detectors(3, 3);
+    cluster.run_for(ms(200)).unwrap();
+    cluster.disconnect(n(1)).unwrap();
+    cluster.run_for(secs(1)).unwrap();
+    assert_eq!(cluster.node(n(1)).unwrap().suspects(), vec![n(2), n(3)]);
+    assert!(cluster.node(n(2)).unwrap().suspects_peer(n(1)));
+    assert!(!cluster.node(n(2)).unwrap().suspects_peer(n(3)));
+    cluster.connect(n(1)).unwrap();
+    cluster.run_for(ms(300)).unwrap();
+    assert!(cluster.live_nodes().all(|(_, d)| d.suspects().is_empty()));
+    let s = cluster.stats(n(1));
+    assert!(s.sent > 0 && s.dropped > 0 && s.bytes_sent > 0 && s.delivered > 0);
+}
+
+#[test]
+fn an_unreliable_network_causes_false_suspicions_a_fixed_timeout_cannot_avoid() {
+    let mut cluster = Cluster::new(3, 4, |id, s| {
+        let config = DetectorConfig {
+            heartbeat: ms(20),
+            timeout: ms(45),
+            adaptive: false,
+        };
+        Ok(Detector::new(id, 3, config, s))
+    })
+    .unwrap();
+    cluster.set_unreliable(true).unwrap();
+    cluster.run_for(secs(5)).unwrap();
+    let suspicions = cluster
+        .records()
+        .iter()
+        .filter(|r| r.event == "suspect")
+        .count();
+    assert!(
+        suspicions > 0,
+        "10% loss and 27ms delays must fool a 45ms timeout"
+    );
+    cluster.set_unreliable(false).unwrap();
+    cluster.run_for(ms(200)).unwrap();
+    assert!(cluster.live_nodes().all(|(_, d)| d.suspects().is_empty()));
+}
+
+// --- A randomized sweep ----------------------------------------------------------------
+
+/// How many seeds the sweep runs: `QUORUM_SEEDS` or 200 (the long setting is 10000).
+fn sweep_seeds() -> u64 {
+    std::env::var("QUORUM_SEEDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(200)
+}
+
+/// Random fault schedules: whatever happens during the run, once faults heal the
+/// detector is complete (every crashed node suspected) and accurate (no live node
+/// suspected).
+#[test]
+fn sweep_detector_is_complete_and_accurate_once_faults_heal() {
+    let mut failures = Vec::new();
+    for seed in 0..sweep_seeds() {
+        let mut r = quorum::runtime::Rng::new(seed);
+        let nodes = 3 + r.index(4);
+        let faults = Faults {
+            drop: r.between(0, 30) as f64 / 100.0,
+            delay: (ms(0), ms(r.between(0, 50))),
+            duplicate: r.between(0, 10) as f64 / 100.0,
+        };
+        let mut schedule = Schedule::default();
+        let victim = NodeId::from_index(r.index(nodes));
+        schedule.at(ms(r.between(100, 2000)), Action::Crash(victim));
+        if r.chance(0.5) {
+            schedule.at(ms(r.between(2100, 3000)), Action::Restart(victim));
+        }
+        let cut = NodeId::from_index(r.index(nodes));
+        schedule.at(ms(r.between(0, 1500)), Action::Disconnect(cut));
+        schedule.at(ms(r.between(1600, 3000)), Action::Connect(cut));
+        schedule.at(ms(3000), Action::SetFaults(Faults::reliable()));
+        let config = SimConfig {
+            nodes,
+            seed,
+            faults,
+            trace: false,
+        };
+        let mut sim = Sim::new(config, move |id, s| {
+            Ok(Detector::new(id, nodes, DetectorConfig::default(), s))
+        })
+        .unwrap();
+        sim.schedule(&schedule);
+        let end = Time::ZERO + secs(5);
+        sim.run_until(end).unwrap();
+        let suspects: Vec<_> = sim
+            .ids()
+            .into_iter()
+            .map(|id| sim.node(id).map(|d| d.suspects()))
+            .collect();
+        let liveness = Liveness::from_schedule(nodes, &schedule, end);
+        let violations = check_properties(end, &suspects, &liveness, ms(700), true);
+        if let Some(v) = violations.first() {
+            failures.push(format!("seed {seed}: {v}"));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} seeds failed; replay one with QUORUM_SEEDS and the seed:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
+// --- Smoke tests on real threads -------------------------------------------------------
+
+#[test]
+fn threads_every_live_node_suspects_a_crashed_node() {
+    let config = ThreadsConfig {
+        nodes: 4,
+        seed: 1,
+        faults: Faults::reliable(),
+        trace: true,
+    };
+    let cfg = DetectorConfig {
+        heartbeat: ms(20),
+        timeout: ms(100),
+        adaptive: false,
+    };
+    let factory: quorum::runtime::sim::Factory<Detector> =
+        Arc::new(move |id, s| Ok(Detector::new(id, 4, cfg.clone(), s)));
+    let locations = (0..4).map(|_| Location::memory()).collect();
+    let threads = Threads::start(config, locations, factory).unwrap();
+    let mut schedule = Schedule::default();
+    schedule.at(ms(100), Action::Crash(n(2)));
+    threads.run_schedule(&schedule, ms(400)).unwrap();
+    for id in [n(1), n(3), n(4)] {
+        let s = threads
+            .inspect(id, |d: Option<&Detector>| d.map(|d| d.suspects()))
+            .unwrap();
+        assert_eq!(s, Some(vec![n(2)]), "{id}");
+    }
+    assert_eq!(
+        threads
+            .inspect(n(2), |d: Option<&Detector>| d.is_some())
+            .unwrap(),
+        false
+    );
+    let stats = threads.total_stats();
+    let records = threads.shutdown().unwrap();
+    assert!(stats.sent > 0 && stats.delivered > 0);
+    assert!(records.iter().any(|r| r.event == "crash" && r.node == n(2)));
+    assert_eq!(
+        records.iter().filter(|r| r.event == "send").count() as u64,
+        stats.sent
+    );
+}
+
+#[test]
+fn threads_partition_blocks_and_restart_keeps_storage() {
+    let config = ThreadsConfig {
+        nodes: 3,
+        seed: 2,
+        faults: Faults::reliable(),
+        trace: false,
+    };
+    let cfg = DetectorConfig {
+        heartbeat: ms(10),
+        timeout: ms(60),
+        adaptive: false,
+    };
+    let factory: quorum::runtime::sim::Factory<Detector> =
+        Arc::new(move |id, s| Ok(Detector::new(id, 3, cfg.clone(), s)));
+    let locations = (0..3).map(|_| Location::memory()).collect();
+    let mut threads = Threads::start(config, locations, factory).unwrap();
+    let mut schedule = Schedule::default();
+    schedule.at(
+        ms(20),
+        Action::Partition {
+            a: vec![n(1)],
+            b: vec![n(2), n(3)],
+            one_way: false,
+            on: true,
+        },
+    );
+    schedule.at(ms(50), Action::Crash(n(3)));
+    schedule.at(ms(100), Action::Restart(n(3)));
+    threads.run_schedule(&schedule, ms(250)).unwrap();
+    let s1 = threads.call(n(1), (), secs(5)).unwrap();
+    assert_eq!(s1, vec![n(2), n(3)], "n1 is cut off from both");
+    let s2 = threads.call(n(2), (), secs(5)).unwrap();
+    assert_eq!(s2, vec![n(1)], "n2 hears n3 again after its restart");
+    let inc = threads
+        .inspect(n(3), |d: Option<&Detector>| d.map(|d| d.incarnation()))
+        .unwrap();
+    assert_eq!(inc, Some(2), "a restarted node is rebuilt from its storage");
+    threads.shutdown().unwrap();
+}
