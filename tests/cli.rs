@@ -1,0 +1,154 @@
+//! The chapter 0 binary as a reader runs it: flags, exit codes, outputs.
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+use quorum::runtime::NodeId;
+use quorum::storage::Location;
+
+fn ch00(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_ch00-world"))
+        .args(args)
+        .env_remove("RUST_LOG")
+        .output()
+        .expect("run ch00-world")
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("quorum-cli-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn json(out: &Output) -> serde_json::Value {
+    let text = String::from_utf8_lossy(&out.stdout);
+    serde_json::from_str(text.trim()).unwrap_or_else(|e| panic!("not one JSON object ({e}): {text}"))
+}
+
+#[test]
+fn invalid_values_exit_2_naming_the_flag() {
+    let cases: &[(&[&str], &str)] = &[
+        (&["--nodes", "0"], "--nodes"),
+        (&["--drop", "1.5"], "--drop"),
+        (&["--duplicate", "2"], "--duplicate"),
+        (&["--duration", "3"], "--duration"),
+        (&["--duration", "soon"], "--duration"),
+        (&["--partition", "1,2"], "--partition"),
+        (&["--partition", "1|x@1s"], "--partition"),
+        (&["--crash", "3"], "--crash"),
+        (&["--crash", "9@1s"], "--crash"),
+        (&["--delay", "5ms..1ms"], "--delay"),
+        (&["--timeout", "50ms"], "--timeout"),
+        (&["--seeds", "5..5"], "--seeds"),
+        (&["--slow", "7"], "--slow"),
+    ];
+    for (args, flag) in cases {
+        let out = ch00(&[&["sim"], *args].concat());
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?} should exit 2; stderr: {err}");
+        assert!(err.contains(flag), "{args:?}: the message should name {flag}: {err}");
+    }
+}
+
+#[test]
+fn help_documents_every_flag_with_an_example() {
+    let out = ch00(&["--help"]);
+    assert!(out.status.success());
+    let help = String::from_utf8_lossy(&out.stdout);
+    for flag in [
+        "--nodes", "--seed", "--duration", "--drop", "--delay", "--duplicate", "--partition", "--crash",
+        "--data-dir", "--trace", "--svg", "--json", "--heartbeat", "--timeout", "--slow",
+    ] {
+        assert!(help.contains(flag), "--help does not mention {flag}");
+    }
+    assert!(help.matches("[example:").count() >= 13, "every valued flag shows an example:\n{help}");
+    for sub in ["run", "sim", "bench"] {
+        assert!(help.contains(sub), "--help does not list the {sub} subcommand");
+    }
+}
+
+#[test]
+fn a_seed_replays_a_byte_identical_trace() {
+    let dir = scratch("trace");
+    let run = |seed: &str, file: &str| {
+        let path = dir.join(file);
+        let args = ["sim", "--seed", seed, "--drop", "0.1", "--delay", "1ms..20ms", "--trace", path.to_str().unwrap()];
+        assert!(ch00(&args).status.success());
+        std::fs::read(path).unwrap()
+    };
+    let a = run("7", "a.jsonl");
+    let b = run("7", "b.jsonl");
+    let c = run("8", "c.jsonl");
+    assert!(a.len() > 10_000, "the trace holds the runtime's events too");
+    assert_eq!(a, b);
+    assert_ne!(a, c);
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn json_summary_reports_the_crashed_node_suspected_by_everyone() {
+    let out = ch00(&["sim", "--nodes", "5", "--crash", "3@1s", "--duration", "3s", "--json"]);
+    assert!(out.status.success());
+    let j = json(&out);
+    for key in ["nodes", "seed", "duration_ms", "messages_sent", "messages_delivered", "violations"] {
+        assert!(j.get(key).is_some(), "--json lacks {key}: {j}");
+    }
+    assert_eq!(j["nodes"], 5);
+    assert_eq!(j["duration_ms"], 3000);
+    assert_eq!(j["violations"], serde_json::json!([]));
+    assert_eq!(j["crashed"], serde_json::json!(["n3"]));
+    for live in ["n1", "n2", "n4", "n5"] {
+        assert_eq!(j["suspects"][live], serde_json::json!(["n3"]), "{live}");
+    }
+    assert!(j["messages_sent"].as_u64().unwrap() > j["messages_delivered"].as_u64().unwrap());
+}
+
+/// The acceptance run, shortened, on real threads.
+#[test]
+fn threads_run_every_live_node_suspects_the_crashed_one() {
+    let out = ch00(&["--nodes", "5", "--crash", "3@300ms", "--duration", "1500ms", "--json"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let j = json(&out);
+    assert_eq!(j["runtime"], "threads");
+    assert_eq!(j["violations"], serde_json::json!([]));
+    for live in ["n1", "n2", "n4", "n5"] {
+        assert_eq!(j["suspects"][live], serde_json::json!(["n3"]), "{live}");
+    }
+}
+
+#[test]
+fn a_sweep_checks_every_seed() {
+    let out = ch00(&["sim", "--seeds", "0..20", "--drop", "0.2", "--crash", "2@1s", "--json"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let j = json(&out);
+    assert_eq!(j["runs"], 20);
+    assert_eq!(j["failed_runs"], serde_json::json!([]));
+}
+
+#[test]
+fn a_data_dir_survives_runs_and_refuses_another_clusters_database() {
+    let dir = scratch("datadir");
+    let d = dir.to_str().unwrap();
+    for _ in 0..2 {
+        let out = ch00(&["sim", "--data-dir", d, "--duration", "500ms"]);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    }
+    let mut n1 = Location::sqlite(&dir, "ch00-world", NodeId(1)).open().unwrap();
+    assert_eq!(n1.get_u64("incarnation").unwrap(), Some(2), "the second run restarted from disk");
+    n1.put_u64("probe", 1).unwrap();
+    drop(n1);
+
+    let foreign = scratch("foreign");
+    Location::sqlite(&foreign, "ch03-raft-election", NodeId(1)).open().unwrap();
+    let file = foreign.join("n1.db");
+    let before = std::fs::read(&file).unwrap();
+    let out = ch00(&["sim", "--data-dir", foreign.to_str().unwrap()]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("n1.db") && err.contains("ch03-raft-election"), "{err}");
+    assert!(err.contains("--data-dir"), "the message should say how to fix it: {err}");
+    assert_eq!(std::fs::read(&file).unwrap(), before, "the foreign database was changed");
+    let _ = std::fs::remove_dir_all(dir);
+    let _ = std::fs::remove_dir_all(foreign);
+}
