@@ -23,7 +23,8 @@ fn scratch(name: &str) -> PathBuf {
 
 fn json(out: &Output) -> serde_json::Value {
     let text = String::from_utf8_lossy(&out.stdout);
-    serde_json::from_str(text.trim()).unwrap_or_else(|e| panic!("not one JSON object ({e}): {text}"))
+    serde_json::from_str(text.trim())
+        .unwrap_or_else(|e| panic!("not one JSON object ({e}): {text}"))
 }
 
 #[test]
@@ -46,8 +47,15 @@ fn invalid_values_exit_2_naming_the_flag() {
     for (args, flag) in cases {
         let out = ch00(&[&["sim"], *args].concat());
         let err = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(2), "{args:?} should exit 2; stderr: {err}");
-        assert!(err.contains(flag), "{args:?}: the message should name {flag}: {err}");
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "{args:?} should exit 2; stderr: {err}"
+        );
+        assert!(
+            err.contains(flag),
+            "{args:?}: the message should name {flag}: {err}"
+        );
     }
 }
 
@@ -57,14 +65,33 @@ fn help_documents_every_flag_with_an_example() {
     assert!(out.status.success());
     let help = String::from_utf8_lossy(&out.stdout);
     for flag in [
-        "--nodes", "--seed", "--duration", "--drop", "--delay", "--duplicate", "--partition", "--crash",
-        "--data-dir", "--trace", "--svg", "--json", "--heartbeat", "--timeout", "--slow",
+        "--nodes",
+        "--seed",
+        "--duration",
+        "--drop",
+        "--delay",
+        "--duplicate",
+        "--partition",
+        "--crash",
+        "--data-dir",
+        "--trace",
+        "--svg",
+        "--json",
+        "--heartbeat",
+        "--timeout",
+        "--slow",
     ] {
         assert!(help.contains(flag), "--help does not mention {flag}");
     }
-    assert!(help.matches("[example:").count() >= 13, "every valued flag shows an example:\n{help}");
+    assert!(
+        help.matches("[example:").count() >= 13,
+        "every valued flag shows an example:\n{help}"
+    );
     for sub in ["run", "sim", "bench"] {
-        assert!(help.contains(sub), "--help does not list the {sub} subcommand");
+        assert!(
+            help.contains(sub),
+            "--help does not list the {sub} subcommand"
+        );
     }
 }
 
@@ -73,7 +100,17 @@ fn a_seed_replays_a_byte_identical_trace() {
     let dir = scratch("trace");
     let run = |seed: &str, file: &str| {
         let path = dir.join(file);
-        let args = ["sim", "--seed", seed, "--drop", "0.1", "--delay", "1ms..20ms", "--trace", path.to_str().unwrap()];
+        let args = [
+            "sim",
+            "--seed",
+            seed,
+            "--drop",
+            "0.1",
+            "--delay",
+            "1ms..20ms",
+            "--trace",
+            path.to_str().unwrap(),
+        ];
         assert!(ch00(&args).status.success());
         std::fs::read(path).unwrap()
     };
@@ -88,10 +125,26 @@ fn a_seed_replays_a_byte_identical_trace() {
 
 #[test]
 fn json_summary_reports_the_crashed_node_suspected_by_everyone() {
-    let out = ch00(&["sim", "--nodes", "5", "--crash", "3@1s", "--duration", "3s", "--json"]);
+    let out = ch00(&[
+        "sim",
+        "--nodes",
+        "5",
+        "--crash",
+        "3@1s",
+        "--duration",
+        "3s",
+        "--json",
+    ]);
     assert!(out.status.success());
     let j = json(&out);
-    for key in ["nodes", "seed", "duration_ms", "messages_sent", "messages_delivered", "violations"] {
+    for key in [
+        "nodes",
+        "seed",
+        "duration_ms",
+        "messages_sent",
+        "messages_delivered",
+        "violations",
+    ] {
         assert!(j.get(key).is_some(), "--json lacks {key}: {j}");
     }
     assert_eq!(j["nodes"], 5);
@@ -107,8 +160,20 @@ fn json_summary_reports_the_crashed_node_suspected_by_everyone() {
 /// The acceptance run, shortened, on real threads.
 #[test]
 fn threads_run_every_live_node_suspects_the_crashed_one() {
-    let out = ch00(&["--nodes", "5", "--crash", "3@300ms", "--duration", "1500ms", "--json"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = ch00(&[
+        "--nodes",
+        "5",
+        "--crash",
+        "3@300ms",
+        "--duration",
+        "1500ms",
+        "--json",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let j = json(&out);
     assert_eq!(j["runtime"], "threads");
     assert_eq!(j["violations"], serde_json::json!([]));
@@ -119,8 +184,14 @@ fn threads_run_every_live_node_suspects_the_crashed_one() {
 
 #[test]
 fn a_sweep_checks_every_seed() {
-    let out = ch00(&["sim", "--seeds", "0..20", "--drop", "0.2", "--crash", "2@1s", "--json"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = ch00(&[
+        "sim", "--seeds", "0..20", "--drop", "0.2", "--crash", "2@1s", "--json",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let j = json(&out);
     assert_eq!(j["runs"], 20);
     assert_eq!(j["failed_runs"], serde_json::json!([]));
@@ -132,23 +203,45 @@ fn a_data_dir_survives_runs_and_refuses_another_clusters_database() {
     let d = dir.to_str().unwrap();
     for _ in 0..2 {
         let out = ch00(&["sim", "--data-dir", d, "--duration", "500ms"]);
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
-    let mut n1 = Location::sqlite(&dir, "ch00-world", NodeId(1)).open().unwrap();
-    assert_eq!(n1.get_u64("incarnation").unwrap(), Some(2), "the second run restarted from disk");
+    let mut n1 = Location::sqlite(&dir, "ch00-world", NodeId(1))
+        .open()
+        .unwrap();
+    assert_eq!(
+        n1.get_u64("incarnation").unwrap(),
+        Some(2),
+        "the second run restarted from disk"
+    );
     n1.put_u64("probe", 1).unwrap();
     drop(n1);
 
     let foreign = scratch("foreign");
-    Location::sqlite(&foreign, "ch03-raft-election", NodeId(1)).open().unwrap();
+    Location::sqlite(&foreign, "ch03-raft-election", NodeId(1))
+        .open()
+        .unwrap();
     let file = foreign.join("n1.db");
     let before = std::fs::read(&file).unwrap();
     let out = ch00(&["sim", "--data-dir", foreign.to_str().unwrap()]);
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{err}");
-    assert!(err.contains("n1.db") && err.contains("ch03-raft-election"), "{err}");
-    assert!(err.contains("--data-dir"), "the message should say how to fix it: {err}");
-    assert_eq!(std::fs::read(&file).unwrap(), before, "the foreign database was changed");
+    assert!(
+        err.contains("n1.db") && err.contains("ch03-raft-election"),
+        "{err}"
+    );
+    assert!(
+        err.contains("--data-dir"),
+        "the message should say how to fix it: {err}"
+    );
+    assert_eq!(
+        std::fs::read(&file).unwrap(),
+        before,
+        "the foreign database was changed"
+    );
     let _ = std::fs::remove_dir_all(dir);
     let _ = std::fs::remove_dir_all(foreign);
 }

@@ -15,16 +15,33 @@ use quorum::runtime::{Action, Faults, Sim, SimConfig, Time};
 fn ex0_1_a_slow_nodes_delay_is_tenfold_with_a_floor() {
     assert_eq!(slow_node::slow_delay(ms(2)), ms(20));
     assert_eq!(slow_node::slow_delay(ms(7)), ms(70));
-    assert_eq!(slow_node::slow_delay(Duration::ZERO), slow_node::SLOW_FLOOR * 10);
-    assert_eq!(slow_node::slow_delay(Duration::from_micros(300)), slow_node::SLOW_FLOOR * 10);
+    assert_eq!(
+        slow_node::slow_delay(Duration::ZERO),
+        slow_node::SLOW_FLOOR * 10
+    );
+    assert_eq!(
+        slow_node::slow_delay(Duration::from_micros(300)),
+        slow_node::SLOW_FLOOR * 10
+    );
 }
 
 /// On a network with a fixed 3 ms delay, only the slow node's messages take 30 ms.
 #[test]
 fn ex0_1_only_the_slow_nodes_messages_are_late() {
-    let faults = Faults { delay: (ms(3), ms(3)), ..Faults::reliable() };
-    let config = SimConfig { nodes: 3, seed: 1, faults, trace: true };
-    let mut sim = Sim::new(config, |id, s| Ok(Detector::new(id, 3, DetectorConfig::default(), s))).unwrap();
+    let faults = Faults {
+        delay: (ms(3), ms(3)),
+        ..Faults::reliable()
+    };
+    let config = SimConfig {
+        nodes: 3,
+        seed: 1,
+        faults,
+        trace: true,
+    };
+    let mut sim = Sim::new(config, |id, s| {
+        Ok(Detector::new(id, 3, DetectorConfig::default(), s))
+    })
+    .unwrap();
     sim.schedule_at(Time::ZERO, Action::Slow(n(2), true));
     sim.run_for(secs(1)).unwrap();
     let records = sim.records();
@@ -47,10 +64,25 @@ fn ex0_1_only_the_slow_nodes_messages_are_late() {
 /// A slow node on a jittery network is suspected now and then; its fast peers are not.
 #[test]
 fn ex0_1_a_slow_node_is_suspected_and_its_fast_peers_are_not() {
-    let faults = Faults { delay: (ms(1), ms(8)), ..Faults::reliable() };
-    let config = SimConfig { nodes: 3, seed: 2, faults, trace: false };
-    let detector = DetectorConfig { heartbeat: ms(20), timeout: ms(60), adaptive: false };
-    let mut sim = Sim::new(config, move |id, s| Ok(Detector::new(id, 3, detector.clone(), s))).unwrap();
+    let faults = Faults {
+        delay: (ms(1), ms(8)),
+        ..Faults::reliable()
+    };
+    let config = SimConfig {
+        nodes: 3,
+        seed: 2,
+        faults,
+        trace: false,
+    };
+    let detector = DetectorConfig {
+        heartbeat: ms(20),
+        timeout: ms(60),
+        adaptive: false,
+    };
+    let mut sim = Sim::new(config, move |id, s| {
+        Ok(Detector::new(id, 3, detector.clone(), s))
+    })
+    .unwrap();
     sim.schedule_at(Time::ZERO, Action::Slow(n(3), true));
     sim.run_for(secs(3)).unwrap();
     let suspected: Vec<u64> = sim
@@ -59,8 +91,14 @@ fn ex0_1_a_slow_node_is_suspected_and_its_fast_peers_are_not() {
         .filter(|r| r.event == "suspect")
         .map(|r| r.u64_field("peer").unwrap())
         .collect();
-    assert!(!suspected.is_empty(), "a node ten times slower than a 60ms timeout allows must be suspected");
-    assert!(suspected.iter().all(|&p| p == 3), "only the slow node may be suspected: {suspected:?}");
+    assert!(
+        !suspected.is_empty(),
+        "a node ten times slower than a 60ms timeout allows must be suspected"
+    );
+    assert!(
+        suspected.iter().all(|&p| p == 3),
+        "only the slow node may be suspected: {suspected:?}"
+    );
 }
 
 // --- Exercise 0.2: an adaptive timeout -----------------------------------------------
@@ -82,8 +120,14 @@ fn ex0_2_too_few_gaps_keep_the_configured_timeout() {
 #[test]
 fn ex0_2_steady_gaps_give_mean_plus_one_heartbeat_but_never_below_the_floor() {
     let steady = history(&[100; 10]);
-    assert_eq!(adaptive_timeout::adaptive_timeout(&steady, ms(100), ms(50)), ms(200));
-    assert_eq!(adaptive_timeout::adaptive_timeout(&steady, ms(100), ms(500)), ms(500));
+    assert_eq!(
+        adaptive_timeout::adaptive_timeout(&steady, ms(100), ms(50)),
+        ms(200)
+    );
+    assert_eq!(
+        adaptive_timeout::adaptive_timeout(&steady, ms(100), ms(500)),
+        ms(500)
+    );
 }
 
 #[test]
@@ -92,7 +136,10 @@ fn ex0_2_jitter_widens_the_timeout_by_four_deviations() {
     // mean 100ms, sample standard deviation ~21.9ms: 100 + 4 * 21.9 + 50 = 237.6ms
     let t = adaptive_timeout::adaptive_timeout(&h, ms(50), ms(10));
     let expected = 100_000.0 + 4.0 * h.std_dev_us() + 50_000.0;
-    assert!((t.as_micros() as f64 - expected).abs() <= 1.0, "{t:?} vs {expected}us");
+    assert!(
+        (t.as_micros() as f64 - expected).abs() <= 1.0,
+        "{t:?} vs {expected}us"
+    );
 }
 
 /// On a network whose delays vary from 0 to 150 ms, a fixed 100 ms timeout suspects
@@ -101,24 +148,51 @@ fn ex0_2_jitter_widens_the_timeout_by_four_deviations() {
 #[test]
 fn ex0_2_adaptive_timeouts_stop_false_suspicions_and_still_catch_crashes() {
     let run = |adaptive: bool| {
-        let faults = Faults { delay: (ms(0), ms(150)), ..Faults::reliable() };
-        let config = SimConfig { nodes: 4, seed: 3, faults, trace: false };
-        let detector = DetectorConfig { heartbeat: ms(50), timeout: ms(100), adaptive };
-        let mut sim = Sim::new(config, move |id, s| Ok(Detector::new(id, 4, detector.clone(), s))).unwrap();
+        let faults = Faults {
+            delay: (ms(0), ms(150)),
+            ..Faults::reliable()
+        };
+        let config = SimConfig {
+            nodes: 4,
+            seed: 3,
+            faults,
+            trace: false,
+        };
+        let detector = DetectorConfig {
+            heartbeat: ms(50),
+            timeout: ms(100),
+            adaptive,
+        };
+        let mut sim = Sim::new(config, move |id, s| {
+            Ok(Detector::new(id, 4, detector.clone(), s))
+        })
+        .unwrap();
         sim.schedule_at(Time(20_000_000), Action::Crash(n(4)));
         sim.run_for(secs(2)).unwrap(); // learning
         let learned = sim.records().len();
         sim.run_until(Time(20_000_000)).unwrap();
-        let false_suspicions = sim.records()[learned..].iter().filter(|r| r.event == "suspect").count();
+        let false_suspicions = sim.records()[learned..]
+            .iter()
+            .filter(|r| r.event == "suspect")
+            .count();
         sim.run_for(secs(1)).unwrap();
         let caught = sim.live_nodes().all(|(_, d)| d.suspects_peer(n(4)));
         (false_suspicions, caught)
     };
     let (fixed_false, fixed_caught) = run(false);
     let (adaptive_false, adaptive_caught) = run(true);
-    assert!(fixed_false > 20, "the fixed timeout should be fooled often, was {fixed_false}");
-    assert!(adaptive_false <= 2, "the adaptive timeout suspected live nodes {adaptive_false} times in 18s");
-    assert!(fixed_caught && adaptive_caught, "a crash must still be caught within a second");
+    assert!(
+        fixed_false > 20,
+        "the fixed timeout should be fooled often, was {fixed_false}"
+    );
+    assert!(
+        adaptive_false <= 2,
+        "the adaptive timeout suspected live nodes {adaptive_false} times in 18s"
+    );
+    assert!(
+        fixed_caught && adaptive_caught,
+        "a crash must still be caught within a second"
+    );
 }
 
 /// The exercise list names files that exist, and each starter marks its gap.
@@ -127,18 +201,32 @@ fn every_listed_exercise_has_a_marked_starter_and_a_solution() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
     let list = std::fs::read_to_string(root.join("chapters/exercises.tsv")).unwrap();
     let mut count = 0;
-    for line in list.lines().filter(|l| !l.starts_with('#') && !l.trim().is_empty()) {
+    for line in list
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+    {
         let cols: Vec<&str> = line.split('\t').collect();
-        assert_eq!(cols.len(), 6, "chapters/exercises.tsv: '{line}' needs 6 tab-separated columns");
+        assert_eq!(
+            cols.len(),
+            6,
+            "chapters/exercises.tsv: '{line}' needs 6 tab-separated columns"
+        );
         let (id, chapter) = (cols[0], cols[1]);
         let starters = root.join("chapters").join(chapter).join("exercises");
         let marked = std::fs::read_dir(&starters)
             .unwrap()
             .map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap())
             .any(|text| text.contains(&format!("TODO({id})")) && text.contains("todo!("));
-        assert!(marked, "{id}: no starter under {} is marked TODO({id}) with todo!()", starters.display());
+        assert!(
+            marked,
+            "{id}: no starter under {} is marked TODO({id}) with todo!()",
+            starters.display()
+        );
         let page = cols[4].split('#').next().unwrap();
-        assert!(root.join("book/src").join(page).exists(), "{id}: book page {page} is missing");
+        assert!(
+            root.join("book/src").join(page).exists(),
+            "{id}: book page {page} is missing"
+        );
         count += 1;
     }
     assert!(count >= 2, "chapter 0 ships at least two exercises");

@@ -6,8 +6,9 @@
 //!   flight with random delays (so the event queue really orders), plus a timer per node;
 //!   every delivery and every timer is one event.
 //! - **threaded messages per second between two nodes**: n1 streams messages to n2, with
-//!   a window of acknowledgements so that nothing queues without bound; each message
-//!   crosses from n1's thread to n2's inbox on the runtime's network path.
+//!   a window of acknowledgements so that nothing queues without bound. Measured twice:
+//!   undelayed (each message goes from n1's thread straight into n2's inbox) and with a
+//!   1 ms delay (each message waits in the router thread's heap, one more hop).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -172,12 +173,16 @@ fn sim_events_per_sec(events: u64) -> quorum::Result<(f64, u64)> {
     Ok((sim.steps() as f64 / secs, sim.steps()))
 }
 
-/// Threaded messages per second from n1 to n2 over `messages` messages.
-fn threads_messages_per_sec(messages: u64) -> quorum::Result<f64> {
+/// Threaded messages per second from n1 to n2 over `messages` messages, each delayed
+/// by `delay` (zero: the direct path; more: through the router).
+fn threads_messages_per_sec(messages: u64, delay: Duration) -> quorum::Result<f64> {
     let config = ThreadsConfig {
         nodes: 2,
         seed: 1,
-        faults: Faults::reliable(),
+        faults: Faults {
+            delay: (delay, delay),
+            ..Faults::reliable()
+        },
         trace: false,
     };
     let factory = Arc::new(move |_: NodeId, _| {
@@ -207,7 +212,8 @@ pub fn run(events: u64, messages: u64, json: bool) -> quorum::Result<bool> {
         .map(|n| n.get())
         .unwrap_or(1);
     let (sim_rate, sim_events) = sim_events_per_sec(events)?;
-    let thread_rate = threads_messages_per_sec(messages)?;
+    let thread_rate = threads_messages_per_sec(messages, Duration::ZERO)?;
+    let routed_rate = threads_messages_per_sec(messages, Duration::from_millis(1))?;
     let profile = if cfg!(debug_assertions) {
         "debug"
     } else {
@@ -221,6 +227,7 @@ pub fn run(events: u64, messages: u64, json: bool) -> quorum::Result<bool> {
             "sim_events_per_sec": sim_rate.round(),
             "threads_messages": messages,
             "threads_messages_per_sec": thread_rate.round(),
+            "threads_routed_messages_per_sec": routed_rate.round(),
         }))?;
     } else {
         println!("ch00-world bench ({profile} build, {cores} cores)");

@@ -5,11 +5,20 @@
 //! their own checks on top (`check_one_leader`, `check_chosen`, …), so a test reads like
 //! the scenario it plays:
 //!
-//! ```ignore
-//! let mut cluster = Cluster::new(5, seed, factory)?;
+//! ```
+//! use quorum::detector::{Detector, DetectorConfig};
+//! use quorum::runtime::cluster::{n, secs};
+//! use quorum::runtime::Cluster;
+//!
+//! let mut cluster = Cluster::new(5, 1, |id, storage| {
+//!     Ok(Detector::new(id, 5, DetectorConfig::default(), storage))
+//! })?;
 //! cluster.run_for(secs(1))?;
 //! cluster.crash(n(3))?;
-//! cluster.run_until(|c| everyone_suspects(c, n(3)), secs(2))?;
+//! let everyone_suspects_n3 =
+//!     |c: &quorum::runtime::Sim<Detector>| c.live_nodes().all(|(_, d)| d.suspects_peer(n(3)));
+//! assert!(cluster.run_until(everyone_suspects_n3, secs(2))?);
+//! # Ok::<(), quorum::Error>(())
 //! ```
 
 use std::ops::{Deref, DerefMut};

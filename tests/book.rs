@@ -1,0 +1,702 @@
+//! The book cannot drift from the code: every listing in `book/` is included from the
+//! real source by `{{#include FILE:ANCHOR}}`, and this test proves each include resolves.
+//!
+//! mdBook itself is no help here: an include whose anchor is missing renders as an empty
+//! code block, and `mdbook build` still exits 0. So this test reads every page under
+//! `book/src/` the way mdBook's `links` preprocessor does and fails, listing every
+//! problem at once, when
+//!
+//! - an included file does not exist;
+//! - a named anchor is not opened (`ANCHOR: name`) in the file, is opened more than once,
+//!   or is never closed (`ANCHOR_END: name`) after it opens; or any anchor of an included
+//!   file is opened twice;
+//! - an anchor or a line range would include nothing;
+//! - an image (`![alt](path)` or `<img src>`) or a relative link points at no file;
+//! - a page listed in `SUMMARY.md` does not exist, or a page is not listed (mdBook would
+//!   not render it).
+//!
+//! The second test runs the checker on a small broken book in a temporary directory and
+//! asserts that it reports each kind of problem, so this is not a check that cannot fail.
+
+use std::collections::BTreeSet;
+use std::fmt::Write as _;
+use std::path::{Component, Path, PathBuf};
+
+/// mdBook stops expanding includes nested deeper than this.
+const MAX_DEPTH: usize = 10;
+
+/// What a check of a book found.
+#[derive(Debug, Default)]
+struct Report {
+    /// One sentence per problem, naming the page and the include or link.
+    problems: Vec<String>,
+    /// How many `{{#include}}`-style links were resolved (to prove the check looked).
+    includes: usize,
+    /// How many of them named an anchor.
+    anchors: usize,
+    /// How many images were found.
+    images: usize,
+}
+
+/// An include link as mdBook reads it.
+#[derive(Debug, PartialEq)]
+struct Include {
+    /// `include`, `rustdoc_include` or `playground`.
+    kind: String,
+    /// The file, relative to the page (or to the including file).
+    path: String,
+    /// What part of the file.
+    part: Part,
+    /// The link's text, for messages.
+    text: String,
+}
+
+/// The part of a file an include takes.
+#[derive(Debug, PartialEq)]
+enum Part {
+    /// The whole file.
+    All,
+    /// Lines, 0-based: `start..end` (`end` `None`: to the end of the file).
+    Lines { start: usize, end: Option<usize> },
+    /// The lines between `ANCHOR: name` and `ANCHOR_END: name`.
+    Anchor(String),
+}
+
+/// Reads what follows the path in `{{#include path:...}}`, exactly as mdBook does
+/// (`parse_range_or_anchor` in mdbook-driver's links preprocessor): `:N` is line N,
+/// `:N:M` lines N to M, `:N:` from line N on, `::M` up to line M, and anything else
+/// that is not a number is an anchor name.
+fn parse_part(rest: Option<&str>) -> Part {
+    let Some(rest) = rest else {
+        return Part::All;
+    };
+    let mut parts = rest.splitn(3, ':');
+    let first = parts.next().unwrap_or("");
+    let start = if let Ok(n) = first.parse::<usize>() {
+        Some(n.saturating_sub(1))
+    } else if first.is_empty() {
+        None
+    } else {
+        return Part::Anchor(first.to_string());
+    };
+    let end = parts.next().map(|s| s.parse::<usize>());
+    match (start, end) {
+        (Some(s), Some(Ok(e))) => Part::Lines {
+            start: s,
+            end: Some(e),
+        },
+        (Some(s), Some(Err(_))) => Part::Lines {
+            start: s,
+            end: None,
+        },
+        (Some(s), None) => Part::Lines {
+            start: s,
+            end: Some(s + 1),
+        },
+        (None, Some(Ok(e))) => Part::Lines {
+            start: 0,
+            end: Some(e),
+        },
+        (None, _) => Part::All,
+    }
+}
+
+/// Finds every include-style link in `text`, skipping escaped ones (`\{{#include …}}`),
+/// with mdBook's grammar: `{{`, optional spaces, `#kind`, spaces, then everything up to
+/// the first `}` (which must start `}}`); the first word of that is the path.
+fn find_includes(text: &str) -> Vec<Include> {
+    let mut found = Vec::new();
+    let bytes = text.as_bytes();
+    let mut i = 0;
+    while let Some(off) = text[i..].find("{{") {
+        let open = i + off;
+        // An escaped link: `\{{#…}}` up to the last `}}` on its line, left as text.
+        if open > 0 && bytes[open - 1] == b'\\' && text[open + 2..].starts_with('#') {
+            let line_end = text[open..].find('\n').map_or(text.len(), |e| open + e);
+            i = match text[open..line_end].rfind("}}") {
+                Some(close) => open + close + 2,
+                None => open + 2,
+            };
+            continue;
+        }
+        let mut j = open + 2;
+        while j < bytes.len() && bytes[j].is_ascii_whitespace() {
+            j += 1;
+        }
+        if j >= bytes.len() || bytes[j] != b'#' {
+            i = open + 2;
+            continue;
+        }
+        j += 1;
+        let kind_start = j;
+        while j < bytes.len() && (bytes[j].is_ascii_alphanumeric() || bytes[j] == b'_') {
+            j += 1;
+        }
+        let kind = &text[kind_start..j];
+        let spaces_start = j;
+        while j < bytes.len() && bytes[j].is_ascii_whitespace() {
+            j += 1;
+        }
+        if kind.is_empty() || j == spaces_start {
+            i = open + 2;
+            continue;
+        }
+        let body_start = j;
+        let Some(brace) = text[body_start..].find('}') else {
+            break;
+        };
+        let body_end = body_start + brace;
+        if body_end == body_start || !text[body_end..].starts_with("}}") {
+            i = open + 2;
+            continue;
+        }
+        let link_text = &text[open..body_end + 2];
+        if matches!(kind, "include" | "rustdoc_include" | "playground") {
+            if let Some(target) = text[body_start..body_end].split_whitespace().next() {
+                let (path, part) = if kind == "playground" {
+                    (target, Part::All)
+                } else {
+                    let mut split = target.splitn(2, ':');
+                    let path = split.next().unwrap_or("");
+                    (path, parse_part(split.next()))
+                };
+                found.push(Include {
+                    kind: kind.to_string(),
+                    path: path.to_string(),
+                    part,
+                    text: link_text.to_string(),
+                });
+            }
+        }
+        i = body_end + 2;
+    }
+    found
+}
+
+/// The name of the anchor a line opens (`ANCHOR: name`) or closes (`ANCHOR_END: name`),
+/// read as mdBook's regexes `ANCHOR:\s*([\w_-]+)` and `ANCHOR_END:\s*([\w_-]+)` read it.
+fn anchor_on_line<'a>(line: &'a str, marker: &str) -> Option<&'a str> {
+    let at = line.find(marker)?;
+    let rest = line[at + marker.len()..].trim_start();
+    let end = rest
+        .find(|c: char| !(c.is_alphanumeric() || c == '_' || c == '-'))
+        .unwrap_or(rest.len());
+    (end > 0).then(|| &rest[..end])
+}
+
+/// Every anchor a file opens, with the 1-based lines it opens on.
+fn anchor_openings(source: &str) -> Vec<(String, usize)> {
+    source
+        .lines()
+        .enumerate()
+        .filter_map(|(i, l)| anchor_on_line(l, "ANCHOR:").map(|a| (a.to_string(), i + 1)))
+        .collect()
+}
+
+/// The text an include of `part` takes from `source`, as mdBook computes it.
+fn take(source: &str, part: &Part) -> String {
+    match part {
+        Part::All => source.to_string(),
+        Part::Lines { start, end } => {
+            let lines = source.lines().skip(*start);
+            match end {
+                Some(e) => lines
+                    .take(e.saturating_sub(*start))
+                    .collect::<Vec<_>>()
+                    .join("\n"),
+                None => lines.collect::<Vec<_>>().join("\n"),
+            }
+        }
+        Part::Anchor(name) => {
+            let mut kept = Vec::new();
+            let mut inside = false;
+            for l in source.lines() {
+                if inside {
+                    match anchor_on_line(l, "ANCHOR_END:") {
+                        Some(a) if a == name => break,
+                        Some(_) => {}
+                        None => {
+                            if anchor_on_line(l, "ANCHOR:").is_none() {
+                                kept.push(l);
+                            }
+                        }
+                    }
+                } else if anchor_on_line(l, "ANCHOR:") == Some(name.as_str()) {
+                    inside = true;
+                }
+            }
+            kept.join("\n")
+        }
+    }
+}
+
+/// `path` relative to `root` for messages (`book/src/ch00-world.md`).
+fn shown(path: &Path, root: &Path) -> String {
+    let clean = normalize(path);
+    clean
+        .strip_prefix(normalize(root))
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|_| clean.display().to_string())
+}
+
+/// Resolves `.` and `..` without touching the disk.
+fn normalize(path: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for c in path.components() {
+        match c {
+            Component::ParentDir => {
+                if !out.pop() {
+                    out.push("..");
+                }
+            }
+            Component::CurDir => {}
+            other => out.push(other.as_os_str()),
+        }
+    }
+    out
+}
+
+/// Checks the includes of `text`, which lives in directory `base`; `page` names the
+/// book page for messages; `depth` counts nested includes.
+fn check_includes(
+    text: &str,
+    base: &Path,
+    page: &str,
+    root: &Path,
+    depth: usize,
+    report: &mut Report,
+) {
+    for inc in find_includes(text) {
+        report.includes += 1;
+        let file = base.join(&inc.path);
+        let name = shown(&file, root);
+        let source = match std::fs::read_to_string(&file) {
+            Ok(s) => s,
+            Err(e) => {
+                report
+                    .problems
+                    .push(format!("{page}: {}: cannot read {name}: {e}", inc.text));
+                continue;
+            }
+        };
+        // Any anchor opened twice in a file the book includes from is a trap: mdBook
+        // takes the first and silently ignores the second.
+        let openings = anchor_openings(&source);
+        let mut seen = BTreeSet::new();
+        for (anchor, _) in &openings {
+            if !seen.insert(anchor.as_str()) {
+                let lines: Vec<String> = openings
+                    .iter()
+                    .filter(|(a, _)| a == anchor)
+                    .map(|(_, l)| l.to_string())
+                    .collect();
+                let problem = format!(
+                    "{name}: anchor `{anchor}` is opened {} times (lines {})",
+                    lines.len(),
+                    lines.join(", ")
+                );
+                if !report.problems.contains(&problem) {
+                    report.problems.push(problem);
+                }
+            }
+        }
+        match &inc.part {
+            Part::Anchor(anchor) => {
+                report.anchors += 1;
+                let opened: Vec<usize> = openings
+                    .iter()
+                    .filter(|(a, _)| a == anchor)
+                    .map(|(_, l)| *l)
+                    .collect();
+                let Some(&first) = opened.first() else {
+                    report.problems.push(format!(
+                        "{page}: {}: anchor `{anchor}` is not in {name} (no `ANCHOR: {anchor}`)",
+                        inc.text
+                    ));
+                    continue;
+                };
+                let closed = source
+                    .lines()
+                    .enumerate()
+                    .skip(first)
+                    .any(|(_, l)| anchor_on_line(l, "ANCHOR_END:") == Some(anchor.as_str()));
+                if !closed {
+                    report.problems.push(format!(
+                        "{page}: {}: anchor `{anchor}` opens at {name}:{first} but is never \
+                         closed (no `ANCHOR_END: {anchor}` after it)",
+                        inc.text
+                    ));
+                    continue;
+                }
+            }
+            Part::Lines { start, .. } => {
+                let count = source.lines().count();
+                if *start >= count {
+                    report.problems.push(format!(
+                        "{page}: {}: {name} has only {count} lines, the range starts at line {}",
+                        inc.text,
+                        start + 1
+                    ));
+                    continue;
+                }
+            }
+            Part::All => {}
+        }
+        let taken = take(&source, &inc.part);
+        if taken.trim().is_empty() {
+            report.problems.push(format!(
+                "{page}: {}: includes nothing from {name}",
+                inc.text
+            ));
+            continue;
+        }
+        // mdBook expands links inside included text too, relative to the included file.
+        if depth + 1 < MAX_DEPTH && taken.contains("{{") {
+            let dir = file.parent().unwrap_or(base).to_path_buf();
+            check_includes(&taken, &dir, page, root, depth + 1, report);
+        }
+    }
+}
+
+/// `text` with fenced code blocks and inline code spans blanked out, so that a link
+/// shown as code is not taken for a link.
+fn prose_only(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut fence: Option<String> = None;
+    for line in text.lines() {
+        let trimmed = line.trim_start();
+        match &fence {
+            Some(f) => {
+                if trimmed.starts_with(f.as_str()) {
+                    fence = None;
+                }
+                out.push('\n');
+                continue;
+            }
+            None => {
+                if trimmed.starts_with("```") || trimmed.starts_with("~~~") {
+                    let ch = trimmed.chars().next().unwrap_or('`');
+                    let n = trimmed.chars().take_while(|&c| c == ch).count();
+                    fence = Some(std::iter::repeat(ch).take(n).collect());
+                    out.push('\n');
+                    continue;
+                }
+            }
+        }
+        // Blank inline code spans: `…`.
+        let mut in_code = false;
+        for c in line.chars() {
+            if c == '`' {
+                in_code = !in_code;
+                out.push(' ');
+            } else {
+                out.push(if in_code { ' ' } else { c });
+            }
+        }
+        out.push('\n');
+    }
+    out
+}
+
+/// Every Markdown link target in `text` as `(is_image, target)`, for `[..](target)` and
+/// `![..](target)`, plus `<img src="target">`.
+fn link_targets(text: &str) -> Vec<(bool, String)> {
+    let mut found = Vec::new();
+    let mut i = 0;
+    while let Some(off) = text[i..].find("](") {
+        let at = i + off;
+        let start = at + 2;
+        let Some(len) = text[start..].find(')') else {
+            break;
+        };
+        let raw = text[start..start + len].trim();
+        let target = raw
+            .split_whitespace()
+            .next()
+            .unwrap_or("")
+            .trim_start_matches('<')
+            .trim_end_matches('>');
+        // Is it an image? Find the `[` that opens this link text and look before it.
+        let is_image = text[..at]
+            .rfind('[')
+            .is_some_and(|b| b > 0 && text.as_bytes()[b - 1] == b'!');
+        found.push((is_image, target.to_string()));
+        i = start + len;
+    }
+    let mut i = 0;
+    while let Some(off) = text[i..].find("<img") {
+        let at = i + off;
+        let tag_end = text[at..].find('>').map_or(text.len(), |e| at + e);
+        let tag = &text[at..tag_end];
+        if let Some(s) = tag.find("src=") {
+            let v = &tag[s + 4..];
+            let quote = v.chars().next().unwrap_or('"');
+            let v = v.trim_start_matches(quote);
+            let end = v.find(quote).unwrap_or(v.len());
+            found.push((true, v[..end].to_string()));
+        }
+        i = tag_end.max(at + 4);
+    }
+    found
+}
+
+/// Whether a link target points outside the book (a URL, a mail address) or within the
+/// page (`#section`): nothing to check on disk.
+fn is_external(target: &str) -> bool {
+    target.is_empty()
+        || target.starts_with('#')
+        || target.contains("://")
+        || target.starts_with("mailto:")
+        || target.starts_with("data:")
+}
+
+/// Checks the images and relative links of one page.
+fn check_links(text: &str, base: &Path, page: &str, root: &Path, report: &mut Report) {
+    for (is_image, target) in link_targets(&prose_only(text)) {
+        if is_external(&target) {
+            continue;
+        }
+        if is_image {
+            report.images += 1;
+        }
+        let path = target.split(['#', '?']).next().unwrap_or("");
+        let file = base.join(path);
+        if !file.exists() {
+            let what = if is_image { "image" } else { "link" };
+            report.problems.push(format!(
+                "{page}: {what} `{target}` points at {}, which does not exist",
+                shown(&file, root)
+            ));
+        }
+    }
+}
+
+/// The pages `SUMMARY.md` lists (draft entries `[Title]()` have no page).
+fn summary_pages(summary: &str) -> Vec<String> {
+    link_targets(&prose_only(summary))
+        .into_iter()
+        .filter(|(img, t)| !img && !is_external(t))
+        .map(|(_, t)| t.split('#').next().unwrap_or("").to_string())
+        .collect()
+}
+
+/// Every `.md` file under `dir`, sorted.
+fn markdown_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    let mut entries: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
+    entries.sort();
+    for path in entries {
+        if path.is_dir() {
+            markdown_files(&path, out);
+        } else if path.extension().is_some_and(|e| e == "md") {
+            out.push(path);
+        }
+    }
+}
+
+/// Checks the book whose `book.toml` is in `book`, for the repository at `root`.
+fn check_book(root: &Path, book: &Path) -> Report {
+    let mut report = Report::default();
+    let src = book.join("src");
+    let summary_path = src.join("SUMMARY.md");
+    let listed: Vec<String> = match std::fs::read_to_string(&summary_path) {
+        Ok(s) => summary_pages(&s),
+        Err(e) => {
+            report
+                .problems
+                .push(format!("{}: cannot read: {e}", shown(&summary_path, root)));
+            Vec::new()
+        }
+    };
+    for page in &listed {
+        let file = src.join(page);
+        if !file.is_file() {
+            report.problems.push(format!(
+                "{}: lists {page}, but {} does not exist",
+                shown(&summary_path, root),
+                shown(&file, root)
+            ));
+        }
+    }
+    let listed: BTreeSet<PathBuf> = listed.iter().map(|p| normalize(&src.join(p))).collect();
+    let mut pages = Vec::new();
+    markdown_files(&src, &mut pages);
+    for file in pages {
+        let page = shown(&file, root);
+        let text = match std::fs::read_to_string(&file) {
+            Ok(t) => t,
+            Err(e) => {
+                report.problems.push(format!("{page}: cannot read: {e}"));
+                continue;
+            }
+        };
+        let is_summary = file.file_name().is_some_and(|n| n == "SUMMARY.md");
+        if !is_summary && !listed.contains(&normalize(&file)) {
+            report.problems.push(format!(
+                "{page} is not listed in SUMMARY.md, so mdBook does not render it"
+            ));
+        }
+        let base = file.parent().unwrap_or(&src).to_path_buf();
+        check_includes(&text, &base, &page, root, 0, &mut report);
+        if !is_summary {
+            check_links(&text, &base, &page, root, &mut report);
+        }
+    }
+    report
+}
+
+fn format_problems(report: &Report) -> String {
+    let mut s = String::new();
+    for p in &report.problems {
+        let _ = writeln!(s, "  - {p}");
+    }
+    s
+}
+
+/// Every include, anchor, image and page of the real book resolves.
+#[test]
+fn every_include_anchor_image_and_page_of_the_book_resolves() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let report = check_book(root, &root.join("book"));
+    assert!(
+        report.problems.is_empty(),
+        "the book has {} problem(s):\n{}",
+        report.problems.len(),
+        format_problems(&report)
+    );
+    assert!(
+        report.anchors > 0,
+        "no `{{{{#include FILE:ANCHOR}}}}` found in book/src: is the checker looking in \
+         the right place?"
+    );
+}
+
+/// A scratch directory of this test's own, emptied first.
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("quorum-book-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("create scratch dir");
+    dir
+}
+
+fn write(path: &Path, text: &str) {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).expect("create dir");
+    }
+    std::fs::write(path, text).expect("write file");
+}
+
+/// The checker finds each kind of problem in a broken book, and nothing in the parts
+/// that are right: it can fail.
+#[test]
+fn the_checker_reports_every_kind_of_broken_reference() {
+    let root = scratch("checker");
+    write(
+        &root.join("src/code.rs"),
+        "fn a() {}\n\
+         // ANCHOR: good\n\
+         fn good() {}\n\
+         // ANCHOR_END: good\n\
+         // ANCHOR: twice\n\
+         fn one() {}\n\
+         // ANCHOR_END: twice\n\
+         // ANCHOR: twice\n\
+         fn two() {}\n\
+         // ANCHOR_END: twice\n\
+         // ANCHOR: unclosed\n\
+         fn open() {}\n\
+         // ANCHOR: empty\n\
+         // ANCHOR_END: empty\n",
+    );
+    let book = root.join("book");
+    write(
+        &book.join("src/SUMMARY.md"),
+        "# Summary\n\n- [Page](page.md)\n- [Gone](gone.md)\n- [Draft]()\n",
+    );
+    write(
+        &book.join("src/page.md"),
+        "# Page\n\n\
+         ```rust\n{{#include ../../src/code.rs:good}}\n```\n\
+         ```rust\n{{#include ../../src/code.rs:1:1}}\n```\n\
+         ```rust\n{{#include ../../src/code.rs}}\n```\n\
+         ```rust\n{{#include ../../src/missing.rs:good}}\n```\n\
+         ```rust\n{{#include ../../src/code.rs:no_such_anchor}}\n```\n\
+         ```rust\n{{#rustdoc_include ../../src/code.rs:twice}}\n```\n\
+         ```rust\n{{#include ../../src/code.rs:unclosed}}\n```\n\
+         ```rust\n{{#include ../../src/code.rs:empty}}\n```\n\
+         ```rust\n{{#include ../../src/code.rs:99:100}}\n```\n\
+         Escaped, and so not an include: \\{{#include ../../src/escaped.rs}}.\n\n\
+         ![a diagram](img/missing.svg) and ![another](img/there.svg)\n\n\
+         See [the other page](other.md).\n\n\
+         `![shown as code](img/not-an-image.svg)`\n",
+    );
+    write(&book.join("src/img/there.svg"), "<svg/>");
+    write(&book.join("src/orphan.md"), "# Not in the summary\n");
+    let report = check_book(&root, &book);
+    let problems = report.problems.join("\n");
+    let expect = [
+        "lists gone.md, but book/src/gone.md does not exist",
+        "cannot read src/missing.rs",
+        "anchor `no_such_anchor` is not in src/code.rs",
+        "src/code.rs: anchor `twice` is opened 2 times (lines 5, 8)",
+        "anchor `unclosed` opens at src/code.rs:11 but is never closed",
+        "{{#include ../../src/code.rs:empty}}: includes nothing from src/code.rs",
+        "src/code.rs has only 14 lines, the range starts at line 99",
+        "image `img/missing.svg` points at book/src/img/missing.svg, which does not exist",
+        "link `other.md` points at book/src/other.md, which does not exist",
+        "book/src/orphan.md is not listed in SUMMARY.md",
+    ];
+    for e in expect {
+        assert!(
+            problems.contains(e),
+            "the checker missed: {e}\nit reported:\n{problems}"
+        );
+    }
+    assert_eq!(
+        report.problems.len(),
+        expect.len(),
+        "the checker reported something that is not a problem:\n{problems}"
+    );
+    for wrong in [
+        "escaped.rs",
+        "there.svg",
+        "not-an-image",
+        "code.rs:good",
+        "Draft",
+    ] {
+        assert!(
+            !problems.contains(wrong),
+            "false alarm about {wrong}:\n{problems}"
+        );
+    }
+    let _ = std::fs::remove_dir_all(&root);
+}
+
+/// The include grammar, read as mdBook reads it.
+#[test]
+fn includes_parse_as_mdbook_parses_them() {
+    let found = find_includes(
+        "{{#include a.rs}} {{ #include b.rs:name }} {{#include c.rs:3}} \
+         {{#include d.rs:2:5}} {{#include e.rs:4:}} {{#include f.rs::6}} \
+         {{#rustdoc_include g.rs:x}} \\{{#include skipped.rs}} {{#title T}}",
+    );
+    let got: Vec<(&str, &str, &Part)> = found
+        .iter()
+        .map(|i| (i.kind.as_str(), i.path.as_str(), &i.part))
+        .collect();
+    let lines = |start, end| Part::Lines { start, end };
+    assert_eq!(
+        got,
+        vec![
+            ("include", "a.rs", &Part::All),
+            ("include", "b.rs", &Part::Anchor("name".into())),
+            ("include", "c.rs", &lines(2, Some(3))),
+            ("include", "d.rs", &lines(1, Some(5))),
+            ("include", "e.rs", &lines(3, None)),
+            ("include", "f.rs", &lines(0, Some(6))),
+            ("rustdoc_include", "g.rs", &Part::Anchor("x".into())),
+        ]
+    );
+}
