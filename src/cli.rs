@@ -24,47 +24,47 @@ use crate::storage::Location;
 /// The flags of every chapter binary.
 #[derive(clap::Args, Clone, Debug)]
 pub struct CommonArgs {
-    /// How many nodes the cluster has, 1 to 64 [example: --nodes 5]
+    /// How many nodes the cluster has, 1 to 64 (example: --nodes 5)
     #[arg(long, global = true, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=64))]
     pub nodes: u32,
 
-    /// Seed of every random choice; the same seed replays the same simulated run [example: --seed 7]
+    /// Seed of every random choice; the same seed replays the same simulated run (example: --seed 7)
     #[arg(long, global = true, default_value_t = 1)]
     pub seed: u64,
 
-    /// How long the run lasts, in virtual time (sim) or real time (threads) [example: --duration 3s]
+    /// How long the run lasts, in virtual time (sim) or real time (threads) (example: --duration 3s)
     #[arg(long, global = true, default_value = "3s", value_parser = parse_duration_flag)]
     pub duration: Duration,
 
-    /// Probability that the network loses a message, 0 to 1 [example: --drop 0.1]
+    /// Probability that the network loses a message, 0 to 1 (example: --drop 0.1)
     #[arg(long, global = true, default_value_t = 0.0, value_parser = parse_probability)]
     pub drop: f64,
 
-    /// Delay of every message, fixed or a uniform range [example: --delay 1ms..5ms]
+    /// Delay of every message, fixed or a uniform range (example: --delay 1ms..5ms)
     #[arg(long, global = true, default_value = "0ms", value_parser = parse_delay)]
     pub delay: DelayRange,
 
-    /// Probability that the network delivers a message twice (the copy may arrive out of order), 0 to 1 [example: --duplicate 0.05]
+    /// Probability that the network delivers a message twice (the copy may arrive out of order), 0 to 1 (example: --duplicate 0.05)
     #[arg(long, global = true, default_value_t = 0.0, value_parser = parse_probability)]
     pub duplicate: f64,
 
-    /// A partition: groups split by '|' (both ways) or '>' (one way), '*' for everyone else, and an optional time window; repeatable [example: --partition 1,2|3,4,5@1s..2s]
+    /// A partition: groups split by '|' (both ways) or '>' (one way), '*' for everyone else, and an optional time window; repeatable (example: --partition 1,2|3,4,5@1s..2s)
     #[arg(long, global = true, value_name = "SPEC")]
     pub partition: Vec<PartitionSpec>,
 
-    /// Crash node N at time T, and restart it at R if given; repeatable [example: --crash 3@1s..2s]
+    /// Crash node N at time T, and restart it at R if given; repeatable (example: --crash 3@1s..2s)
     #[arg(long, global = true, value_name = "N@T[..R]")]
     pub crash: Vec<CrashSpec>,
 
-    /// Keep each node's state in SQLite under this directory (one file per node); in memory when absent [example: --data-dir /tmp/quorum]
+    /// Keep each node's state in SQLite under this directory (one file per node); in memory when absent (example: --data-dir /tmp/quorum)
     #[arg(long, global = true, value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
 
-    /// Write every event of the run as JSON lines to FILE [example: --trace run.jsonl]
+    /// Write every event of the run as JSON lines to FILE (example: --trace run.jsonl)
     #[arg(long, global = true, value_name = "FILE")]
     pub trace: Option<PathBuf>,
 
-    /// Draw the run as an SVG space-time diagram in FILE [example: --svg run.svg]
+    /// Draw the run as an SVG space-time diagram in FILE (example: --svg run.svg)
     #[arg(long, global = true, value_name = "FILE")]
     pub svg: Option<PathBuf>,
 

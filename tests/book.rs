@@ -11,7 +11,9 @@
 //!   or is never closed (`ANCHOR_END: name`) after it opens; or any anchor of an included
 //!   file is opened twice;
 //! - an anchor or a line range would include nothing;
-//! - an image (`![alt](path)` or `<img src>`) or a relative link points at no file;
+//! - an image (`![alt](path)` or `<img src>`) or a relative link points at no file, or
+//!   a link's `#section` names no heading of its page;
+//! - a section of the book that `chapters/exercises.tsv` names does not exist;
 //! - a page listed in `SUMMARY.md` does not exist, or a page is not listed (mdBook would
 //!   not render it).
 //!
@@ -361,6 +363,12 @@ fn check_includes(
 /// `text` with fenced code blocks and inline code spans blanked out, so that a link
 /// shown as code is not taken for a link.
 fn prose_only(text: &str) -> String {
+    outside_fences(text, true)
+}
+
+/// `text` with fenced code blocks blanked out (lines kept, so line numbers hold), and
+/// inline code spans too when `blank_inline_code`.
+fn outside_fences(text: &str, blank_inline_code: bool) -> String {
     let mut out = String::with_capacity(text.len());
     let mut fence: Option<String> = None;
     for line in text.lines() {
@@ -377,11 +385,16 @@ fn prose_only(text: &str) -> String {
                 if trimmed.starts_with("```") || trimmed.starts_with("~~~") {
                     let ch = trimmed.chars().next().unwrap_or('`');
                     let n = trimmed.chars().take_while(|&c| c == ch).count();
-                    fence = Some(std::iter::repeat(ch).take(n).collect());
+                    fence = Some(ch.to_string().repeat(n));
                     out.push('\n');
                     continue;
                 }
             }
+        }
+        if !blank_inline_code {
+            out.push_str(line);
+            out.push('\n');
+            continue;
         }
         // Blank inline code spans: `…`.
         let mut in_code = false;
@@ -450,24 +463,149 @@ fn is_external(target: &str) -> bool {
         || target.starts_with("data:")
 }
 
+/// The id mdBook gives a heading (`id_from_content` in mdbook-html): the heading's text,
+/// trimmed and lowercased, keeping letters, digits, `_` and `-`, with each space a `-`.
+fn heading_id(heading: &str) -> String {
+    heading
+        .trim()
+        .to_lowercase()
+        .chars()
+        .filter_map(|c| {
+            if c.is_alphanumeric() || c == '_' || c == '-' {
+                Some(c)
+            } else if c.is_whitespace() {
+                Some('-')
+            } else {
+                None
+            }
+        })
+        .collect()
+}
+
+/// The text a heading renders to: Markdown's emphasis and code marks dropped, a link
+/// reduced to its text.
+fn heading_text(raw: &str) -> String {
+    let mut out = String::new();
+    let mut rest = raw;
+    while let Some(open) = rest.find('[') {
+        let Some(mid) = rest[open..].find("](") else {
+            break;
+        };
+        let Some(close) = rest[open + mid..].find(')') else {
+            break;
+        };
+        out.push_str(&rest[..open]);
+        out.push_str(&rest[open + 1..open + mid]);
+        rest = &rest[open + mid + close + 1..];
+    }
+    out.push_str(rest);
+    out.chars().filter(|c| !matches!(c, '`' | '*')).collect()
+}
+
+/// The ids of every heading of a page, made unique as mdBook makes them (`-1`, `-2`, …).
+fn heading_ids(text: &str) -> BTreeSet<String> {
+    let mut ids = BTreeSet::new();
+    for line in outside_fences(text, false).lines() {
+        let hashes = line.chars().take_while(|&c| c == '#').count();
+        if hashes == 0 || hashes > 6 || !line[hashes..].starts_with(' ') {
+            continue;
+        }
+        let mut title = line[hashes..].trim().trim_end_matches('#').trim();
+        // An explicit id: `## Title {#id}`.
+        if let Some(open) = title.rfind("{#") {
+            if title.ends_with('}') {
+                ids.insert(title[open + 2..title.len() - 1].to_string());
+                continue;
+            }
+        }
+        title = title.trim();
+        let id = heading_id(&heading_text(title));
+        let mut unique = id.clone();
+        let mut n = 1;
+        while !ids.insert(unique.clone()) {
+            unique = format!("{id}-{n}");
+            n += 1;
+        }
+    }
+    ids
+}
+
+/// Checks that `fragment` names a heading of the page `file`.
+fn check_fragment(file: &Path, fragment: &str, what: &str, root: &Path, report: &mut Report) {
+    if fragment.is_empty() || file.extension() != Some(std::ffi::OsStr::new("md")) {
+        return;
+    }
+    let Ok(text) = std::fs::read_to_string(file) else {
+        return; // reported as a missing file by the caller
+    };
+    if !heading_ids(&text).contains(fragment) {
+        report.problems.push(format!(
+            "{what}: {} has no heading whose id is `{fragment}`",
+            shown(file, root)
+        ));
+    }
+}
+
 /// Checks the images and relative links of one page.
-fn check_links(text: &str, base: &Path, page: &str, root: &Path, report: &mut Report) {
+fn check_links(text: &str, file: &Path, base: &Path, page: &str, root: &Path, report: &mut Report) {
     for (is_image, target) in link_targets(&prose_only(text)) {
+        if let Some(fragment) = target.strip_prefix('#') {
+            let what = format!("{page}: link `{target}`");
+            check_fragment(file, fragment, &what, root, report);
+            continue;
+        }
         if is_external(&target) {
             continue;
         }
         if is_image {
             report.images += 1;
         }
-        let path = target.split(['#', '?']).next().unwrap_or("");
-        let file = base.join(path);
-        if !file.exists() {
+        let (path, fragment) = target.split_once('#').unwrap_or((&target, ""));
+        let path = path.split('?').next().unwrap_or("");
+        let linked = base.join(path);
+        if !linked.exists() {
             let what = if is_image { "image" } else { "link" };
             report.problems.push(format!(
                 "{page}: {what} `{target}` points at {}, which does not exist",
-                shown(&file, root)
+                shown(&linked, root)
             ));
+            continue;
         }
+        let what = format!("{page}: link `{target}`");
+        check_fragment(&linked, fragment, &what, root, report);
+    }
+}
+
+/// Checks that every book section `chapters/exercises.tsv` names (its fifth column,
+/// `page.md#section`) is a heading of an existing page.
+fn check_exercise_sections(root: &Path, src: &Path, report: &mut Report) {
+    let list = root.join("chapters/exercises.tsv");
+    let Ok(text) = std::fs::read_to_string(&list) else {
+        return; // no exercises yet
+    };
+    let name = shown(&list, root);
+    for (i, line) in text.lines().enumerate() {
+        if line.starts_with('#') || line.trim().is_empty() {
+            continue;
+        }
+        let cols: Vec<&str> = line.split('\t').collect();
+        let Some(section) = cols.get(4) else {
+            report.problems.push(format!(
+                "{name}:{}: has no book section (fifth column)",
+                i + 1
+            ));
+            continue;
+        };
+        let (page, fragment) = section.split_once('#').unwrap_or((section, ""));
+        let file = src.join(page);
+        let what = format!("{name}:{}: {} names {section}", i + 1, cols[0]);
+        if !file.is_file() {
+            report
+                .problems
+                .push(format!("{what}, but {} does not exist", shown(&file, root)));
+            continue;
+        }
+        check_fragment(&file, fragment, &what, root, report);
     }
 }
 
@@ -541,9 +679,10 @@ fn check_book(root: &Path, book: &Path) -> Report {
         let base = file.parent().unwrap_or(&src).to_path_buf();
         check_includes(&text, &base, &page, root, 0, &mut report);
         if !is_summary {
-            check_links(&text, &base, &page, root, &mut report);
+            check_links(&text, &file, &base, &page, root, &mut report);
         }
     }
+    check_exercise_sections(root, &src, &mut report);
     report
 }
 
@@ -629,8 +768,17 @@ fn the_checker_reports_every_kind_of_broken_reference() {
          ```rust\n{{#include ../../src/code.rs:99:100}}\n```\n\
          Escaped, and so not an include: \\{{#include ../../src/escaped.rs}}.\n\n\
          ![a diagram](img/missing.svg) and ![another](img/there.svg)\n\n\
-         See [the other page](other.md).\n\n\
+         See [the other page](other.md), [this one](#page), [its section](page.md#a-b-c) \
+         and [a section it lacks](#no-such-section).\n\n\
+         ## A `b`: c\n\n\
          `![shown as code](img/not-an-image.svg)`\n",
+    );
+    write(
+        &root.join("chapters/exercises.tsv"),
+        "# id\tchapter\tname\tfilter\tsection\thint\n\
+         ex9.1\tch\tGood\tex9_1\tpage.md#a-b-c\thint\n\
+         ex9.2\tch\tNo section\tex9_2\tpage.md#exercise-92\thint\n\
+         ex9.3\tch\tNo page\tex9_3\tgone.md#x\thint\n",
     );
     write(&book.join("src/img/there.svg"), "<svg/>");
     write(&book.join("src/orphan.md"), "# Not in the summary\n");
@@ -647,6 +795,9 @@ fn the_checker_reports_every_kind_of_broken_reference() {
         "image `img/missing.svg` points at book/src/img/missing.svg, which does not exist",
         "link `other.md` points at book/src/other.md, which does not exist",
         "book/src/orphan.md is not listed in SUMMARY.md",
+        "link `#no-such-section`: book/src/page.md has no heading whose id is `no-such-section`",
+        "exercises.tsv:3: ex9.2 names page.md#exercise-92: book/src/page.md has no heading",
+        "exercises.tsv:4: ex9.3 names gone.md#x, but book/src/gone.md does not exist",
     ];
     for e in expect {
         assert!(
@@ -665,6 +816,8 @@ fn the_checker_reports_every_kind_of_broken_reference() {
         "not-an-image",
         "code.rs:good",
         "Draft",
+        "#page`",
+        "a-b-c",
     ] {
         assert!(
             !problems.contains(wrong),

@@ -705,23 +705,28 @@ fn sweep_detector_is_complete_and_accurate_once_faults_heal() {
 
 // --- Smoke tests on real threads -------------------------------------------------------
 
-#[test]
-fn threads_every_live_node_suspects_a_crashed_node() {
+/// A cluster of detectors on real threads, heartbeating every `heartbeat`.
+fn detector_threads(nodes: usize, heartbeat: u64, timeout: u64, trace: bool) -> Threads<Detector> {
     let config = ThreadsConfig {
-        nodes: 4,
+        nodes,
         seed: 1,
         faults: Faults::reliable(),
-        trace: true,
+        trace,
     };
     let cfg = DetectorConfig {
-        heartbeat: ms(20),
-        timeout: ms(100),
+        heartbeat: ms(heartbeat),
+        timeout: ms(timeout),
         adaptive: false,
     };
     let factory: quorum::runtime::sim::Factory<Detector> =
-        Arc::new(move |id, s| Ok(Detector::new(id, 4, cfg.clone(), s)));
-    let locations = (0..4).map(|_| Location::memory()).collect();
-    let threads = Threads::start(config, locations, factory).unwrap();
+        Arc::new(move |id, s| Ok(Detector::new(id, nodes, cfg.clone(), s)));
+    let locations = (0..nodes).map(|_| Location::memory()).collect();
+    Threads::start(config, locations, factory).unwrap()
+}
+
+#[test]
+fn threads_every_live_node_suspects_a_crashed_node() {
+    let threads = detector_threads(4, 20, 100, true);
     let mut schedule = Schedule::default();
     schedule.at(ms(100), Action::Crash(n(2)));
     threads.run_schedule(&schedule, ms(400)).unwrap();
@@ -731,12 +736,10 @@ fn threads_every_live_node_suspects_a_crashed_node() {
             .unwrap();
         assert_eq!(s, Some(vec![n(2)]), "{id}");
     }
-    assert_eq!(
-        threads
-            .inspect(n(2), |d: Option<&Detector>| d.is_some())
-            .unwrap(),
-        false
-    );
+    let n2_up = threads
+        .inspect(n(2), |d: Option<&Detector>| d.is_some())
+        .unwrap();
+    assert!(!n2_up, "n2 was crashed");
     let stats = threads.total_stats();
     let records = threads.shutdown().unwrap();
     assert!(stats.sent > 0 && stats.delivered > 0);
@@ -749,21 +752,7 @@ fn threads_every_live_node_suspects_a_crashed_node() {
 
 #[test]
 fn threads_partition_blocks_and_restart_keeps_storage() {
-    let config = ThreadsConfig {
-        nodes: 3,
-        seed: 2,
-        faults: Faults::reliable(),
-        trace: false,
-    };
-    let cfg = DetectorConfig {
-        heartbeat: ms(10),
-        timeout: ms(60),
-        adaptive: false,
-    };
-    let factory: quorum::runtime::sim::Factory<Detector> =
-        Arc::new(move |id, s| Ok(Detector::new(id, 3, cfg.clone(), s)));
-    let locations = (0..3).map(|_| Location::memory()).collect();
-    let mut threads = Threads::start(config, locations, factory).unwrap();
+    let mut threads = detector_threads(3, 10, 60, false);
     let mut schedule = Schedule::default();
     schedule.at(
         ms(20),

@@ -55,16 +55,16 @@ enum Command {
     Run,
     /// Run in the deterministic simulator: one thread, virtual time, a seed replays the run
     Sim {
-        /// Run every seed of the range A..B (A up to but not including B) and check each [example: --seeds 0..1000]
+        /// Run every seed of the range A..B (A up to but not including B) and check each (example: --seeds 0..1000)
         #[arg(long, value_parser = parse_seed_range, value_name = "A..B")]
         seeds: Option<Range<u64>>,
     },
     /// Measure simulator events per second and threaded messages per second
     Bench {
-        /// How many events the simulator benchmark processes [example: --events 2000000]
+        /// How many events the simulator benchmark processes (example: --events 2000000)
         #[arg(long, default_value_t = 2_000_000, value_parser = clap::value_parser!(u64).range(1000..))]
         events: u64,
-        /// How many messages the threaded benchmark sends from n1 to n2 [example: --messages 2000000]
+        /// How many messages the threaded benchmark sends from n1 to n2 (example: --messages 2000000)
         #[arg(long, default_value_t = 2_000_000, value_parser = clap::value_parser!(u64).range(1000..))]
         messages: u64,
     },
@@ -73,16 +73,16 @@ enum Command {
 /// The failure detector's own flags.
 #[derive(clap::Args, Debug, Clone)]
 struct DetectorArgs {
-    /// How often each node heartbeats its peers [example: --heartbeat 100ms]
+    /// How often each node heartbeats its peers (example: --heartbeat 100ms)
     #[arg(long, global = true, default_value = "100ms", value_parser = parse_duration_flag)]
     heartbeat: Duration,
-    /// How long a peer may be silent before it is suspected; must exceed --heartbeat [example: --timeout 500ms]
+    /// How long a peer may be silent before it is suspected; must exceed --heartbeat (example: --timeout 500ms)
     #[arg(long, global = true, default_value = "500ms", value_parser = parse_duration_flag)]
     timeout: Duration,
     /// Adapt each peer's timeout to its observed heartbeat gaps (exercise 0.2)
     #[arg(long, global = true)]
     adaptive: bool,
-    /// Make node N slow from the start: its messages take ten times as long (exercise 0.1); repeatable [example: --slow 2]
+    /// Make node N slow from the start: its messages take ten times as long (exercise 0.1); repeatable (example: --slow 2)
     #[arg(long, global = true, value_name = "N")]
     slow: Vec<u32>,
 }
