@@ -553,6 +553,7 @@ fn everyone_suspects(c: &Sim<Detector>, peer: NodeId) -> bool {
         .all(|(id, d)| id == peer || d.suspects_peer(peer))
 }
 
+// ANCHOR: scenario_crash
 #[test]
 fn every_live_node_suspects_a_crashed_one_within_its_timeout() {
     let mut cluster = detectors(5, 1);
@@ -571,6 +572,7 @@ fn every_live_node_suspects_a_crashed_one_within_its_timeout() {
     assert!(took <= ms(500), "took {took:?}");
     assert!(took > ms(400), "suspected too early: {took:?}");
 }
+// ANCHOR_END: scenario_crash
 
 #[test]
 fn a_partition_is_suspected_on_both_sides_and_forgiven_when_healed() {

@@ -23,6 +23,7 @@ use quorum::check::Violation;
 use quorum::cli::{self, parse_duration_flag, parse_seed_range, CommonArgs};
 use quorum::detector::{check_properties, Detector, DetectorConfig, Liveness};
 use quorum::runtime::sim::Factory;
+use quorum::runtime::time::format_duration;
 use quorum::runtime::trace::Record;
 use quorum::runtime::{
     Action, NodeId, NodeStats, Schedule, Sim, SimConfig, Threads, ThreadsConfig, Time,
@@ -87,6 +88,24 @@ struct DetectorArgs {
     slow: Vec<u32>,
 }
 
+impl DetectorArgs {
+    /// These flags as they would be typed again, for a replay command.
+    fn replay_flags(&self) -> String {
+        let mut s = format!(
+            " --heartbeat {} --timeout {}",
+            format_duration(self.heartbeat),
+            format_duration(self.timeout)
+        );
+        if self.adaptive {
+            s += " --adaptive";
+        }
+        for n in &self.slow {
+            s += &format!(" --slow {n}");
+        }
+        s
+    }
+}
+
 /// Everything a run leaves behind.
 struct Outcome {
     runtime: &'static str,
@@ -94,6 +113,8 @@ struct Outcome {
     records: Vec<Record>,
     suspects: Vec<Option<Vec<NodeId>>>,
     liveness: Vec<Liveness>,
+    /// Whether the network was timely enough for accuracy to be owed (and checked).
+    timely: bool,
     violations: Vec<Violation>,
 }
 
@@ -206,6 +227,7 @@ fn run_sim(cli: &Cli, schedule: &Schedule, seed: u64, trace: bool) -> quorum::Re
         records: sim.take_records(),
         suspects,
         liveness,
+        timely,
         violations,
     })
 }
@@ -239,6 +261,7 @@ fn run_threads(cli: &Cli, schedule: &Schedule) -> quorum::Result<Outcome> {
         records,
         suspects,
         liveness,
+        timely,
         violations,
     })
 }
@@ -281,6 +304,7 @@ fn report(cli: &Cli, o: &Outcome) -> quorum::Result<bool> {
             .map(|(i, _)| NodeId::from_index(i).to_string())
             .collect();
         m.insert("crashed".into(), json!(crashed));
+        m.insert("accuracy_checked".into(), json!(o.timely));
         m.insert("timeline".into(), json!(timeline));
         cli::print_json(&Value::Object(m))?;
     } else {
@@ -304,16 +328,12 @@ fn report(cli: &Cli, o: &Outcome) -> quorum::Result<bool> {
                 .u64_field("peer")
                 .map(|p| format!("n{p}"))
                 .unwrap_or_default();
-            let verb = match r.event.as_str() {
-                "suspect" => "suspects",
-                "trust" => "trusts again",
-                _ => "sees restarted:",
+            let what = match r.event.as_str() {
+                "suspect" => format!("suspects {peer}"),
+                "trust" => format!("trusts {peer} again"),
+                _ => format!("sees {peer} restarted"),
             };
-            println!(
-                "  {:>12}  {} {verb} {peer}",
-                Time(r.t_us).to_string(),
-                r.node
-            );
+            println!("  {:>12}  {} {what}", Time(r.t_us).to_string(), r.node);
         }
         println!("at the end:");
         for (i, s) in o.suspects.iter().enumerate() {
@@ -331,8 +351,12 @@ fn report(cli: &Cli, o: &Outcome) -> quorum::Result<bool> {
             "messages: {} sent, {} delivered, {} dropped, {} duplicated",
             o.stats.sent, o.stats.delivered, o.stats.dropped, o.stats.duplicated
         );
-        if o.violations.is_empty() {
-            println!("properties: completeness and accuracy hold");
+        match (o.violations.is_empty(), o.timely) {
+            (true, true) => println!("properties: completeness and accuracy hold"),
+            (true, false) => println!(
+                "properties: completeness holds; accuracy is not owed on this untimely network (loss, a late partition, a slow node or long delays)"
+            ),
+            (false, _) => {}
         }
         for v in &o.violations {
             println!("VIOLATION {v}");
@@ -357,10 +381,11 @@ fn sweep(cli: &Cli, schedule: &Schedule, seeds: Range<u64>) -> quorum::Result<bo
         if !o.violations.is_empty() {
             if !cli.common.json {
                 eprintln!(
-                    "seed {seed}: {} violation(s), first: {}\n  replay: ch00-world sim --seed {seed} {}",
+                    "seed {seed}: {} violation(s), first: {}\n  replay: ch00-world sim --seed {seed} {}{}",
                     o.violations.len(),
                     o.violations[0],
-                    cli.common.replay_flags()
+                    cli.common.replay_flags(),
+                    cli.detector.replay_flags(),
                 );
             }
             failed.push(seed);

@@ -32,6 +32,7 @@ pub trait Message: Clone + Debug + Send + 'static {
 pub trait Timer: Clone + PartialEq + Debug + Send + 'static {}
 impl<T: Clone + PartialEq + Debug + Send + 'static> Timer for T {}
 
+// ANCHOR: node_trait
 /// A protocol participant: a pure reaction to events.
 ///
 /// A node never spawns a thread, reads a clock, sleeps, draws an unseeded random number
@@ -82,6 +83,7 @@ pub trait Node: Sized + Send + 'static {
         String::new()
     }
 }
+// ANCHOR_END: node_trait
 
 /// A structured fact a node records about itself: `became_leader {term: 3}`. Events are
 /// written to the `--trace` file, drawn in the SVG diagram, and read by the invariant
@@ -169,6 +171,7 @@ impl<'a, N: Node> Context<'a, N> {
         }
     }
 
+    // ANCHOR: context
     /// The node this handler runs on.
     pub fn me(&self) -> NodeId {
         self.me
@@ -216,4 +219,5 @@ impl<'a, N: Node> Context<'a, N> {
             self.effects.push(Effect::Log(text.to_string()));
         }
     }
+    // ANCHOR_END: context
 }
