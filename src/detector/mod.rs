@@ -7,7 +7,9 @@
 //!
 //! It shows each part of the world at work:
 //!
-//! - **timers**: `Timer::Heartbeat` re-arms itself; each peer has a `Timer::Suspect(peer)`
+//! - **timers**: `Timer::Heartbeat` re-arms itself, starting at a random phase drawn from
+//!   `ctx.rng()` so that nodes started together don't beat in lockstep; each peer has a
+//!   `Timer::Suspect(peer)`
 //!   that every heartbeat from that peer re-arms, so it fires only after `timeout` of
 //!   silence;
 //! - **messages and faults**: a lost or delayed heartbeat, a partition, a crash all look
@@ -218,7 +220,13 @@ impl Node for Detector {
         self.seq = 0;
         ctx.trace(Event::new("started").with("incarnation", self.incarnation));
         ctx.log(format_args!("started, incarnation {}", self.incarnation));
-        ctx.set_timer(Timer::Heartbeat, Duration::ZERO);
+        // Start the rhythm at a random point of the first interval, drawn from the run's
+        // seeded generator, so that nodes started together don't all heartbeat in the
+        // same instant (and a different seed gives a different run).
+        let phase = ctx
+            .rng()
+            .duration_between(Duration::ZERO, self.config.heartbeat);
+        ctx.set_timer(Timer::Heartbeat, phase);
         for &peer in &self.peers {
             ctx.set_timer(Timer::Suspect(peer), self.timeout_for(peer));
         }
