@@ -14,7 +14,9 @@
 //! - [`check`] (every chapter): named properties checked on every simulated step.
 //! - [`cli`] (every chapter binary): the flags every chapter binary shares.
 //! - [`exercises`] (every chapter): the exercises, built from the reference solutions or,
-//!   with `--features starter`, from the reader's own files under `chapters/`.
+//!   exercise by exercise (`--features ex0_1`), from the reader's own files under `chapters/`.
+
+#![warn(missing_docs)]
 
 pub mod check;
 pub mod cli;

@@ -1,5 +1,5 @@
 //! The exercises' tests. `cargo test` runs them against the reference solutions;
-//! `cargo test --features starter --test exercises ex0_1` runs exercise 0.1's tests
+//! `cargo test --features ex0_1 --test exercises ex0_1` runs exercise 0.1's tests
 //! against the reader's own code in `chapters/ch00-world/exercises/`.
 
 use std::time::Duration;
@@ -42,7 +42,8 @@ fn ex0_1_only_the_slow_nodes_messages_are_late() {
         Ok(Detector::new(id, 3, DetectorConfig::default(), s))
     })
     .unwrap();
-    sim.schedule_at(Time::ZERO, Action::Slow(n(2), true));
+    sim.schedule_at(Time::ZERO, Action::Slow(n(2), true))
+        .unwrap();
     sim.run_for(secs(1)).unwrap();
     let records = sim.records();
     let sent: std::collections::HashMap<u64, (u32, u64)> = records
@@ -83,7 +84,8 @@ fn ex0_1_a_slow_node_is_suspected_and_its_fast_peers_are_not() {
         Ok(Detector::new(id, 3, detector.clone(), s))
     })
     .unwrap();
-    sim.schedule_at(Time::ZERO, Action::Slow(n(3), true));
+    sim.schedule_at(Time::ZERO, Action::Slow(n(3), true))
+        .unwrap();
     sim.run_for(secs(3)).unwrap();
     let suspected: Vec<u64> = sim
         .records()
@@ -167,7 +169,8 @@ fn ex0_2_adaptive_timeouts_stop_false_suspicions_and_still_catch_crashes() {
             Ok(Detector::new(id, 4, detector.clone(), s))
         })
         .unwrap();
-        sim.schedule_at(Time(20_000_000), Action::Crash(n(4)));
+        sim.schedule_at(Time(20_000_000), Action::Crash(n(4)))
+            .unwrap();
         sim.run_for(secs(2)).unwrap(); // learning
         let learned = sim.records().len();
         sim.run_until(Time(20_000_000)).unwrap();

@@ -709,9 +709,21 @@ fn a_newer_schema_still_in_the_wal_is_refused() {
     fs::copy(sibling(&live_path, "-wal"), sibling(&image_path, "-wal")).unwrap();
     drop(db);
 
+    let wal = sibling(&image_path, "-wal");
+    let (db_before, wal_before) = (fs::read(&image_path).unwrap(), fs::read(&wal).unwrap());
     let err = image.open().err().unwrap();
     assert!(matches!(err, Error::Storage { .. }), "{err:?}");
     assert!(err.to_string().contains("newer Quorum (schema v2"), "{err}");
+    assert_eq!(
+        fs::read(&image_path).unwrap(),
+        db_before,
+        "the refused database was changed"
+    );
+    assert_eq!(
+        fs::read(&wal).ok(),
+        Some(wal_before),
+        "the refused database's -wal was checkpointed or removed"
+    );
 }
 
 #[test]

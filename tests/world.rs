@@ -225,7 +225,8 @@ fn a_partitioned_nodes_messages_never_cross() {
             one_way: false,
             on: true,
         },
-    );
+    )
+    .unwrap();
     sim.schedule_at(
         Time(300_000),
         Action::Partition {
@@ -234,7 +235,8 @@ fn a_partitioned_nodes_messages_never_cross() {
             one_way: false,
             on: false,
         },
-    );
+    )
+    .unwrap();
     sim.run_for(ms(400)).unwrap();
     let records = sim.records();
     let delivered: std::collections::HashSet<u64> = delivered_ids(records)
@@ -320,8 +322,10 @@ fn detector_trace(seed: u64) -> String {
         Ok(Detector::new(id, 5, DetectorConfig::default(), s))
     })
     .unwrap();
-    sim.schedule_at(Time(1_000_000), Action::Crash(n(2)));
-    sim.schedule_at(Time(2_000_000), Action::Restart(n(2)));
+    sim.schedule_at(Time(1_000_000), Action::Crash(n(2)))
+        .unwrap();
+    sim.schedule_at(Time(2_000_000), Action::Restart(n(2)))
+        .unwrap();
     sim.run_for(secs(3)).unwrap();
     sim.records()
         .iter()
@@ -683,7 +687,7 @@ fn sweep_detector_is_complete_and_accurate_once_faults_heal() {
             Ok(Detector::new(id, nodes, DetectorConfig::default(), s))
         })
         .unwrap();
-        sim.schedule(&schedule);
+        sim.schedule(&schedule).unwrap();
         let end = Time::ZERO + secs(5);
         sim.run_until(end).unwrap();
         let suspects: Vec<_> = sim
@@ -728,7 +732,7 @@ fn detector_threads(nodes: usize, heartbeat: u64, timeout: u64, trace: bool) -> 
 
 #[test]
 fn threads_every_live_node_suspects_a_crashed_node() {
-    let threads = detector_threads(4, 20, 100, true);
+    let mut threads = detector_threads(4, 20, 100, true);
     let mut schedule = Schedule::default();
     schedule.at(ms(100), Action::Crash(n(2)));
     threads.run_schedule(&schedule, ms(400)).unwrap();
@@ -742,8 +746,9 @@ fn threads_every_live_node_suspects_a_crashed_node() {
         .inspect(n(2), |d: Option<&Detector>| d.is_some())
         .unwrap();
     assert!(!n2_up, "n2 was crashed");
+    threads.stop().unwrap(); // every thread has ended: the counts are final
     let stats = threads.total_stats();
-    let records = threads.shutdown().unwrap();
+    let records = threads.take_records();
     assert!(stats.sent > 0 && stats.delivered > 0);
     assert!(records.iter().any(|r| r.event == "crash" && r.node == n(2)));
     assert_eq!(
@@ -777,4 +782,184 @@ fn threads_partition_blocks_and_restart_keeps_storage() {
         .unwrap();
     assert_eq!(inc, Some(2), "a restarted node is rebuilt from its storage");
     threads.shutdown().unwrap();
+}
+
+// --- Crash semantics and bad input, in both worlds ---------------------------------------
+
+/// Arms one timer, on its first start only (remembered in storage), and records it if it
+/// fires. A restarted node never arms it again, so a wake-up after a restart could only
+/// come from the crashed incarnation's timer, which must have died with it.
+struct OneShot {
+    storage: Storage,
+    fail_on_message: bool,
+    greet: bool,
+}
+
+impl Node for OneShot {
+    type Msg = Note;
+    type Timer = T;
+    type Request = ();
+    type Response = ();
+    fn on_start(&mut self, ctx: &mut Context<'_, Self>) -> quorum::Result<()> {
+        if self.storage.get_u64("armed")?.is_none() {
+            self.storage.put_u64("armed", 1)?;
+            ctx.set_timer(T::Again, ms(100));
+        }
+        if self.greet {
+            ctx.send(NodeId(2), Note(0));
+        }
+        Ok(())
+    }
+    fn on_message(
+        &mut self,
+        ctx: &mut Context<'_, Self>,
+        from: NodeId,
+        _: Note,
+    ) -> quorum::Result<()> {
+        ctx.send(from, Note(1));
+        if self.fail_on_message {
+            return Err(quorum::Error::Runtime("disk full".into()));
+        }
+        Ok(())
+    }
+    fn on_timer(&mut self, ctx: &mut Context<'_, Self>, _: T) -> quorum::Result<()> {
+        ctx.trace(Event::new("fired"));
+        Ok(())
+    }
+}
+
+#[test]
+fn a_timer_armed_before_a_crash_never_fires_after_the_restart() {
+    let mut sim = Sim::new(SimConfig::new(1, 1), |_, storage| {
+        Ok(OneShot {
+            storage,
+            fail_on_message: false,
+            greet: false,
+        })
+    })
+    .unwrap();
+    sim.run_for(ms(50)).unwrap();
+    sim.apply(Action::Crash(n(1))).unwrap();
+    sim.run_for(ms(10)).unwrap();
+    sim.apply(Action::Restart(n(1))).unwrap();
+    sim.run_for(ms(200)).unwrap();
+    assert!(
+        !sim.records().iter().any(|r| r.event == "fired"),
+        "the crashed incarnation's timer fired"
+    );
+}
+
+#[test]
+fn threads_a_timer_armed_before_a_crash_never_fires_after_the_restart() {
+    let config = ThreadsConfig {
+        nodes: 1,
+        seed: 1,
+        faults: Faults::reliable(),
+        trace: false,
+    };
+    let factory: quorum::runtime::sim::Factory<OneShot> = Arc::new(|_, storage| {
+        Ok(OneShot {
+            storage,
+            fail_on_message: false,
+            greet: false,
+        })
+    });
+    let mut threads = Threads::start(config, vec![Location::memory()], factory).unwrap();
+    let mut schedule = Schedule::default();
+    schedule.at(ms(30), Action::Crash(n(1)));
+    schedule.at(ms(40), Action::Restart(n(1)));
+    threads.run_schedule(&schedule, ms(200)).unwrap();
+    threads.stop().unwrap();
+    assert!(!threads.take_records().iter().any(|r| r.event == "fired"));
+}
+
+#[test]
+fn threads_a_failing_handler_is_fail_stop() {
+    let config = ThreadsConfig {
+        nodes: 2,
+        seed: 1,
+        faults: Faults::reliable(),
+        trace: true,
+    };
+    // n1 greets n2 at start; n2 replies and then fails, so its reply must never leave it.
+    let factory: quorum::runtime::sim::Factory<OneShot> = Arc::new(|id, storage| {
+        Ok(OneShot {
+            storage,
+            fail_on_message: id == NodeId(2),
+            greet: id == NodeId(1),
+        })
+    });
+    let mut threads = Threads::start(
+        config,
+        vec![Location::memory(), Location::memory()],
+        factory,
+    )
+    .unwrap();
+    threads.run_schedule(&Schedule::default(), ms(100)).unwrap();
+    let n2_up = threads
+        .inspect(n(2), |node: Option<&OneShot>| node.is_some())
+        .unwrap();
+    assert!(!n2_up, "a node whose handler failed is crashed");
+    let err = threads.stop().unwrap_err().to_string();
+    assert!(
+        err.contains("n2 failed") && err.contains("disk full"),
+        "{err}"
+    );
+    assert_eq!(
+        threads.stats(n(1)).delivered,
+        0,
+        "the failed handler's reply escaped"
+    );
+    assert_eq!(threads.stats(n(2)).sent, 0);
+}
+
+#[test]
+fn messages_in_flight_when_a_partition_begins_are_lost_with_it() {
+    let faults = Faults {
+        delay: (ms(0), ms(50)),
+        ..Faults::reliable()
+    };
+    let mut sim = chatter_sim(2, 11, faults, 1, Some(ms(5)));
+    sim.schedule_at(Time(100_000), Action::Disconnect(n(2)))
+        .unwrap();
+    sim.run_for(ms(300)).unwrap();
+    let records = sim.records();
+    let late = records
+        .iter()
+        .filter(|r| r.event == "deliver" && r.t_us >= 100_000)
+        .count();
+    assert_eq!(late, 0, "a message crossed the partition after it began");
+    let cut_in_flight = records
+        .iter()
+        .filter(|r| {
+            r.event == "drop" && r.str_field("reason") == Some("partitioned") && r.t_us > 100_000
+        })
+        .count();
+    assert!(
+        cut_in_flight > 0,
+        "some messages were in flight at 100 ms and must be dropped on arrival"
+    );
+}
+
+#[test]
+fn actions_naming_no_node_of_the_cluster_are_refused() {
+    let mut cluster = detectors(3, 1);
+    for bad in [NodeId(0), n(4)] {
+        assert!(cluster.disconnect(bad).is_err(), "disconnect({bad})");
+        assert!(cluster.crash(bad).is_err(), "crash({bad})");
+        assert!(
+            cluster.partition(&[n(1)], &[bad]).is_err(),
+            "partition with {bad}"
+        );
+        assert!(cluster.node(bad).is_none(), "node({bad})");
+        assert!(cluster.request(bad, ()).is_err(), "request({bad})");
+    }
+    cluster.run_for(secs(1)).unwrap();
+    assert!(
+        cluster.live_nodes().all(|(_, d)| d.suspects().is_empty()),
+        "a refused action changed nothing"
+    );
+    let threads = detector_threads(2, 10, 50, false);
+    assert!(threads.apply(&Action::Disconnect(NodeId(0))).is_err());
+    assert!(threads.apply(&Action::Crash(n(3))).is_err());
 }

@@ -210,7 +210,7 @@ fn run_sim(cli: &Cli, schedule: &Schedule, seed: u64, trace: bool) -> quorum::Re
         trace: trace && (c.trace.is_some() || c.svg.is_some()),
     };
     let mut sim = Sim::with_storage(config, c.locations("ch00-world"), factory(cli))?;
-    sim.schedule(schedule);
+    sim.schedule(schedule)?;
     let end = Time::ZERO + c.duration;
     sim.run_until(end)?;
     let suspects: Vec<_> = sim
@@ -374,10 +374,13 @@ fn sweep(cli: &Cli, schedule: &Schedule, seeds: Range<u64>) -> quorum::Result<bo
     }
     let started = std::time::Instant::now();
     let runs = seeds.end - seeds.start;
+    let first = seeds.start;
     let mut failed = Vec::new();
     let mut all = Vec::new();
+    let mut stats = NodeStats::default();
     for seed in seeds {
         let o = run_sim(cli, schedule, seed, false)?;
+        stats = stats.plus(&o.stats);
         if !o.violations.is_empty() {
             if !cli.common.json {
                 eprintln!(
@@ -398,10 +401,14 @@ fn sweep(cli: &Cli, schedule: &Schedule, seeds: Range<u64>) -> quorum::Result<bo
     }
     let secs = started.elapsed().as_secs_f64();
     if cli.common.json {
-        cli::print_json(&json!({
-            "runtime": "sim", "nodes": cli.common.nodes, "duration_ms": cli.common.duration.as_millis() as u64,
-            "runs": runs, "failed_runs": failed, "violations": all, "wall_seconds": secs,
-        }))?;
+        let mut m = cli.common.summary("sim", &stats, &[]);
+        m.insert("seed".into(), json!(first));
+        m.insert("seeds".into(), json!(format!("{first}..{}", first + runs)));
+        m.insert("runs".into(), json!(runs));
+        m.insert("failed_runs".into(), json!(failed));
+        m.insert("violations".into(), json!(all));
+        m.insert("wall_seconds".into(), json!(secs));
+        cli::print_json(&Value::Object(m))?;
     } else {
         println!("{runs} runs, {} failed, in {secs:.1}s", failed.len());
     }

@@ -125,6 +125,9 @@ pub struct PeerView {
     pub last_heard: Option<Time>,
     /// The peer's incarnation as of its last heartbeat (0: never heard).
     pub incarnation: u64,
+    /// The number of the newest heartbeat heard in that incarnation: an older or equal
+    /// one is a duplicate or was overtaken, and says nothing new.
+    pub last_seq: u64,
     /// Whether this node currently suspects the peer.
     pub suspected: bool,
     /// Gaps between the peer's heartbeats, for the adaptive timeout.
@@ -266,14 +269,19 @@ impl Node for Detector {
 
     // ANCHOR: on_message
     fn on_message(&mut self, ctx: &mut Context<'_, Self>, from: NodeId, msg: Msg) -> Result<()> {
-        let Msg::Heartbeat { incarnation, .. } = msg;
+        let Msg::Heartbeat { incarnation, seq } = msg;
         let Some(i) = self.peers.iter().position(|&p| p == from) else {
             return Ok(());
         };
         let now = ctx.now();
         let view = &mut self.views[i];
-        if incarnation < view.incarnation {
-            return Ok(()); // a heartbeat from before the peer's last restart, delayed
+        if incarnation < view.incarnation
+            || (incarnation == view.incarnation && seq <= view.last_seq)
+        {
+            // From before the peer's last restart, a duplicate, or overtaken by a newer
+            // heartbeat: it proves nothing the newer one did not, and counting it would
+            // put a near-zero gap into the history.
+            return Ok(());
         }
         if view.incarnation != 0 && incarnation > view.incarnation {
             ctx.trace(
@@ -289,6 +297,7 @@ impl Node for Detector {
             view.gaps.push(now - last);
         }
         view.incarnation = incarnation;
+        view.last_seq = seq;
         view.last_heard = Some(now);
         if view.suspected {
             view.suspected = false;

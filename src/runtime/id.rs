@@ -11,9 +11,17 @@ use std::fmt;
 pub struct NodeId(pub u32);
 
 impl NodeId {
-    /// The node's position in a 0-based array of the cluster's nodes.
+    /// The node's position in a 0-based array of the cluster's nodes. Only for an id
+    /// already known to be in the cluster; [`NodeId::index_in`] checks.
     pub fn index(self) -> usize {
         (self.0 as usize).saturating_sub(1)
+    }
+
+    /// The node's position in a cluster of `nodes`, or `None` if the id names no node
+    /// of that cluster (0, or above `nodes`).
+    pub fn index_in(self, nodes: usize) -> Option<usize> {
+        let i = self.0 as usize;
+        (1..=nodes).contains(&i).then(|| i - 1)
     }
 
     /// The node at 0-based position `index`.

@@ -5,9 +5,10 @@
 //! message: it is dropped (a partition blocks the link, or bad luck with probability
 //! `drop`), or delivered after a delay drawn from `delay`, and perhaps delivered twice
 //! (probability `duplicate`), the copy on its own delay so that it may overtake later
-//! messages or arrive after them. Deciding everything at send time means an undelayed
-//! message costs one hop on threads, and that the simulator and the threads runtime
-//! share this file, so they share the fault model exactly.
+//! messages or arrive after them. Deciding at send time means an undelayed message
+//! costs one hop on threads, and that the simulator and the threads runtime share this
+//! file, so they share the fault model exactly. Both runtimes check the link once more
+//! when a message arrives: one still in flight when a partition began is lost with it.
 
 use std::time::Duration;
 
@@ -128,8 +129,9 @@ impl Network {
     }
 
     fn link(&self, from: NodeId, to: NodeId) -> Option<usize> {
-        let (f, t) = (from.index(), to.index());
-        (f < self.nodes && t < self.nodes).then_some(f * self.nodes + t)
+        let f = from.index_in(self.nodes)?;
+        let t = to.index_in(self.nodes)?;
+        Some(f * self.nodes + t)
     }
 
     /// Whether a partition cuts the link `from -> to`.
@@ -201,14 +203,14 @@ impl Network {
 
     /// Marks `node` slow (or not): its outgoing messages take longer (exercise 0.1).
     pub fn set_slow(&mut self, node: NodeId, slow: bool) {
-        if let Some(s) = self.slow.get_mut(node.index()) {
-            *s = slow;
+        if let Some(i) = node.index_in(self.nodes) {
+            self.slow[i] = slow;
         }
     }
 
     /// Whether `node` is marked slow.
     pub fn is_slow(&self, node: NodeId) -> bool {
-        self.slow.get(node.index()).copied().unwrap_or(false)
+        node.index_in(self.nodes).is_some_and(|i| self.slow[i])
     }
 
     // ANCHOR: route

@@ -47,6 +47,35 @@ pub enum Action {
     Slow(NodeId, bool),
 }
 
+impl Action {
+    /// Every node the action names.
+    pub fn nodes(&self) -> Vec<NodeId> {
+        match self {
+            Action::Crash(n) | Action::Restart(n) | Action::Disconnect(n) | Action::Connect(n) => {
+                vec![*n]
+            }
+            Action::Slow(n, _) => vec![*n],
+            Action::Partition { a, b, .. } => a.iter().chain(b).copied().collect(),
+            Action::Heal | Action::SetFaults(_) => Vec::new(),
+        }
+    }
+
+    /// Refuses an action that names a node outside a cluster of `nodes`, so that a typo
+    /// in a test fails loudly instead of cutting off the wrong node or nothing at all.
+    pub fn check(&self, nodes: usize) -> crate::Result<()> {
+        match self
+            .nodes()
+            .into_iter()
+            .find(|n| n.index_in(nodes).is_none())
+        {
+            Some(bad) => Err(crate::Error::Runtime(format!(
+                "'{self}' names {bad}, but the cluster has only n1..=n{nodes}"
+            ))),
+            None => Ok(()),
+        }
+    }
+}
+
 impl fmt::Display for Action {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let list = |v: &[NodeId]| {

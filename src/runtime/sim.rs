@@ -294,12 +294,16 @@ impl<N: Node> Sim<N> {
 
     /// Node `id`, or `None` while it is crashed.
     pub fn node(&self, id: NodeId) -> Option<&N> {
-        self.slots.get(id.index()).and_then(|s| s.node.as_ref())
+        self.slots
+            .get(id.index_in(self.slots.len())?)?
+            .node
+            .as_ref()
     }
 
     /// Node `id` for changing it by hand (a test that breaks a rule on purpose).
     pub fn node_mut(&mut self, id: NodeId) -> Option<&mut N> {
-        self.slots.get_mut(id.index()).and_then(|s| s.node.as_mut())
+        let i = id.index_in(self.slots.len())?;
+        self.slots[i].node.as_mut()
     }
 
     /// Whether node `id` is up.
@@ -317,7 +321,9 @@ impl<N: Node> Sim<N> {
 
     /// Message counts and bytes of node `id`.
     pub fn stats(&self, id: NodeId) -> NodeStats {
-        self.stats.get(id.index()).copied().unwrap_or_default()
+        id.index_in(self.stats.len())
+            .map(|i| self.stats[i])
+            .unwrap_or_default()
     }
 
     /// The sum of every node's counts.
@@ -448,24 +454,36 @@ impl<N: Node> Sim<N> {
     }
 
     /// Queues every action of `schedule` at its time.
-    pub fn schedule(&mut self, schedule: &Schedule) {
+    pub fn schedule(&mut self, schedule: &Schedule) -> Result<()> {
+        for (_, action) in &schedule.actions {
+            action.check(self.slots.len())?;
+        }
         for (at, action) in &schedule.actions {
             self.push(Time::ZERO + *at, Happening::Action(action.clone()));
         }
+        Ok(())
     }
 
     /// Queues `action` at `at`.
-    pub fn schedule_at(&mut self, at: Time, action: Action) {
+    pub fn schedule_at(&mut self, at: Time, action: Action) -> Result<()> {
+        action.check(self.slots.len())?;
         self.push(at, Happening::Action(action));
+        Ok(())
     }
 
     /// A client sends `req` to node `node` now; the answer will appear in
     /// [`Sim::replies`] under the returned client id.
-    pub fn request(&mut self, node: NodeId, req: N::Request) -> ClientId {
+    pub fn request(&mut self, node: NodeId, req: N::Request) -> Result<ClientId> {
+        if node.index_in(self.slots.len()).is_none() {
+            return Err(Error::Runtime(format!(
+                "a client asked {node}, but the cluster has only n1..=n{}",
+                self.slots.len()
+            )));
+        }
         self.next_client += 1;
         let client = ClientId(self.next_client);
         self.push(self.now, Happening::Request { node, client, req });
-        client
+        Ok(client)
     }
 
     // --- Controlled mode ----------------------------------------------------------
@@ -546,6 +564,7 @@ impl<N: Node> Sim<N> {
 
     /// Carries out a harness action now.
     pub fn apply(&mut self, action: Action) -> Result<()> {
+        action.check(self.slots.len())?;
         log::info!(target: "quorum::harness", "{} harness: {action}", self.now);
         match &action {
             Action::Crash(id) => {
@@ -600,15 +619,15 @@ impl<N: Node> Sim<N> {
 
     fn slot_mut(&mut self, id: NodeId) -> Result<&mut Slot<N>> {
         let n = self.slots.len();
-        self.slots
-            .get_mut(id.index())
-            .filter(|_| id.0 != 0)
-            .ok_or_else(|| Error::Runtime(format!("there is no node {id} in a cluster of {n}")))
+        let i = id
+            .index_in(n)
+            .ok_or_else(|| Error::Runtime(format!("there is no node {id} in a cluster of {n}")))?;
+        Ok(&mut self.slots[i])
     }
 
     /// Where node `id` keeps its durable state.
     pub fn location(&self, id: NodeId) -> Option<&Location> {
-        self.slots.get(id.index()).map(|s| &s.location)
+        Some(&self.slots.get(id.index_in(self.slots.len())?)?.location)
     }
 
     // --- The engine -----------------------------------------------------------------
@@ -620,7 +639,10 @@ impl<N: Node> Sim<N> {
         match q.what {
             Happening::Start(id) => self.dispatch(id, |n, ctx| n.on_start(ctx))?,
             Happening::Deliver { from, to, msg, id } => {
-                if self.is_up(to) {
+                if self.net.is_blocked(from, to) {
+                    // In flight when a partition began: lost with it.
+                    self.note_drop(from, to, id, DropReason::Partitioned);
+                } else if self.is_up(to) {
                     let s = &mut self.stats[to.index()];
                     s.delivered += 1;
                     s.bytes_delivered += msg.size() as u64;

@@ -18,7 +18,7 @@
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed, Ordering::SeqCst};
 use std::sync::{Arc, Mutex, RwLock};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -263,15 +263,11 @@ impl<N: Node> Threads<N> {
     }
 
     fn inbox(&self, id: NodeId) -> Result<&Sender<Envelope<N>>> {
-        self.inboxes
-            .get(id.index())
-            .filter(|_| id.0 != 0)
-            .ok_or_else(|| {
-                Error::Runtime(format!(
-                    "there is no node {id} in a cluster of {}",
-                    self.len()
-                ))
-            })
+        let n = self.len();
+        let i = id
+            .index_in(n)
+            .ok_or_else(|| Error::Runtime(format!("there is no node {id} in a cluster of {n}")))?;
+        Ok(&self.inboxes[i])
     }
 
     fn record(&self, node: NodeId, event: Event) {
@@ -282,6 +278,7 @@ impl<N: Node> Threads<N> {
 
     /// Carries out a harness action now.
     pub fn apply(&self, action: &Action) -> Result<()> {
+        action.check(self.len())?;
         log::info!(target: "quorum::harness", "{} harness: {action}", self.now());
         let change_net = |f: &dyn Fn(&mut Network)| -> Result<()> {
             let mut net =
@@ -289,18 +286,18 @@ impl<N: Node> Threads<N> {
                     Error::Runtime("the network lock was poisoned by a panic".into())
                 })?;
             f(&mut net);
-            self.shared.net_version.fetch_add(1, Relaxed);
+            self.shared.net_version.fetch_add(1, SeqCst);
             Ok(())
         };
         match action {
             Action::Crash(id) => {
                 let inbox = self.inbox(*id)?;
-                self.shared.crashed[id.index()].store(true, Relaxed);
+                self.shared.crashed[id.index()].store(true, SeqCst);
                 let _ = inbox.send(Envelope::Crash);
             }
             Action::Restart(id) => {
                 let inbox = self.inbox(*id)?;
-                self.shared.crashed[id.index()].store(false, Relaxed);
+                self.shared.crashed[id.index()].store(false, SeqCst);
                 let _ = inbox.send(Envelope::Restart);
             }
             Action::Partition { a, b, one_way, on } => {
@@ -310,14 +307,29 @@ impl<N: Node> Threads<N> {
                     Event::new("partition").with("what", action.to_string()),
                 );
             }
-            Action::Disconnect(id) => change_net(&|n| n.disconnect(*id))?,
-            Action::Connect(id) => change_net(&|n| n.connect(*id))?,
+            Action::Disconnect(id) => {
+                change_net(&|n| n.disconnect(*id))?;
+                self.record(
+                    HARNESS,
+                    Event::new("partition").with("what", action.to_string()),
+                );
+            }
+            Action::Connect(id) => {
+                change_net(&|n| n.connect(*id))?;
+                self.record(
+                    HARNESS,
+                    Event::new("partition").with("what", action.to_string()),
+                );
+            }
             Action::Heal => {
                 change_net(&|n| n.heal())?;
                 self.record(HARNESS, Event::new("heal"));
             }
             Action::SetFaults(f) => change_net(&|n| n.set_faults(f.clone()))?,
-            Action::Slow(id, slow) => change_net(&|n| n.set_slow(*id, *slow))?,
+            Action::Slow(id, slow) => {
+                change_net(&|n| n.set_slow(*id, *slow))?;
+                self.record(*id, Event::new("slow").with("slow", slow));
+            }
         }
         Ok(())
     }
@@ -393,42 +405,58 @@ impl<N: Node> Threads<N> {
             .fold(NodeStats::default(), |a, s| a.plus(&s.load()))
     }
 
-    /// Stops every node, joins every thread, and returns the trace sorted by time.
-    /// An error any node thread met during the run is returned here.
-    pub fn shutdown(mut self) -> Result<Vec<Record>> {
+    /// Stops every node thread and the router and waits for them to end. After it, the
+    /// message counts are final and [`Threads::take_records`] holds the whole trace. An
+    /// error any node thread met during the run (a failed handler, a failed restart, a
+    /// panic) is returned here. Calling it again does nothing more.
+    pub fn stop(&mut self) -> Result<()> {
         for inbox in &self.inboxes {
             let _ = inbox.send(Envelope::Stop);
         }
-        let mut panicked = Vec::new();
         for (i, w) in self.workers.drain(..).enumerate() {
             if w.join().is_err() {
-                panicked.push(NodeId::from_index(i).to_string());
+                self.shared
+                    .fail(format!("{}'s thread panicked", NodeId::from_index(i)));
             }
         }
-        // The router stops once the last sender to it (held by the workers) is gone;
-        // it holds the inboxes' senders, so drop ours first.
-        self.inboxes.clear();
+        // The router ends once every sender to it is gone, and the workers held them all.
         if let Some(r) = self.router.take() {
             if r.join().is_err() {
-                panicked.push("router".into());
+                self.shared.fail("the router thread panicked".into());
             }
         }
-        drop(self.record_tx);
-        let mut records: Vec<Record> = self.records.try_iter().collect();
-        records.sort_by_key(|r| r.t_us);
-        let mut errors = self
+        let errors = self
             .shared
             .errors
             .lock()
             .map(|e| e.clone())
             .unwrap_or_default();
-        if !panicked.is_empty() {
-            errors.push(format!("thread(s) panicked: {}", panicked.join(", ")));
-        }
         match errors.is_empty() {
-            true => Ok(records),
+            true => Ok(()),
             false => Err(Error::Runtime(errors.join("; "))),
         }
+    }
+
+    /// Takes the trace recorded so far, sorted by time: protocol events always, the
+    /// runtime's own when the run was configured with `trace: true`.
+    pub fn take_records(&mut self) -> Vec<Record> {
+        let mut records: Vec<Record> = self.records.try_iter().collect();
+        records.sort_by_key(|r| r.t_us);
+        records
+    }
+
+    /// Stops every thread ([`Threads::stop`]) and returns the whole trace.
+    pub fn shutdown(mut self) -> Result<Vec<Record>> {
+        self.stop()?;
+        Ok(self.take_records())
+    }
+}
+
+impl<N: Node> Drop for Threads<N> {
+    /// A cluster that goes out of scope (a test's failed assertion, an early return)
+    /// stops and joins its threads rather than leaving them heartbeating forever.
+    fn drop(&mut self) {
+        let _ = self.stop();
     }
 }
 
@@ -496,10 +524,10 @@ impl<N: Node> Worker<N> {
     fn run(mut self) {
         self.dispatch(|n, ctx| n.on_start(ctx));
         loop {
-            self.fire_due_timers();
-            if self.node.is_some() && self.shared.crashed[self.id.index()].load(Relaxed) {
+            if self.crash_ordered() {
                 self.crash();
             }
+            self.fire_due_timers();
             let got = match self.next_deadline() {
                 Some(deadline) => self.inbox.recv_deadline(deadline),
                 None => self
@@ -540,10 +568,15 @@ impl<N: Node> Worker<N> {
         None
     }
 
+    /// Whether the harness has crashed this node and the thread has not yet noticed.
+    fn crash_ordered(&self) -> bool {
+        self.node.is_some() && self.shared.crashed[self.id.index()].load(SeqCst)
+    }
+
     fn fire_due_timers(&mut self) {
         let now = Instant::now();
         while let Some(&Reverse((deadline, generation))) = self.heap.peek() {
-            if deadline > now {
+            if deadline > now || self.crash_ordered() {
                 return;
             }
             self.heap.pop();
@@ -560,7 +593,17 @@ impl<N: Node> Worker<N> {
     }
 
     fn deliver(&mut self, from: NodeId, msg: N::Msg, id: u64) {
-        if self.node.is_none() {
+        // A message still in flight when a partition began is lost with it, as a packet
+        // on a cut cable is: check the link again on arrival.
+        self.refresh_net();
+        let lost = if self.crash_ordered() || self.node.is_none() {
+            Some(DropReason::Crashed)
+        } else if self.net.is_blocked(from, self.id) {
+            Some(DropReason::Partitioned)
+        } else {
+            None
+        };
+        if let Some(reason) = lost {
             if let Some(s) = self.shared.stats.get(from.index()) {
                 s.dropped.fetch_add(1, Relaxed);
             }
@@ -568,7 +611,7 @@ impl<N: Node> Worker<N> {
                 let e = Event::new("drop")
                     .with("to", self.id)
                     .with("id", id)
-                    .with("reason", DropReason::Crashed.as_str());
+                    .with("reason", reason.as_str());
                 let _ = self.records.send(Record::new(self.shared.now(), from, &e));
             }
             return;
@@ -689,13 +732,7 @@ impl<N: Node> Worker<N> {
             ));
             return;
         }
-        let version = self.shared.net_version.load(Relaxed);
-        if version != self.net_version {
-            if let Ok(net) = self.shared.net.read() {
-                self.net = net.clone();
-                self.net_version = version;
-            }
-        }
+        self.refresh_net();
         let stats = &self.shared.stats[self.id.index()];
         stats.sent.fetch_add(1, Relaxed);
         stats.bytes_sent.fetch_add(msg.size() as u64, Relaxed);
@@ -745,6 +782,17 @@ impl<N: Node> Worker<N> {
         }
     }
     // ANCHOR_END: threads_send
+
+    /// Re-reads the network if the harness changed it since this thread last looked.
+    fn refresh_net(&mut self) {
+        let version = self.shared.net_version.load(SeqCst);
+        if version != self.net_version {
+            if let Ok(net) = self.shared.net.read() {
+                self.net = net.clone();
+                self.net_version = version;
+            }
+        }
+    }
 
     fn send_after(&mut self, to: NodeId, delay: Duration, envelope: Envelope<N>) {
         self.delay_seq += 1;

@@ -91,7 +91,15 @@ impl SqliteStore {
         // sees what the immutable snapshot could not: transactions still in a `-wal`
         // (say, a newer build's migration, cut short by a crash before the next
         // checkpoint). For a new file it confirms what we just wrote.
-        check_contents(&store.conn, path, &identity)?;
+        if let Err(refused) = check_contents(&store.conn, path, &identity) {
+            // Closing a connection checkpoints the `-wal` into the main file and deletes
+            // it; a refused database must be left as it was found, so forbid that.
+            let _ = store.conn.set_db_config(
+                rusqlite::config::DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE,
+                true,
+            );
+            return Err(refused);
+        }
         Ok(store)
     }
 

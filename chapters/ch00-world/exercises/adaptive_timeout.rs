@@ -9,7 +9,7 @@
 //! Return the mean gap plus DEVIATIONS standard deviations plus one `heartbeat` interval
 //! of slack, never less than `floor`; with fewer than MIN_SAMPLES gaps, return `floor`.
 //!
-//! Done when `cargo test --features starter --test exercises ex0_2` passes.
+//! Done when `cargo test --features ex0_2 --test exercises ex0_2` passes.
 
 use std::time::Duration;
 

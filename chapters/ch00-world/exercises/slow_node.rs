@@ -7,7 +7,7 @@
 //! the network would otherwise take, and at least ten times `SLOW_FLOOR`, so that a slow
 //! node is slow even on a network without delay.
 //!
-//! Done when `cargo test --features starter --test exercises ex0_1` passes.
+//! Done when `cargo test --features ex0_1 --test exercises ex0_1` passes.
 
 use std::time::Duration;
 
