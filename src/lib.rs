@@ -23,6 +23,7 @@ pub mod cli;
 pub mod detector;
 pub mod error;
 pub mod exercises;
+pub mod paxos;
 pub mod runtime;
 pub mod storage;
 

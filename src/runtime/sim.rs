@@ -37,8 +37,8 @@ use crate::storage::{Location, Storage};
 /// Builds a node from its id and its storage, at the start and after every restart.
 pub type Factory<N> = Arc<dyn Fn(NodeId, Storage) -> Result<N> + Send + Sync>;
 
-/// A property checked after every simulated event: `Err(detail)` is a violation.
-pub type Check<N> = Box<dyn FnMut(&Sim<N>) -> std::result::Result<(), String>>;
+/// A checker run after every simulated event: it returns the violations it sees.
+pub type Check<N> = Box<dyn FnMut(&Sim<N>) -> Vec<Violation>>;
 
 /// How to set up a simulated run.
 #[derive(Clone, Debug)]
@@ -114,6 +114,44 @@ struct Queued<N: Node> {
     at: Time,
     seq: u64,
     what: Happening<N>,
+}
+
+impl<N: Node> Queued<N>
+where
+    N::Request: Clone,
+{
+    /// A copy of the entry (for [`Sim::fork`]).
+    fn duplicate(&self) -> Queued<N> {
+        let what = match &self.what {
+            Happening::Start(n) => Happening::Start(*n),
+            Happening::Deliver { from, to, msg, id } => Happening::Deliver {
+                from: *from,
+                to: *to,
+                msg: msg.clone(),
+                id: *id,
+            },
+            Happening::Timer {
+                node,
+                timer,
+                generation,
+            } => Happening::Timer {
+                node: *node,
+                timer: timer.clone(),
+                generation: *generation,
+            },
+            Happening::Request { node, client, req } => Happening::Request {
+                node: *node,
+                client: *client,
+                req: req.clone(),
+            },
+            Happening::Action(a) => Happening::Action(a.clone()),
+        };
+        Queued {
+            at: self.at,
+            seq: self.seq,
+            what,
+        }
+    }
 }
 
 impl<N: Node> PartialEq for Queued<N> {
@@ -194,7 +232,7 @@ pub struct Sim<N: Node> {
     next_msg: u64,
     next_client: u64,
     replies: Vec<Reply<N::Response>>,
-    checks: Vec<(&'static str, Check<N>)>,
+    checks: Vec<Check<N>>,
     step_events: Vec<(NodeId, Event)>,
     violations: Vec<Violation>,
     steps: u64,
@@ -386,9 +424,18 @@ impl<N: Node> Sim<N> {
     pub fn add_check(
         &mut self,
         property: &'static str,
-        check: impl FnMut(&Sim<N>) -> std::result::Result<(), String> + 'static,
+        mut check: impl FnMut(&Sim<N>) -> std::result::Result<(), String> + 'static,
     ) {
-        self.checks.push((property, Box::new(check)));
+        self.add_checker(move |sim| match check(sim) {
+            Ok(()) => Vec::new(),
+            Err(detail) => vec![Violation::new(sim.now(), property, detail)],
+        });
+    }
+
+    /// Registers a checker of several properties at once (one that keeps a history of
+    /// the run, say), run after every event; every violation it returns is recorded.
+    pub fn add_checker(&mut self, checker: impl FnMut(&Sim<N>) -> Vec<Violation> + 'static) {
+        self.checks.push(Box::new(checker));
     }
 
     fn run_checks(&mut self) {
@@ -396,11 +443,10 @@ impl<N: Node> Sim<N> {
             return;
         }
         let mut checks = std::mem::take(&mut self.checks);
-        for (property, check) in checks.iter_mut() {
-            if let Err(detail) = check(self) {
-                log::error!(target: "quorum::harness", "{} harness: {property} violated: {detail}", self.now);
-                self.violations
-                    .push(Violation::new(self.now, property, detail));
+        for check in checks.iter_mut() {
+            for v in check(self) {
+                log::error!(target: "quorum::harness", "{} harness: {v}", self.now);
+                self.violations.push(v);
             }
         }
         self.checks = checks;
@@ -548,6 +594,36 @@ impl<N: Node> Sim<N> {
         self.run_event(q)
     }
 
+    /// Delivers a copy of the message in flight `seq` now and leaves the message in
+    /// flight: the network duplicated it. A model checker that lets every message be
+    /// delivered any number of times, including never, covers loss, duplication and
+    /// reordering at once.
+    pub fn redeliver(&mut self, seq: u64) -> Result<()> {
+        let copy = self
+            .queue
+            .iter()
+            .find(|q| q.seq == seq)
+            .and_then(|q| match &q.what {
+                Happening::Deliver { from, to, msg, id } => Some(Queued {
+                    at: q.at,
+                    seq: q.seq,
+                    what: Happening::Deliver {
+                        from: *from,
+                        to: *to,
+                        msg: msg.clone(),
+                        id: *id,
+                    },
+                }),
+                _ => None,
+            });
+        match copy {
+            Some(q) => self.run_event(q),
+            None => Err(Error::Runtime(format!(
+                "no message in flight with event #{seq}"
+            ))),
+        }
+    }
+
     /// Removes the pending event `seq` without running it: the network lost the
     /// message (or the timer never fires).
     pub fn discard(&mut self, seq: u64) -> Result<()> {
@@ -558,6 +634,52 @@ impl<N: Node> Sim<N> {
             self.note_drop(from, to, id, DropReason::Lost);
         }
         Ok(())
+    }
+
+    // --- Branching ----------------------------------------------------------------
+
+    /// An independent copy of this simulation, for a model checker that explores one
+    /// state's every successor. Storage is deep-copied ([`Location::fork`], memory
+    /// only), and `copy` rebuilds each live node over its copied storage. Checks are not
+    /// copied: the caller checks the copy itself.
+    pub fn fork(&self, copy: impl Fn(&N, Storage) -> N) -> Result<Sim<N>>
+    where
+        N::Request: Clone,
+        N::Response: Clone,
+    {
+        let mut slots = Vec::with_capacity(self.slots.len());
+        for s in &self.slots {
+            let location = s.location.fork()?;
+            let node = match &s.node {
+                Some(n) => Some(copy(n, location.open()?)),
+                None => None,
+            };
+            slots.push(Slot {
+                node,
+                location,
+                timers: s.timers.clone(),
+            });
+        }
+        Ok(Sim {
+            now: self.now,
+            seq: self.seq,
+            queue: self.queue.iter().map(Queued::duplicate).collect(),
+            rng: self.rng.clone(),
+            net: self.net.clone(),
+            slots,
+            factory: self.factory.clone(),
+            effects: Vec::new(),
+            stats: self.stats.clone(),
+            records: self.records.clone(),
+            trace_runtime: self.trace_runtime,
+            next_msg: self.next_msg,
+            next_client: self.next_client,
+            replies: self.replies.clone(),
+            checks: Vec::new(),
+            step_events: Vec::new(),
+            violations: self.violations.clone(),
+            steps: self.steps,
+        })
     }
 
     // --- The harness's hands --------------------------------------------------------

@@ -1,0 +1,522 @@
+//! `ch01-paxos`: chapter 1's binary. Single-decree Paxos on threads, in the simulator,
+//! over many seeds, or exhaustively.
+//!
+//! ```text
+//! ch01-paxos --proposers 3 --nodes 5                  # threads: three dueling proposers
+//! ch01-paxos sim --seed 7 --proposers 3 --svg a.svg   # one simulated run, drawn
+//! ch01-paxos sim --seeds 0..10000 --drop 0.3 ...      # a checked sweep
+//! ch01-paxos sim --break ignore-accepted --seeds 0..1000  # watch a rule's absence fail
+//! ch01-paxos explore                                  # every order of deliveries
+//! ch01-paxos bench                                    # decisions/s, explorer states/s
+//! ```
+
+mod bench;
+
+use std::ops::Range;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{CommandFactory, Parser, Subcommand};
+use serde_json::{json, Value};
+
+use quorum::check::Violation;
+use quorum::cli::{self, parse_duration_flag, parse_seed_range, CommonArgs};
+use quorum::paxos::explore::{explore, random_walks, ExploreConfig};
+use quorum::paxos::{run, PaxosConfig, PaxosNode, Rule};
+use quorum::runtime::trace::Record;
+use quorum::runtime::{NodeId, NodeStats, Schedule, SimConfig, Threads, ThreadsConfig, Time};
+
+/// Chapter 1: single-decree Paxos on threads, in the simulator, or exhaustively explored.
+#[derive(Parser, Debug)]
+#[command(name = "ch01-paxos", version, after_help = EXAMPLES)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    #[command(flatten)]
+    common: CommonArgs,
+    #[command(flatten)]
+    paxos: PaxosArgs,
+}
+
+const EXAMPLES: &str = "\
+Examples:
+  ch01-paxos --proposers 3 --nodes 5                     three dueling proposers, on threads
+  ch01-paxos sim --seed 7 --proposers 3 --svg a.svg      one simulated run, drawn
+  ch01-paxos sim --seeds 0..1000 --drop 0.3 --crash 4@50ms..200ms   a checked sweep
+  ch01-paxos sim --seeds 0..1000 --break ignore-accepted a rule removed: watch it fail
+  ch01-paxos sim --no-backoff --proposers 2 --delay 5ms  dueling without backoff: livelock
+  ch01-paxos explore                                     every order of deliveries, 2 proposers x 3 acceptors
+  ch01-paxos explore --break forget-promise --svg ce.svg the explorer's counterexample, drawn";
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run on real threads, one per node (the default)
+    Run,
+    /// Run in the deterministic simulator
+    Sim {
+        /// Run every seed of the range A..B (A up to but not including B) and check each (example: --seeds 0..1000)
+        #[arg(long, value_parser = parse_seed_range, value_name = "A..B")]
+        seeds: Option<Range<u64>>,
+    },
+    /// Explore every order of deliveries of a small cluster exhaustively
+    Explore {
+        /// At most this many ballots per proposer (example: --ballots 2)
+        #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u64).range(1..=4))]
+        ballots: u64,
+        /// How many crash-and-restarts the explorer may add (example: --crashes 1)
+        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(0..=2))]
+        crashes: u64,
+        /// Stop after this many states (example: --max-states 1000000)
+        #[arg(long, default_value_t = 200_000_000)]
+        max_states: usize,
+        /// Instead of the exhaustive search, take this many random walks through the same choices, seeded by --seed (example: --walks 20000)
+        #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+        walks: Option<u64>,
+    },
+    /// Measure decisions per second (threads and simulator) and explorer states per second
+    Bench {
+        /// How many decisions to time on each runtime (example: --decisions 2000)
+        #[arg(long, default_value_t = 2000, value_parser = clap::value_parser!(u64).range(10..))]
+        decisions: u64,
+    },
+}
+
+/// Paxos's own flags.
+#[derive(clap::Args, Debug, Clone)]
+struct PaxosArgs {
+    /// How many of the nodes propose, each its own value (example: --proposers 3)
+    #[arg(long, global = true, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=64))]
+    proposers: u32,
+    /// Remove a rule on purpose, to watch what goes wrong without it (example: --break ignore-accepted)
+    #[arg(long = "break", global = true, value_enum, value_name = "RULE")]
+    broken: Option<Rule>,
+    /// Retry at once after a refusal instead of after a randomized backoff
+    #[arg(long, global = true)]
+    no_backoff: bool,
+    /// How long a proposer gives a ballot before it tries a higher one (example: --retry 100ms)
+    #[arg(long, global = true, default_value = "100ms", value_parser = parse_duration_flag)]
+    retry: Duration,
+}
+
+fn main() -> ExitCode {
+    cli::init_logging();
+    let cli = Cli::parse();
+    let schedule = validate(&cli);
+    let result = match &cli.command {
+        None | Some(Command::Run) => run_threads(&cli, &schedule).and_then(|o| report(&cli, &o)),
+        Some(Command::Sim { seeds: None }) => {
+            run_sim(&cli, &schedule, cli.common.seed, true).and_then(|o| report(&cli, &o))
+        }
+        Some(Command::Sim { seeds: Some(seeds) }) => sweep(&cli, &schedule, seeds.clone()),
+        Some(Command::Explore {
+            ballots,
+            crashes,
+            max_states,
+            walks,
+        }) => run_explore(&cli, *ballots, *crashes as usize, *max_states, *walks),
+        Some(Command::Bench { decisions }) => bench::run(*decisions, cli.common.json),
+    };
+    match result {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::FAILURE,
+        Err(e) => {
+            eprintln!("ch01-paxos: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Checks what clap cannot check flag by flag; a problem exits with code 2.
+fn validate(cli: &Cli) -> Schedule {
+    let fail = |msg: String| -> ! {
+        Cli::command()
+            .error(clap::error::ErrorKind::ValueValidation, msg)
+            .exit()
+    };
+    if cli.paxos.proposers > cli.common.nodes {
+        fail(format!(
+            "--proposers {} is more than --nodes {}: every proposer is one of the nodes",
+            cli.paxos.proposers, cli.common.nodes
+        ));
+    }
+    cli.common.schedule().unwrap_or_else(|e| fail(e))
+}
+
+fn node_config(cli: &Cli) -> PaxosConfig {
+    let mut c = PaxosConfig::new(cli.common.node_count(), None);
+    c.retry = cli.paxos.retry;
+    c.backoff = !cli.paxos.no_backoff;
+    c.broken = cli.paxos.broken;
+    c
+}
+
+/// What a run leaves behind.
+struct Outcome {
+    runtime: &'static str,
+    stats: NodeStats,
+    records: Vec<Record>,
+    /// What each node learned (`None`: nothing; crashed nodes are left out).
+    learned: Vec<(NodeId, Option<String>)>,
+    /// Ballots started, over all proposers.
+    ballots: u64,
+    violations: Vec<Violation>,
+}
+
+impl Outcome {
+    /// The value chosen, if the live nodes agree on one.
+    fn chosen(&self) -> Option<&str> {
+        let first = self.learned.first()?.1.as_deref()?;
+        self.learned
+            .iter()
+            .all(|(_, v)| v.as_deref() == Some(first))
+            .then_some(first)
+    }
+}
+
+fn ballots_tried(nodes: impl Iterator<Item = Option<u64>>) -> u64 {
+    nodes.flatten().sum()
+}
+
+// ANCHOR: run_sim
+/// One simulated run of seed `seed`: until every live node has learned, or the duration
+/// ends. Faults are scheduled by the flags; the checker watches every step.
+fn run_sim(cli: &Cli, schedule: &Schedule, seed: u64, trace: bool) -> quorum::Result<Outcome> {
+    let c = &cli.common;
+    let config = SimConfig {
+        nodes: c.node_count(),
+        seed,
+        faults: c.faults(),
+        trace: trace && (c.trace.is_some() || c.svg.is_some()),
+    };
+    let locations = c.locations("ch01-paxos");
+    let (mut sim, agreement) = run::checked_sim_with(
+        config,
+        locations,
+        &node_config(cli),
+        cli.paxos.proposers as usize,
+    )?;
+    sim.schedule(schedule)?;
+    let end = Time::ZERO + c.duration;
+    let healed = schedule
+        .actions
+        .iter()
+        .map(|(at, _)| Time::ZERO + *at)
+        .max()
+        .unwrap_or(Time::ZERO);
+    let all_learned =
+        |s: &quorum::runtime::Sim<PaxosNode>| s.live_nodes().all(|(_, n)| n.chosen().is_some());
+    // Run past the last fault, then until everyone has learned (or time is up).
+    sim.run_until(healed.min(end))?;
+    sim.run_until_true(end, all_learned)?;
+    let learned = run::learned(&sim);
+    let mut violations = sim.violations().to_vec();
+    violations.extend(agreement.borrow().check_all_learned(sim.now(), &learned));
+    Ok(Outcome {
+        runtime: "sim",
+        stats: sim.total_stats(),
+        ballots: ballots_tried(
+            sim.live_nodes()
+                .map(|(_, n)| n.proposer.as_ref().map(|p| p.ballots_tried)),
+        ),
+        records: sim.take_records(),
+        learned,
+        violations,
+    })
+}
+// ANCHOR_END: run_sim
+
+/// One run on real threads: until every live node has learned, or the duration ends.
+fn run_threads(cli: &Cli, schedule: &Schedule) -> quorum::Result<Outcome> {
+    let c = &cli.common;
+    let config = ThreadsConfig {
+        nodes: c.node_count(),
+        seed: c.seed,
+        faults: c.faults(),
+        trace: c.trace.is_some() || c.svg.is_some(),
+    };
+    let factory = run::factory(&node_config(cli), cli.paxos.proposers as usize);
+    let mut threads = Threads::start(config, c.locations("ch01-paxos"), factory)?;
+    let down = crashed_at_end(schedule, c.duration);
+    // The harness thread carries out each fault at its time, then a client asks every
+    // node that is up for the chosen value, waiting at most until the duration ends.
+    let started = std::time::Instant::now();
+    let mut actions = schedule.actions.clone();
+    actions.sort_by_key(|(at, _)| *at);
+    for (at, action) in &actions {
+        let wait = at.saturating_sub(started.elapsed());
+        std::thread::sleep(wait);
+        threads.apply(action)?;
+    }
+    let mut learned = Vec::new();
+    for id in NodeId::all(c.node_count()) {
+        if down.contains(&id) {
+            continue;
+        }
+        let left = c
+            .duration
+            .saturating_sub(started.elapsed())
+            .max(Duration::from_millis(1));
+        learned.push((id, threads.call(id, (), left).ok()));
+    }
+    threads.stop()?;
+    let records = threads.take_records();
+    // The checker reads the run's protocol events afterwards, in time order.
+    let mut agreement = quorum::paxos::check::Agreement::new(c.node_count());
+    let mut violations: Vec<Violation> = records
+        .iter()
+        .flat_map(|r| agreement.observe_record(r))
+        .collect();
+    violations.extend(agreement.check_all_learned(Time(last_time(&records)), &learned));
+    Ok(Outcome {
+        runtime: "threads",
+        stats: threads.total_stats(),
+        ballots: records.iter().filter(|r| r.event == "prepare").count() as u64,
+        records,
+        learned,
+        violations,
+    })
+}
+
+/// The time of the last record, for violations found after the run.
+fn last_time(records: &[Record]) -> u64 {
+    records.last().map(|r| r.t_us).unwrap_or(0)
+}
+
+/// The nodes the schedule leaves crashed at `end`.
+fn crashed_at_end(schedule: &Schedule, end: Duration) -> Vec<NodeId> {
+    let mut down = Vec::new();
+    let mut actions: Vec<_> = schedule
+        .actions
+        .iter()
+        .filter(|(at, _)| *at <= end)
+        .collect();
+    actions.sort_by_key(|(at, _)| *at);
+    for (_, a) in actions {
+        match a {
+            quorum::runtime::Action::Crash(n) if !down.contains(n) => down.push(*n),
+            quorum::runtime::Action::Restart(n) => down.retain(|d| d != n),
+            _ => {}
+        }
+    }
+    down
+}
+
+fn report(cli: &Cli, o: &Outcome) -> quorum::Result<bool> {
+    let c = &cli.common;
+    c.write_outputs(
+        &o.records,
+        &format!(
+            "ch01-paxos: {} nodes, {} proposers, {}, seed {}",
+            c.nodes, cli.paxos.proposers, o.runtime, c.seed
+        ),
+    )?;
+    if c.json {
+        let mut m = c.summary(o.runtime, &o.stats, &o.violations);
+        m.insert("chosen".into(), json!(o.chosen()));
+        m.insert("proposers".into(), json!(cli.paxos.proposers));
+        m.insert("ballots_tried".into(), json!(o.ballots));
+        m.insert("broken".into(), json!(cli.paxos.broken.map(|r| r.name())));
+        let learned: serde_json::Map<String, Value> = o
+            .learned
+            .iter()
+            .map(|(id, v)| (id.to_string(), json!(v)))
+            .collect();
+        m.insert("learned".into(), Value::Object(learned));
+        cli::print_json(&Value::Object(m))?;
+    } else {
+        println!(
+            "ch01-paxos: {} nodes, {} proposer(s) on {}, seed {}{}",
+            c.nodes,
+            cli.paxos.proposers,
+            o.runtime,
+            c.seed,
+            cli.paxos
+                .broken
+                .map(|r| format!(", rule broken: {r}"))
+                .unwrap_or_default()
+        );
+        for r in o
+            .records
+            .iter()
+            .filter(|r| r.event == "prepare" || r.event == "chosen")
+        {
+            let what = match r.event.as_str() {
+                "prepare" => format!("starts ballot {}", ballot_text(r)),
+                _ => format!(
+                    "learns {} (ballot {})",
+                    r.str_field("value").unwrap_or("?"),
+                    ballot_text(r)
+                ),
+            };
+            println!("  {:>12}  {} {what}", Time(r.t_us).to_string(), r.node);
+        }
+        match o.chosen() {
+            Some(v) => println!(
+                "chosen: {v}, learned by all {} live nodes; {} ballot(s) tried",
+                o.learned.len(),
+                o.ballots
+            ),
+            None => println!(
+                "no single value learned by every live node; {} ballot(s) tried",
+                o.ballots
+            ),
+        }
+        println!(
+            "messages: {} sent, {} delivered, {} dropped",
+            o.stats.sent, o.stats.delivered, o.stats.dropped
+        );
+        if o.violations.is_empty() {
+            println!("properties: at most one value chosen, only a proposed value chosen, every learner learned it");
+        }
+        for v in &o.violations {
+            println!("VIOLATION {v}");
+        }
+    }
+    Ok(o.violations.is_empty())
+}
+
+fn ballot_text(r: &Record) -> String {
+    r.fields
+        .get("ballot")
+        .and_then(|b| serde_json::from_value::<quorum::paxos::Ballot>(b.clone()).ok())
+        .map(|b| b.to_string())
+        .unwrap_or_default()
+}
+
+/// Runs every seed of `seeds` and reports the failing ones with the command that replays each.
+fn sweep(cli: &Cli, schedule: &Schedule, seeds: Range<u64>) -> quorum::Result<bool> {
+    if cli.common.data_dir.is_some() {
+        return Err(quorum::Error::Config(
+            "--seeds runs many clusters; it keeps their state in memory, so drop --data-dir".into(),
+        ));
+    }
+    let started = std::time::Instant::now();
+    let (first, runs) = (seeds.start, seeds.end - seeds.start);
+    let (mut failed, mut all, mut decided) = (Vec::new(), Vec::new(), 0u64);
+    let mut stats = NodeStats::default();
+    for seed in seeds {
+        let o = run_sim(cli, schedule, seed, false)?;
+        stats = stats.plus(&o.stats);
+        if o.chosen().is_some() {
+            decided += 1;
+        }
+        if let Some(v) = o.violations.first() {
+            if !cli.common.json {
+                eprintln!(
+                    "seed {seed}: {v}\n  replay: ch01-paxos sim --seed {seed} {} --proposers {}{}{}",
+                    cli.common.replay_flags(),
+                    cli.paxos.proposers,
+                    cli.paxos.broken.map(|r| format!(" --break {r}")).unwrap_or_default(),
+                    if cli.paxos.no_backoff { " --no-backoff" } else { "" }
+                );
+            }
+            failed.push(seed);
+            all.extend(
+                o.violations
+                    .into_iter()
+                    .map(|v| json!({"seed": seed, "violation": v})),
+            );
+        }
+    }
+    let secs = started.elapsed().as_secs_f64();
+    if cli.common.json {
+        let mut m = cli.common.summary("sim", &stats, &[]);
+        m.insert("seed".into(), json!(first));
+        m.insert("seeds".into(), json!(format!("{first}..{}", first + runs)));
+        m.insert("runs".into(), json!(runs));
+        m.insert("decided_runs".into(), json!(decided));
+        m.insert("failed_runs".into(), json!(failed));
+        m.insert("proposers".into(), json!(cli.paxos.proposers));
+        m.insert("violations".into(), json!(all));
+        m.insert("wall_seconds".into(), json!(secs));
+        cli::print_json(&Value::Object(m))?;
+    } else {
+        println!(
+            "{runs} runs, {decided} decided, {} violated a property, in {secs:.1}s",
+            failed.len()
+        );
+    }
+    Ok(failed.is_empty())
+}
+
+// ANCHOR: run_explore
+/// The exhaustive search, and its counterexample if a broken rule makes one.
+fn run_explore(
+    cli: &Cli,
+    ballots: u64,
+    crashes: usize,
+    max_states: usize,
+    walks: Option<u64>,
+) -> quorum::Result<bool> {
+    let config = ExploreConfig {
+        nodes: cli.common.node_count().max(3),
+        proposers: cli.paxos.proposers.max(2) as usize,
+        max_ballots: ballots,
+        crashes,
+        broken: cli.paxos.broken,
+        max_states,
+        ..ExploreConfig::default()
+    };
+    let e = match walks {
+        Some(n) => random_walks(&config, n, cli.common.seed)?,
+        None => explore(&config)?,
+    };
+    if let Some(ce) = &e.counterexample {
+        let title = format!(
+            "ch01-paxos explore: counterexample with {}",
+            cli.paxos
+                .broken
+                .map(|r| r.name())
+                .unwrap_or("no rule broken")
+        );
+        cli.common.write_outputs(&ce.records, &title)?;
+    }
+    if cli.common.json {
+        cli::print_json(&json!({
+            "nodes": config.nodes, "proposers": config.proposers, "ballots": ballots, "crashes": crashes,
+            "broken": cli.paxos.broken.map(|r| r.name()),
+            "search": if walks.is_some() { "random walks" } else { "exhaustive" }, "walks": walks,
+            "states": e.states, "transitions": e.transitions, "max_depth": e.max_depth,
+            "complete": e.complete, "seconds": e.seconds,
+            "states_per_sec": (e.states as f64 / e.seconds.max(1e-9)).round(),
+            "counterexample": e.counterexample.as_ref().map(|c| json!({"violation": c.violation, "steps": c.steps})),
+        }))?;
+    } else {
+        if let Some(n) = walks {
+            println!(
+                "{n} random walks (seed {}), {} transitions, deepest {} steps, in {:.1}s",
+                cli.common.seed, e.transitions, e.max_depth, e.seconds
+            );
+        } else {
+            println!(
+            "explored {} proposers x {} acceptors, {} ballot(s) each, {} crash(es){}: {} distinct states, {} transitions, depth {}, in {:.1}s{}",
+            config.proposers,
+            config.nodes,
+            ballots,
+            crashes,
+            cli.paxos.broken.map(|r| format!(", rule broken: {r}")).unwrap_or_default(),
+            e.states,
+            e.transitions,
+            e.max_depth,
+            e.seconds,
+            if e.complete { "" } else { " (stopped early)" }
+            );
+        }
+        match &e.counterexample {
+            Some(ce) => {
+                println!("counterexample ({} steps):", ce.steps.len());
+                for (i, s) in ce.steps.iter().enumerate() {
+                    println!("  {:>3}. {s}", i + 1);
+                }
+                println!("VIOLATION {}", ce.violation);
+            }
+            None if e.complete => println!("every reachable state satisfies every property"),
+            None => println!(
+                "no violation in the states explored, but the search stopped at --max-states"
+            ),
+        }
+    }
+    Ok(e.counterexample.is_none() == cli.paxos.broken.is_none()
+        && (e.complete || e.counterexample.is_some()))
+}
+// ANCHOR_END: run_explore

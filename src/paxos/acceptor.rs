@@ -1,0 +1,152 @@
+//! The acceptor: the memory of Paxos.
+//!
+//! An acceptor keeps two facts, both on stable storage: the highest ballot it has
+//! *promised*, and the ballot and value it last *accepted*. Its rules ("Paxos Made
+//! Simple", §2.2):
+//!
+//! - **P1a.** It accepts a proposal numbered `b` unless it has promised a ballot above `b`.
+//! - On `prepare(b)` with `b` above every ballot it has promised, it promises `b` and
+//!   reports what it has accepted.
+//!
+//! Both facts are written to storage *before* the reply that reveals them is sent. An
+//! acceptor that promised, crashed and came back without its promise could accept a
+//! lower ballot it swore to refuse; one that forgot an acceptance could let a new
+//! proposer choose a different value over a value already chosen (`--break no-persist`).
+
+use serde::{Deserialize, Serialize};
+
+use super::{Ballot, Msg, PaxosConfig, Rule, Value};
+use crate::error::Result;
+use crate::runtime::{Context, Event, NodeId};
+use crate::storage::Storage;
+
+use super::PaxosNode;
+
+/// An acceptor's durable state.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Acceptor {
+    /// The highest ballot this acceptor has promised (or accepted); it refuses anything
+    /// below. Persisted before the promise is sent.
+    pub promised: Ballot,
+    /// The ballot and value this acceptor last accepted, if any. Persisted before the
+    /// acceptance is announced.
+    pub accepted: Option<(Ballot, Value)>,
+}
+
+/// The storage key of the acceptor's state.
+pub(super) const KEY: &str = "paxos.acceptor";
+
+impl Acceptor {
+    /// The acceptor's state as its storage holds it (a fresh acceptor if it holds none).
+    pub fn load(storage: &Storage) -> Result<Acceptor> {
+        match storage.get(KEY)? {
+            Some(bytes) => serde_json::from_slice(&bytes).map_err(|e| {
+                crate::Error::Config(format!(
+                    "{}: the acceptor state is unreadable ({e}); this database was not written by this chapter",
+                    storage.describe()
+                ))
+            }),
+            None => Ok(Acceptor::default()),
+        }
+    }
+
+    /// Writes the state to storage (unless `no-persist` is broken). Returns when the
+    /// write is durable.
+    fn persist(&self, storage: &mut Storage, config: &PaxosConfig) -> Result<()> {
+        if config.breaks(Rule::NoPersist) {
+            return Ok(());
+        }
+        let bytes = serde_json::to_vec(self)
+            .map_err(|e| crate::Error::Config(format!("acceptor state: {e}")))?;
+        storage.put(KEY, &bytes)
+    }
+
+    // ANCHOR: on_prepare
+    /// Phase 1b: promise `ballot` if nothing higher was promised, else refuse.
+    pub fn on_prepare(
+        &mut self,
+        ctx: &mut Context<'_, PaxosNode>,
+        storage: &mut Storage,
+        config: &PaxosConfig,
+        from: NodeId,
+        ballot: Ballot,
+    ) -> Result<()> {
+        if ballot < self.promised {
+            ctx.trace(
+                Event::new("rejected")
+                    .with("ballot", ballot)
+                    .with("promised", self.promised),
+            );
+            ctx.send(
+                from,
+                Msg::Nack {
+                    ballot,
+                    promised: self.promised,
+                },
+            );
+            return Ok(());
+        }
+        self.promised = ballot;
+        self.persist(storage, config)?; // the promise is on disk before anyone hears of it
+        ctx.trace(Event::new("promised").with("ballot", ballot));
+        let accepted = self.accepted.clone();
+        ctx.send(from, Msg::Promise { ballot, accepted });
+        Ok(())
+    }
+    // ANCHOR_END: on_prepare
+
+    // ANCHOR: on_accept
+    /// Phase 2b: accept `(ballot, value)` unless a higher ballot was promised, and tell
+    /// the ballot's distinguished learner, its proposer.
+    pub fn on_accept(
+        &mut self,
+        ctx: &mut Context<'_, PaxosNode>,
+        storage: &mut Storage,
+        config: &PaxosConfig,
+        from: NodeId,
+        ballot: Ballot,
+        value: Value,
+    ) -> Result<()> {
+        if ballot < self.promised && !config.breaks(Rule::ForgetPromise) {
+            ctx.trace(
+                Event::new("rejected")
+                    .with("ballot", ballot)
+                    .with("promised", self.promised),
+            );
+            ctx.send(
+                from,
+                Msg::Nack {
+                    ballot,
+                    promised: self.promised,
+                },
+            );
+            return Ok(());
+        }
+        self.promised = self.promised.max(ballot);
+        self.accepted = Some((ballot, value.clone()));
+        self.persist(storage, config)?; // accepted on disk before the learners hear of it
+        ctx.trace(
+            Event::new("accepted")
+                .with("ballot", ballot)
+                .with("value", &value),
+        );
+        // To the distinguished learner of this ballot: its proposer ("Paxos Made
+        // Simple", section 2.3), which tells every other learner once it has learned.
+        ctx.send(ballot.node, Msg::Accepted { ballot, value });
+        Ok(())
+    }
+    // ANCHOR_END: on_accept
+
+    /// A learner asks what this acceptor has accepted: tell it again.
+    pub fn on_query(&self, ctx: &mut Context<'_, PaxosNode>, from: NodeId) {
+        if let Some((ballot, value)) = &self.accepted {
+            ctx.send(
+                from,
+                Msg::Accepted {
+                    ballot: *ballot,
+                    value: value.clone(),
+                },
+            );
+        }
+    }
+}

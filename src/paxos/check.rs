@@ -1,0 +1,277 @@
+//! Paxos's safety properties, checked on every step.
+//!
+//! The checker reads the protocol's events (`proposed`, `accepted`, `chosen`) and keeps
+//! the history a single node cannot see: every acceptance ever made. From it, a value is
+//! *chosen* when a majority of all acceptors accepted it in the same ballot. That is the
+//! true definition, so it holds the nodes to it even when a rule is broken and the nodes
+//! themselves count wrongly. The properties ("Paxos Made Simple", §2.1):
+//!
+//! - **at most one value chosen**;
+//! - **only a proposed value is chosen**;
+//! - **a learner learns only the chosen value** (a learner that announces a value no
+//!   majority accepted in one ballot has learned something false).
+//!
+//! And at the end of a run whose faults have healed, the liveness property: **every
+//! learner learns the chosen value** ([`Agreement::check_all_learned`]).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::hash::{Hash, Hasher};
+
+use super::{majority, Ballot, Value};
+use crate::check::Violation;
+use crate::runtime::trace::Record;
+use crate::runtime::{Event, NodeId, Time};
+
+/// The property names, as the book and the violations print them.
+pub const AT_MOST_ONE_CHOSEN: &str = "at most one value chosen";
+/// See the module documentation.
+pub const ONLY_PROPOSED_CHOSEN: &str = "only a proposed value is chosen";
+/// See the module documentation.
+pub const LEARN_ONLY_CHOSEN: &str = "a learner learns only the chosen value";
+/// See the module documentation.
+pub const ALL_LEARN: &str = "every learner learns the chosen value";
+
+/// The checker's memory of a run.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Agreement {
+    /// A majority of all acceptors.
+    quorum: usize,
+    /// Every value a proposer proposed.
+    proposed: BTreeSet<Value>,
+    /// Every acceptance ever made: (ballot, value) -> the acceptors that accepted it.
+    accepted: BTreeMap<(Ballot, Value), BTreeSet<NodeId>>,
+    /// Every (ballot, value) a majority accepted.
+    chosen: BTreeSet<(Ballot, Value)>,
+    /// What each learner announced it learned.
+    learned: BTreeMap<NodeId, Value>,
+}
+
+impl Hash for Agreement {
+    fn hash<H: Hasher>(&self, h: &mut H) {
+        self.accepted.hash(h);
+        self.learned.hash(h);
+    }
+}
+
+fn field<T: serde::de::DeserializeOwned>(event: &Event, key: &str) -> Option<T> {
+    event
+        .get(key)
+        .and_then(|v| serde_json::from_value(v.clone()).ok())
+}
+
+/// The protocol event a trace record holds (the checker reads either).
+fn event_of(record: &Record) -> Option<Event> {
+    let name = ["proposed", "accepted", "chosen"]
+        .into_iter()
+        .find(|n| *n == record.event)?;
+    let mut event = Event::new(name);
+    for (k, v) in &record.fields {
+        let key = ["ballot", "value"].into_iter().find(|f| f == k);
+        if let Some(key) = key {
+            event.fields.push((key, v.clone()));
+        }
+    }
+    Some(event)
+}
+
+impl Agreement {
+    /// A checker for a cluster of `nodes` acceptors.
+    pub fn new(nodes: usize) -> Agreement {
+        Agreement {
+            quorum: majority(nodes),
+            ..Agreement::default()
+        }
+    }
+
+    /// Every value chosen so far (more than one is a violation).
+    pub fn chosen_values(&self) -> BTreeSet<Value> {
+        self.chosen.iter().map(|(_, v)| v.clone()).collect()
+    }
+
+    // ANCHOR: observe
+    /// Takes in one protocol event of `node` at `t`; returns the violations it reveals.
+    pub fn observe(&mut self, t: Time, node: NodeId, event: &Event) -> Vec<Violation> {
+        let mut found = Vec::new();
+        match event.name {
+            "proposed" => {
+                if let Some(v) = field::<Value>(event, "value") {
+                    self.proposed.insert(v);
+                }
+            }
+            "accepted" => {
+                let (Some(ballot), Some(value)) = (
+                    field::<Ballot>(event, "ballot"),
+                    field::<Value>(event, "value"),
+                ) else {
+                    return found;
+                };
+                let voters = self.accepted.entry((ballot, value.clone())).or_default();
+                voters.insert(node);
+                if voters.len() >= self.quorum && !self.chosen.contains(&(ballot, value.clone())) {
+                    let before = self.chosen_values();
+                    self.chosen.insert((ballot, value.clone()));
+                    if before.iter().any(|v| *v != value) {
+                        let list: Vec<&str> = before.iter().map(|v| v.as_str()).collect();
+                        found.push(Violation::new(
+                            t,
+                            AT_MOST_ONE_CHOSEN,
+                            format!(
+                                "{value} chosen in ballot {ballot}, after {} was chosen",
+                                list.join(" and ")
+                            ),
+                        ));
+                    }
+                    if !self.proposed.contains(&value) {
+                        found.push(Violation::new(
+                            t,
+                            ONLY_PROPOSED_CHOSEN,
+                            format!("{value} was chosen in ballot {ballot} but nobody proposed it"),
+                        ));
+                    }
+                }
+            }
+            "chosen" => {
+                let Some(value) = field::<Value>(event, "value") else {
+                    return found;
+                };
+                if !self.chosen.iter().any(|(_, v)| *v == value) {
+                    found.push(Violation::new(
+                        t,
+                        LEARN_ONLY_CHOSEN,
+                        format!("{node} learned {value}, which no majority accepted in one ballot"),
+                    ));
+                }
+                self.learned.insert(node, value);
+            }
+            _ => {}
+        }
+        found
+    }
+    // ANCHOR_END: observe
+
+    /// [`Agreement::observe`] for an event read back from a trace record.
+    pub fn observe_record(&mut self, record: &Record) -> Vec<Violation> {
+        match event_of(record) {
+            Some(event) => self.observe(Time(record.t_us), record.node, &event),
+            None => Vec::new(),
+        }
+    }
+
+    /// At the end of a run whose faults have healed: every live learner (`learned[i]`
+    /// is node i's learned value, `None` if it learned nothing; crashed nodes are left
+    /// out by the caller) learned, and learned the one chosen value.
+    pub fn check_all_learned(
+        &self,
+        t: Time,
+        learned: &[(NodeId, Option<Value>)],
+    ) -> Vec<Violation> {
+        let chosen = self.chosen_values();
+        learned
+            .iter()
+            .filter_map(|(node, v)| match v {
+                None => Some(Violation::new(
+                    t,
+                    ALL_LEARN,
+                    format!("{node} learned nothing"),
+                )),
+                Some(v) if !chosen.contains(v) => Some(Violation::new(
+                    t,
+                    ALL_LEARN,
+                    format!("{node} learned {v}, which was not chosen"),
+                )),
+                _ => None,
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn accepted(ballot: Ballot, value: &str) -> Event {
+        Event::new("accepted")
+            .with("ballot", ballot)
+            .with("value", value)
+    }
+
+    #[test]
+    fn two_values_chosen_in_two_ballots_is_a_violation() {
+        let mut a = Agreement::new(3);
+        let (b1, b2) = (Ballot::new(1, NodeId(1)), Ballot::new(1, NodeId(2)));
+        for v in ["v1", "v2"] {
+            a.observe(Time(0), NodeId(1), &Event::new("proposed").with("value", v));
+        }
+        assert!(a
+            .observe(Time(1), NodeId(1), &accepted(b1, "v1"))
+            .is_empty());
+        assert!(
+            a.observe(Time(2), NodeId(2), &accepted(b1, "v1"))
+                .is_empty(),
+            "v1 chosen: fine"
+        );
+        assert!(a
+            .observe(Time(3), NodeId(2), &accepted(b2, "v2"))
+            .is_empty());
+        let found = a.observe(Time(4), NodeId(3), &accepted(b2, "v2"));
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].property, AT_MOST_ONE_CHOSEN);
+    }
+
+    #[test]
+    fn acceptances_in_different_ballots_do_not_add_up() {
+        let mut a = Agreement::new(3);
+        a.observe(
+            Time(0),
+            NodeId(1),
+            &Event::new("proposed").with("value", "v1"),
+        );
+        a.observe(
+            Time(1),
+            NodeId(1),
+            &accepted(Ballot::new(1, NodeId(1)), "v1"),
+        );
+        a.observe(
+            Time(2),
+            NodeId(2),
+            &accepted(Ballot::new(2, NodeId(1)), "v1"),
+        );
+        assert!(a.chosen_values().is_empty());
+        let found = a.observe(
+            Time(3),
+            NodeId(3),
+            &Event::new("chosen").with("value", "v1"),
+        );
+        assert_eq!(found[0].property, LEARN_ONLY_CHOSEN);
+    }
+
+    #[test]
+    fn an_unproposed_value_chosen_is_a_violation() {
+        let mut a = Agreement::new(1);
+        let found = a.observe(
+            Time(0),
+            NodeId(1),
+            &accepted(Ballot::new(1, NodeId(1)), "ghost"),
+        );
+        assert_eq!(found[0].property, ONLY_PROPOSED_CHOSEN);
+    }
+
+    #[test]
+    fn liveness_at_the_end() {
+        let mut a = Agreement::new(1);
+        a.observe(
+            Time(0),
+            NodeId(1),
+            &Event::new("proposed").with("value", "v1"),
+        );
+        a.observe(
+            Time(0),
+            NodeId(1),
+            &accepted(Ballot::new(1, NodeId(1)), "v1"),
+        );
+        let ok = a.check_all_learned(Time(9), &[(NodeId(1), Some("v1".into()))]);
+        assert!(ok.is_empty());
+        let bad = a.check_all_learned(Time(9), &[(NodeId(1), None)]);
+        assert_eq!(bad[0].property, ALL_LEARN);
+    }
+}

@@ -1,0 +1,223 @@
+//! The proposer: the one role that drives Paxos forward.
+//!
+//! A proposer runs ballots until a value is chosen. Each ballot is one attempt at the
+//! two phases; its rules ("Paxos Made Simple", §2.2):
+//!
+//! - A new ballot is above every ballot the proposer has seen (its round is higher), and
+//!   never reused, even across a crash: the round is persisted before the prepare goes
+//!   out.
+//! - Votes are counted **per ballot**: promises and acceptances for an earlier ballot do
+//!   not count toward this one (`--break stale-votes`).
+//! - With promises from a **majority** (`--break minority-quorum`), the value to propose
+//!   is the value of the highest-ballot acceptance reported by those promises, or the
+//!   proposer's own value if none was reported (`--break ignore-accepted`).
+//! - Acceptances go to the proposer's own learner (the distinguished learner), which
+//!   counts them; when it learns, the proposer is done.
+//! - A refusal reports the ballot the acceptor promised; the proposer will retry above
+//!   it, after a randomized, growing backoff. Without the backoff two proposers can
+//!   preempt each other forever: Paxos is safe without it, but not live (`--no-backoff`).
+
+use std::time::Duration;
+
+use super::{Ballot, Msg, PaxosConfig, PaxosNode, Rule, Timer, Value};
+use crate::error::Result;
+use crate::runtime::{Context, Event, NodeId};
+use crate::storage::Storage;
+
+/// Where a proposer is in its current ballot.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Phase {
+    /// No ballot under way (not started, or waiting out a backoff).
+    Idle,
+    /// Phase 1: waiting for promises.
+    Preparing,
+    /// Phase 2: waiting for acceptances of `value`.
+    Accepting {
+        /// The value sent in the accepts.
+        value: Value,
+    },
+    /// A value is chosen; nothing more to do.
+    Done,
+}
+
+/// A proposer's state.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Proposer {
+    /// The value this proposer wants chosen.
+    pub value: Value,
+    /// The current ballot (`Ballot::NONE` before the first).
+    pub ballot: Ballot,
+    /// Where the current ballot stands.
+    pub phase: Phase,
+    /// Promises for the current ballot: who promised, and what each reported accepted,
+    /// in node order (a set: the order they arrived in does not matter).
+    pub promises: Vec<(NodeId, Option<(Ballot, Value)>)>,
+    /// The highest round seen in any refusal: the next ballot goes above it.
+    pub highest_round: u64,
+    /// How many ballots this proposer has started.
+    pub ballots_tried: u64,
+    /// Refusals in a row, for the backoff.
+    pub refusals: u32,
+}
+
+/// The storage key of the highest round this proposer has used.
+pub(super) const ROUND_KEY: &str = "paxos.proposer.round";
+
+impl Proposer {
+    /// A proposer of `value`, resuming above the highest round it used before a crash.
+    pub fn new(value: Value, storage: &Storage) -> Result<Proposer> {
+        Ok(Proposer {
+            value,
+            ballot: Ballot::NONE,
+            phase: Phase::Idle,
+            promises: Vec::new(),
+            highest_round: storage.get_u64(ROUND_KEY)?.unwrap_or(0),
+            ballots_tried: 0,
+            refusals: 0,
+        })
+    }
+
+    // ANCHOR: start_ballot
+    /// Starts a new ballot above every round seen, and sends `prepare` to every acceptor.
+    pub fn start_ballot(
+        &mut self,
+        ctx: &mut Context<'_, PaxosNode>,
+        storage: &mut Storage,
+        config: &PaxosConfig,
+    ) -> Result<()> {
+        if matches!(self.phase, Phase::Done)
+            || config.max_ballots.is_some_and(|m| self.ballots_tried >= m)
+        {
+            return Ok(());
+        }
+        let round = self.highest_round.max(self.ballot.round) + 1;
+        storage.put_u64(ROUND_KEY, round)?; // never reuse a ballot, even after a crash
+        self.highest_round = round;
+        self.ballot = Ballot::new(round, ctx.me());
+        self.ballots_tried += 1;
+        self.phase = Phase::Preparing;
+        if !config.breaks(Rule::StaleVotes) {
+            self.promises.clear(); // votes are counted per ballot
+        }
+        ctx.trace(Event::new("prepare").with("ballot", self.ballot));
+        ctx.log(format_args!("starts ballot {}", self.ballot));
+        for acceptor in NodeId::all(config.nodes) {
+            ctx.send(
+                acceptor,
+                Msg::Prepare {
+                    ballot: self.ballot,
+                },
+            );
+        }
+        if config.max_ballots.is_none_or_more_than(self.ballots_tried) {
+            ctx.set_timer(Timer::Retry, config.retry);
+        }
+        Ok(())
+    }
+    // ANCHOR_END: start_ballot
+
+    // ANCHOR: on_promise
+    /// Counts a promise; with a majority, picks the value and starts Phase 2.
+    pub fn on_promise(
+        &mut self,
+        ctx: &mut Context<'_, PaxosNode>,
+        config: &PaxosConfig,
+        from: NodeId,
+        ballot: Ballot,
+        accepted: Option<(Ballot, Value)>,
+    ) {
+        let counts = ballot == self.ballot || config.breaks(Rule::StaleVotes);
+        if self.phase != Phase::Preparing
+            || !counts
+            || self.promises.iter().any(|(n, _)| *n == from)
+        {
+            return; // a late promise for an old ballot, or a duplicate
+        }
+        let at = self.promises.partition_point(|(n, _)| *n < from);
+        self.promises.insert(at, (from, accepted));
+        if self.promises.len() < config.quorum() {
+            return;
+        }
+        // The value of the highest-ballot acceptance among the promises, else our own.
+        let reported = self
+            .promises
+            .iter()
+            .filter_map(|(_, a)| a.as_ref())
+            .max_by_key(|(b, _)| *b)
+            .map(|(_, v)| v.clone());
+        let value = match reported {
+            Some(v) if !config.breaks(Rule::IgnoreAccepted) => v,
+            _ => self.value.clone(),
+        };
+        ctx.log(format_args!(
+            "has a majority for {}: proposes {value}",
+            self.ballot
+        ));
+        self.phase = Phase::Accepting {
+            value: value.clone(),
+        };
+        for acceptor in NodeId::all(config.nodes) {
+            ctx.send(
+                acceptor,
+                Msg::Accept {
+                    ballot: self.ballot,
+                    value: value.clone(),
+                },
+            );
+        }
+    }
+    // ANCHOR_END: on_promise
+
+    // ANCHOR: on_nack
+    /// A refusal of the current ballot: remember the higher ballot, and retry above it
+    /// after a randomized backoff that doubles with each refusal in a row.
+    pub fn on_nack(
+        &mut self,
+        ctx: &mut Context<'_, PaxosNode>,
+        config: &PaxosConfig,
+        ballot: Ballot,
+        promised: Ballot,
+    ) {
+        self.highest_round = self.highest_round.max(promised.round);
+        if ballot != self.ballot
+            || !matches!(self.phase, Phase::Preparing | Phase::Accepting { .. })
+        {
+            return;
+        }
+        self.phase = Phase::Idle;
+        self.refusals += 1;
+        let wait = if config.backoff {
+            let cap = config.retry * 2u32.saturating_pow(self.refusals.min(6));
+            ctx.rng().duration_between(Duration::ZERO, cap)
+        } else {
+            Duration::ZERO
+        };
+        ctx.log(format_args!(
+            "ballot {ballot} refused ({promised} promised); retries in {wait:?}"
+        ));
+        if config.max_ballots.is_none_or_more_than(self.ballots_tried) {
+            ctx.set_timer(Timer::Retry, wait);
+        }
+    }
+    // ANCHOR_END: on_nack
+
+    /// The value is chosen (this node's learner learned it): stop proposing.
+    pub fn finish(&mut self, ctx: &mut Context<'_, PaxosNode>) {
+        if self.phase != Phase::Done {
+            self.phase = Phase::Done;
+            ctx.cancel_timer(Timer::Retry);
+        }
+    }
+}
+
+/// `Option<u64>` as a bound: `None` is no bound.
+trait Bound {
+    /// Whether the bound allows more than `n`.
+    fn is_none_or_more_than(&self, n: u64) -> bool;
+}
+
+impl Bound for Option<u64> {
+    fn is_none_or_more_than(&self, n: u64) -> bool {
+        self.is_none_or(|m| m > n)
+    }
+}

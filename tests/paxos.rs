@@ -1,0 +1,326 @@
+//! Chapter 1: single-decree Paxos, in the deterministic simulator.
+
+use std::time::Duration;
+
+use quorum::paxos::explore::{explore, random_walks, ExploreConfig};
+use quorum::paxos::{check, run, Ballot, PaxosConfig, PaxosNode, Rule};
+use quorum::runtime::cluster::{ms, n, secs};
+use quorum::runtime::{Action, Faults, NodeId, Rng, Sim, SimConfig, Time};
+
+fn everyone_learned(sim: &Sim<PaxosNode>) -> bool {
+    sim.live_nodes().all(|(_, node)| node.chosen().is_some())
+}
+
+fn jittery() -> Faults {
+    Faults {
+        delay: (ms(1), ms(10)),
+        ..Faults::reliable()
+    }
+}
+
+#[test]
+fn one_proposer_gets_its_own_value_chosen() {
+    let (mut sim, agreement) =
+        run::checked_sim(SimConfig::new(3, 1), &PaxosConfig::new(3, None), 1).unwrap();
+    assert!(sim
+        .run_until_true(Time(1_000_000), everyone_learned)
+        .unwrap());
+    assert!(sim.violations().is_empty(), "{:?}", sim.violations());
+    assert_eq!(
+        agreement
+            .borrow()
+            .chosen_values()
+            .into_iter()
+            .collect::<Vec<_>>(),
+        vec!["v1"]
+    );
+    for (_, node) in sim.live_nodes() {
+        assert_eq!(node.chosen().map(|v| v.as_str()), Some("v1"));
+    }
+}
+
+/// Three proposers, five acceptors, messages that overtake each other: one value, and
+/// every node learns it.
+#[test]
+fn dueling_proposers_agree_on_one_value() {
+    for seed in 0..100 {
+        let config = SimConfig {
+            nodes: 5,
+            seed,
+            faults: jittery(),
+            trace: false,
+        };
+        let (mut sim, agreement) = run::checked_sim(config, &PaxosConfig::new(5, None), 3).unwrap();
+        assert!(
+            sim.run_until_true(Time(5_000_000), everyone_learned)
+                .unwrap(),
+            "seed {seed} undecided"
+        );
+        assert!(
+            sim.violations().is_empty(),
+            "seed {seed}: {:?}",
+            sim.violations()
+        );
+        assert_eq!(agreement.borrow().chosen_values().len(), 1, "seed {seed}");
+        let learned = run::learned(&sim);
+        assert!(agreement
+            .borrow()
+            .check_all_learned(sim.now(), &learned)
+            .is_empty());
+    }
+}
+
+/// An acceptor's promise is on disk before the promise is sent, so a restarted acceptor
+/// still refuses the ballots it promised to refuse; with `no-persist` it forgets.
+#[test]
+fn an_acceptor_keeps_its_promise_across_a_crash() {
+    for (broken, kept) in [(None, true), (Some(Rule::NoPersist), false)] {
+        let mut base = PaxosConfig::new(3, None);
+        base.broken = broken;
+        let (mut sim, _) = run::checked_sim(SimConfig::new(3, 2), &base, 1).unwrap();
+        assert!(sim
+            .run_until_true(Time(1_000_000), everyone_learned)
+            .unwrap());
+        let promised = sim.node(n(3)).unwrap().acceptor.promised;
+        assert_ne!(promised, Ballot::NONE);
+        sim.apply(Action::Crash(n(3))).unwrap();
+        sim.apply(Action::Restart(n(3))).unwrap();
+        let after = sim.node(n(3)).unwrap().acceptor.clone();
+        assert_eq!(after.promised == promised, kept, "broken: {broken:?}");
+        assert_eq!(after.accepted.is_some(), kept, "broken: {broken:?}");
+    }
+}
+
+/// A learner cut off while the value was chosen missed every message about it; once
+/// reconnected, it asks again and learns.
+#[test]
+fn a_learner_that_missed_the_decision_asks_again() {
+    let (mut sim, agreement) =
+        run::checked_sim(SimConfig::new(5, 3), &PaxosConfig::new(5, None), 1).unwrap();
+    sim.apply(Action::Disconnect(n(5))).unwrap();
+    assert!(sim
+        .run_until_true(Time(1_000_000), |s| s
+            .live_nodes()
+            .filter(|(_, x)| x.chosen().is_some())
+            .count()
+            == 4)
+        .unwrap());
+    sim.run_for(secs(1)).unwrap();
+    assert!(sim.node(n(5)).unwrap().chosen().is_none(), "n5 was cut off");
+    sim.apply(Action::Connect(n(5))).unwrap();
+    assert!(sim
+        .run_until_true(sim.now() + secs(1), everyone_learned)
+        .unwrap());
+    assert_eq!(
+        sim.node(n(5)).unwrap().chosen().map(|v| v.as_str()),
+        Some("v1")
+    );
+    assert!(sim.violations().is_empty());
+    assert_eq!(agreement.borrow().chosen_values().len(), 1);
+}
+
+/// A proposer restarted mid-run never reuses a ballot: its round is on disk.
+#[test]
+fn a_restarted_proposer_never_reuses_a_ballot() {
+    let (mut sim, _) =
+        run::checked_sim(SimConfig::new(3, 4), &PaxosConfig::new(3, None), 1).unwrap();
+    sim.apply(Action::Disconnect(n(1))).unwrap(); // n1 proposes into the void
+    sim.run_for(ms(350)).unwrap();
+    let used = sim.node(n(1)).unwrap().proposer.as_ref().unwrap().ballot;
+    assert!(used.round >= 2, "n1 retried: {used}");
+    sim.apply(Action::Crash(n(1))).unwrap();
+    sim.apply(Action::Restart(n(1))).unwrap();
+    sim.apply(Action::Connect(n(1))).unwrap();
+    assert!(sim
+        .run_until_true(sim.now() + secs(2), everyone_learned)
+        .unwrap());
+    let first_after: Vec<u64> = sim
+        .records()
+        .iter()
+        .filter(|r| r.event == "prepare" && r.node == n(1))
+        .filter_map(|r| serde_json::from_value::<Ballot>(r.fields["ballot"].clone()).ok())
+        .map(|b| b.round)
+        .collect();
+    let mut sorted = first_after.clone();
+    sorted.dedup();
+    assert_eq!(
+        sorted.len(),
+        first_after.len(),
+        "a ballot was used twice: {first_after:?}"
+    );
+    assert!(
+        first_after.windows(2).all(|w| w[0] < w[1]),
+        "{first_after:?}"
+    );
+}
+
+/// How many seeds the sweeps run: `QUORUM_SEEDS`, or 500 (the long setting is 10000).
+fn sweep_seeds() -> u64 {
+    std::env::var("QUORUM_SEEDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(500)
+}
+
+/// One randomized run: 5 nodes, 3 proposers, up to 30% loss, duplication, delays, a
+/// partition and two acceptor crash-restarts, all healed by 1.5 s. Returns the
+/// violations (safety on every step, then liveness once healed) and whether it decided.
+fn chaotic_run(seed: u64, broken: Option<Rule>) -> (Vec<quorum::check::Violation>, bool) {
+    let mut r = Rng::new(seed ^ 0x5eed);
+    let faults = Faults {
+        drop: r.between(0, 30) as f64 / 100.0,
+        delay: (Duration::ZERO, ms(r.between(1, 30))),
+        duplicate: r.between(0, 10) as f64 / 100.0,
+    };
+    let mut base = PaxosConfig::new(5, None);
+    base.broken = broken;
+    let (mut sim, agreement) = run::checked_sim(
+        SimConfig {
+            nodes: 5,
+            seed,
+            faults,
+            trace: false,
+        },
+        &base,
+        3,
+    )
+    .unwrap();
+    let cut = NodeId::from_index(r.index(5));
+    sim.schedule_at(Time(r.between(0, 200_000)), Action::Disconnect(cut))
+        .unwrap();
+    sim.schedule_at(Time(r.between(300_000, 1_000_000)), Action::Connect(cut))
+        .unwrap();
+    for victim in [n(4), n(5)] {
+        let down = r.between(10_000, 400_000);
+        sim.schedule_at(Time(down), Action::Crash(victim)).unwrap();
+        sim.schedule_at(
+            Time(down + r.between(1_000, 500_000)),
+            Action::Restart(victim),
+        )
+        .unwrap();
+    }
+    sim.schedule_at(Time(1_500_000), Action::SetFaults(Faults::reliable()))
+        .unwrap();
+    sim.run_until(Time(1_500_000)).unwrap();
+    let decided = sim
+        .run_until_true(Time(4_000_000), everyone_learned)
+        .unwrap();
+    let mut violations = sim.violations().to_vec();
+    violations.extend(
+        agreement
+            .borrow()
+            .check_all_learned(sim.now(), &run::learned(&sim)),
+    );
+    (violations, decided)
+}
+
+/// The sweep of the chapter: zero violations, and every run decides once faults heal.
+#[test]
+fn sweep_paxos_is_safe_and_decides_once_faults_heal() {
+    let mut failures = Vec::new();
+    for seed in 0..sweep_seeds() {
+        let (violations, decided) = chaotic_run(seed, None);
+        if let Some(v) = violations.first() {
+            failures.push(format!("seed {seed}: {v}"));
+        } else if !decided {
+            failures.push(format!("seed {seed}: undecided 2.5 s after faults healed"));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} seeds failed (replay: QUORUM_SEEDS=<seed+1> cargo test --test paxos sweep):\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
+/// Rule first: without each rule, the same sweep finds a run that breaks a property.
+/// These are the book's "what goes wrong without this rule" scenarios.
+#[test]
+fn without_each_rule_the_sweep_finds_a_violation() {
+    let safety = [
+        check::AT_MOST_ONE_CHOSEN,
+        check::ONLY_PROPOSED_CHOSEN,
+        check::LEARN_ONLY_CHOSEN,
+    ];
+    for rule in Rule::ALL {
+        let found = (0..400).find_map(|seed| {
+            let (violations, _) = chaotic_run(seed, Some(rule));
+            violations
+                .into_iter()
+                .find(|v| safety.contains(&v.property.as_str()))
+                .map(|v| (seed, v))
+        });
+        assert!(
+            found.is_some(),
+            "{rule}: 400 seeds and no safety violation: is the rule really necessary, or the sweep too weak?"
+        );
+    }
+}
+
+/// The explorer proves a small configuration safe, counting its states.
+#[test]
+fn explorer_proves_one_proposer_safe_and_counts_its_states() {
+    let config = ExploreConfig {
+        proposers: 1,
+        max_ballots: 1,
+        crashes: 0,
+        ..ExploreConfig::default()
+    };
+    let e = explore(&config).unwrap();
+    assert!(e.complete && e.counterexample.is_none());
+    assert!(e.states > 1000, "{} states", e.states);
+    // The same search twice finds the same space.
+    assert_eq!(explore(&config).unwrap().states, e.states);
+}
+
+/// With a rule broken, the explorer finds a run that breaks a property, and replays it
+/// as a trace a reader can follow.
+#[test]
+fn explorer_finds_counterexamples() {
+    for rule in [Rule::IgnoreAccepted, Rule::MinorityQuorum] {
+        let config = ExploreConfig {
+            broken: Some(rule),
+            max_states: 200_000,
+            ..ExploreConfig::default()
+        };
+        let e = explore(&config).unwrap();
+        let ce = e
+            .counterexample
+            .unwrap_or_else(|| panic!("{rule}: no counterexample in {} states", e.states));
+        assert!(!ce.steps.is_empty());
+        assert!(
+            ce.records.iter().any(|r| r.event == "send"),
+            "the replay carries the full trace"
+        );
+        assert!(ce.records.iter().any(|r| r.event == "accepted"));
+    }
+}
+
+/// Random walks through the explorer's choices find a counterexample for every rule the
+/// chapter says is necessary, and none for the intact protocol.
+#[test]
+fn random_walks_find_a_counterexample_for_every_rule() {
+    for rule in Rule::ALL {
+        let config = ExploreConfig {
+            broken: Some(rule),
+            ..ExploreConfig::default()
+        };
+        // A lost promise matters only if the crash comes at just the wrong moment.
+        let walks = if rule == Rule::NoPersist { 20_000 } else { 5_000 };
+        let e = random_walks(&config, walks, 1).unwrap();
+        let ce = e
+            .counterexample
+            .unwrap_or_else(|| panic!("{rule}: no counterexample in {walks} walks"));
+        assert!(
+            !ce.steps.is_empty() && ce.records.iter().any(|r| r.event == "accepted"),
+            "{rule}"
+        );
+    }
+    let e = random_walks(&ExploreConfig::default(), 2000, 1).unwrap();
+    assert!(
+        e.counterexample.is_none(),
+        "{:?}",
+        e.counterexample.map(|c| c.violation)
+    );
+}
