@@ -307,7 +307,11 @@ fn random_walks_find_a_counterexample_for_every_rule() {
             ..ExploreConfig::default()
         };
         // A lost promise matters only if the crash comes at just the wrong moment.
-        let walks = if rule == Rule::NoPersist { 20_000 } else { 5_000 };
+        let walks = if rule == Rule::NoPersist {
+            20_000
+        } else {
+            5_000
+        };
         let e = random_walks(&config, walks, 1).unwrap();
         let ce = e
             .counterexample
