@@ -234,3 +234,162 @@ fn every_listed_exercise_has_a_marked_starter_and_a_solution() {
     }
     assert!(count >= 2, "chapter 0 ships at least two exercises");
 }
+
+// --- Chapter 1: Paxos ----------------------------------------------------------------
+
+use quorum::exercises::{backoff, promise, value_to_propose};
+use quorum::paxos::{run as paxos_run, Ballot, PaxosConfig};
+use quorum::runtime::{NodeId, Rng};
+
+fn b(round: u64, node: u32) -> Ballot {
+    Ballot::new(round, NodeId(node))
+}
+
+/// 200 dueling runs (3 proposers, 5 acceptors, loss, delays, an acceptor crash): no
+/// safety violation, and every run decides.
+fn paxos_duels_stay_safe_and_decide() {
+    for seed in 0..200 {
+        let faults = Faults {
+            drop: 0.2,
+            delay: (ms(0), ms(15)),
+            duplicate: 0.05,
+        };
+        let config = SimConfig {
+            nodes: 5,
+            seed,
+            faults,
+            trace: false,
+        };
+        let (mut sim, agreement) =
+            paxos_run::checked_sim(config, &PaxosConfig::new(5, None), 3).unwrap();
+        sim.schedule_at(Time(20_000), Action::Crash(n(5))).unwrap();
+        sim.schedule_at(Time(60_000), Action::Restart(n(5)))
+            .unwrap();
+        sim.schedule_at(Time(500_000), Action::SetFaults(Faults::reliable()))
+            .unwrap();
+        let decided = sim
+            .run_until_true(Time(5_000_000), |s| {
+                s.live_nodes().all(|(_, x)| x.chosen().is_some())
+            })
+            .unwrap();
+        assert!(
+            sim.violations().is_empty(),
+            "seed {seed}: {}",
+            sim.violations()[0]
+        );
+        assert!(decided, "seed {seed}: undecided after 5 s");
+        assert_eq!(agreement.borrow().chosen_values().len(), 1, "seed {seed}");
+    }
+}
+
+#[test]
+fn ex1_1_with_no_acceptance_reported_propose_your_own_value() {
+    let promises = vec![(NodeId(1), None), (NodeId(2), None)];
+    assert_eq!(
+        value_to_propose::value_to_propose(&promises, &"mine".to_string()),
+        "mine"
+    );
+}
+
+#[test]
+fn ex1_1_the_highest_ballot_acceptance_wins_whatever_the_order() {
+    let a = |r, n, v: &str| Some((b(r, n), v.to_string()));
+    let promises = vec![
+        (NodeId(1), a(1, 2, "old")),
+        (NodeId(2), a(2, 1, "newest")),
+        (NodeId(3), None),
+    ];
+    assert_eq!(
+        value_to_propose::value_to_propose(&promises, &"mine".to_string()),
+        "newest"
+    );
+    let reversed: Vec<_> = promises.into_iter().rev().collect();
+    assert_eq!(
+        value_to_propose::value_to_propose(&reversed, &"mine".to_string()),
+        "newest"
+    );
+    // Same round: the node breaks the tie.
+    let tie = vec![(NodeId(1), a(3, 1, "by n1")), (NodeId(2), a(3, 2, "by n2"))];
+    assert_eq!(
+        value_to_propose::value_to_propose(&tie, &"mine".to_string()),
+        "by n2"
+    );
+}
+
+#[test]
+fn ex1_1_dueling_proposers_stay_safe() {
+    paxos_duels_stay_safe_and_decide();
+}
+
+#[test]
+fn ex1_2_an_acceptor_refuses_ballots_below_its_promise() {
+    assert!(!promise::may_promise(b(2, 1), b(1, 2)));
+    assert!(!promise::may_accept(b(2, 1), b(1, 2)));
+    assert!(
+        !promise::may_accept(b(2, 2), b(2, 1)),
+        "same round, lower node: a lower ballot"
+    );
+    assert!(promise::may_promise(b(1, 2), b(2, 1)));
+    assert!(promise::may_accept(b(1, 2), b(2, 1)));
+    assert!(promise::may_promise(Ballot::NONE, b(1, 1)));
+}
+
+#[test]
+fn ex1_2_the_promised_ballot_itself_is_welcome() {
+    assert!(
+        promise::may_promise(b(3, 2), b(3, 2)),
+        "a duplicated prepare is promised again"
+    );
+    assert!(
+        promise::may_accept(b(3, 2), b(3, 2)),
+        "the promised ballot's accept is accepted"
+    );
+}
+
+#[test]
+fn ex1_2_dueling_proposers_stay_safe() {
+    paxos_duels_stay_safe_and_decide();
+}
+
+#[test]
+fn ex1_3_the_wait_stays_within_a_window_that_doubles() {
+    let mut rng = Rng::new(1);
+    let retry = ms(10);
+    for refusals in 0..10u32 {
+        let window = retry * 2u32.pow(refusals.min(backoff::MAX_DOUBLINGS));
+        let draws: Vec<Duration> = (0..500)
+            .map(|_| backoff::backoff(retry, refusals, &mut rng))
+            .collect();
+        assert!(
+            draws.iter().all(|d| *d <= window),
+            "refusals {refusals}: beyond {window:?}"
+        );
+        let max = *draws.iter().max().unwrap();
+        assert!(
+            max > window * 3 / 4,
+            "refusals {refusals}: the window is not used ({max:?} of {window:?})"
+        );
+    }
+}
+
+#[test]
+fn ex1_3_the_wait_is_random() {
+    let mut rng = Rng::new(2);
+    let draws: std::collections::BTreeSet<Duration> = (0..100)
+        .map(|_| backoff::backoff(ms(10), 2, &mut rng))
+        .collect();
+    assert!(
+        draws.len() > 50,
+        "only {} distinct waits in 100 draws: not random",
+        draws.len()
+    );
+    assert!(
+        draws.iter().any(|d| *d < ms(20)),
+        "the window starts at zero"
+    );
+}
+
+#[test]
+fn ex1_3_dueling_proposers_decide() {
+    paxos_duels_stay_safe_and_decide();
+}

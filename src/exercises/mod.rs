@@ -33,3 +33,30 @@ pub mod adaptive_timeout;
 #[cfg(feature = "ex0_2")]
 #[path = "../../chapters/ch00-world/exercises/adaptive_timeout.rs"]
 pub mod adaptive_timeout;
+
+/// Exercise 1.1: the value a proposer proposes.
+#[cfg(not(feature = "ex1_1"))]
+#[path = "../../chapters/ch01-paxos/solutions/value_to_propose.rs"]
+pub mod value_to_propose;
+/// Exercise 1.1: the value a proposer proposes.
+#[cfg(feature = "ex1_1")]
+#[path = "../../chapters/ch01-paxos/exercises/value_to_propose.rs"]
+pub mod value_to_propose;
+
+/// Exercise 1.2: the acceptor's two checks.
+#[cfg(not(feature = "ex1_2"))]
+#[path = "../../chapters/ch01-paxos/solutions/promise.rs"]
+pub mod promise;
+/// Exercise 1.2: the acceptor's two checks.
+#[cfg(feature = "ex1_2")]
+#[path = "../../chapters/ch01-paxos/exercises/promise.rs"]
+pub mod promise;
+
+/// Exercise 1.3: randomized exponential backoff.
+#[cfg(not(feature = "ex1_3"))]
+#[path = "../../chapters/ch01-paxos/solutions/backoff.rs"]
+pub mod backoff;
+/// Exercise 1.3: randomized exponential backoff.
+#[cfg(feature = "ex1_3")]
+#[path = "../../chapters/ch01-paxos/exercises/backoff.rs"]
+pub mod backoff;

@@ -17,6 +17,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{Ballot, Msg, PaxosConfig, Rule, Value};
 use crate::error::Result;
+use crate::exercises::promise;
 use crate::runtime::{Context, Event, NodeId};
 use crate::storage::Storage;
 
@@ -71,19 +72,8 @@ impl Acceptor {
         from: NodeId,
         ballot: Ballot,
     ) -> Result<()> {
-        if ballot < self.promised {
-            ctx.trace(
-                Event::new("rejected")
-                    .with("ballot", ballot)
-                    .with("promised", self.promised),
-            );
-            ctx.send(
-                from,
-                Msg::Nack {
-                    ballot,
-                    promised: self.promised,
-                },
-            );
+        if !promise::may_promise(self.promised, ballot) {
+            self.refuse(ctx, from, ballot);
             return Ok(());
         }
         self.promised = ballot;
@@ -107,19 +97,8 @@ impl Acceptor {
         ballot: Ballot,
         value: Value,
     ) -> Result<()> {
-        if ballot < self.promised && !config.breaks(Rule::ForgetPromise) {
-            ctx.trace(
-                Event::new("rejected")
-                    .with("ballot", ballot)
-                    .with("promised", self.promised),
-            );
-            ctx.send(
-                from,
-                Msg::Nack {
-                    ballot,
-                    promised: self.promised,
-                },
-            );
+        if !promise::may_accept(self.promised, ballot) && !config.breaks(Rule::ForgetPromise) {
+            self.refuse(ctx, from, ballot);
             return Ok(());
         }
         self.promised = self.promised.max(ballot);
@@ -136,6 +115,18 @@ impl Acceptor {
         Ok(())
     }
     // ANCHOR_END: on_accept
+
+    /// Refuses `ballot` from `from`, saying which higher ballot was promised, so that
+    /// the proposer can retry above it.
+    fn refuse(&self, ctx: &mut Context<'_, PaxosNode>, from: NodeId, ballot: Ballot) {
+        let promised = self.promised;
+        ctx.trace(
+            Event::new("rejected")
+                .with("ballot", ballot)
+                .with("promised", promised),
+        );
+        ctx.send(from, Msg::Nack { ballot, promised });
+    }
 
     /// A learner asks what this acceptor has accepted: tell it again.
     pub fn on_query(&self, ctx: &mut Context<'_, PaxosNode>, from: NodeId) {

@@ -139,15 +139,10 @@ impl Proposer {
             return;
         }
         // The value of the highest-ballot acceptance among the promises, else our own.
-        let reported = self
-            .promises
-            .iter()
-            .filter_map(|(_, a)| a.as_ref())
-            .max_by_key(|(b, _)| *b)
-            .map(|(_, v)| v.clone());
-        let value = match reported {
-            Some(v) if !config.breaks(Rule::IgnoreAccepted) => v,
-            _ => self.value.clone(),
+        let value = if config.breaks(Rule::IgnoreAccepted) {
+            self.value.clone()
+        } else {
+            crate::exercises::value_to_propose::value_to_propose(&self.promises, &self.value)
         };
         ctx.log(format_args!(
             "has a majority for {}: proposes {value}",
@@ -187,8 +182,7 @@ impl Proposer {
         self.phase = Phase::Idle;
         self.refusals += 1;
         let wait = if config.backoff {
-            let cap = config.retry * 2u32.saturating_pow(self.refusals.min(6));
-            ctx.rng().duration_between(Duration::ZERO, cap)
+            crate::exercises::backoff::backoff(config.retry, self.refusals, ctx.rng())
         } else {
             Duration::ZERO
         };

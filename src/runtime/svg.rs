@@ -79,8 +79,10 @@ pub fn render(records: &[Record], nodes: usize, options: &SvgOptions) -> String 
     let layout = Layout::fit(&story);
     let mut svg = String::new();
     // `draw` only `write!`s into `svg`, and `fmt::Write for String` never returns an
-    // error (it only grows the string), so this cannot fail.
-    draw(&mut svg, &story, &layout, options).expect("writing to a String cannot fail");
+    // error (it only grows the string): the `Result` exists only for `write!`'s `?`.
+    if draw(&mut svg, &story, &layout, options).is_err() {
+        svg.clear();
+    }
     svg
 }
 
