@@ -6,7 +6,7 @@
 //! ch01-paxos sim --seed 7 --proposers 3 --svg a.svg   # one simulated run, drawn
 //! ch01-paxos sim --seeds 0..10000 --drop 0.3 ...      # a checked sweep
 //! ch01-paxos sim --break ignore-accepted --seeds 0..1000  # watch a rule's absence fail
-//! ch01-paxos explore                                  # every order of deliveries
+//! ch01-paxos explore --ballots 1 --crashes 0        # every order of deliveries (small)
 //! ch01-paxos bench                                    # decisions/s, explorer states/s
 //! ```
 
@@ -44,8 +44,8 @@ Examples:
   ch01-paxos sim --seed 7 --proposers 3 --svg a.svg      one simulated run, drawn
   ch01-paxos sim --seeds 0..1000 --drop 0.3 --crash 4@50ms..200ms   a checked sweep
   ch01-paxos sim --seeds 0..1000 --break ignore-accepted a rule removed: watch it fail
-  ch01-paxos sim --no-backoff --proposers 2 --delay 5ms  dueling without backoff: livelock
-  ch01-paxos explore                                     every order of deliveries, 2 proposers x 3 acceptors
+  ch01-paxos sim --seeds 0..200 --proposers 3 --no-backoff   dueling without backoff: many more ballots
+  ch01-paxos explore --ballots 1 --crashes 0             every order of deliveries, 2 proposers x 3 acceptors (about 2 min)
   ch01-paxos explore --break forget-promise --svg ce.svg the explorer's counterexample, drawn";
 
 #[derive(Subcommand, Debug)]

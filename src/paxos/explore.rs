@@ -2,27 +2,28 @@
 //!
 //! A sweep of random runs finds bugs that are likely; it cannot prove their absence.
 //! For a small configuration the explorer can. It drives the simulator in *controlled
-//! mode*, with the network of Lamport's TLA+ specification of Paxos: a message, once
-//! sent, stays in the network for good, and any node may receive it at any moment, any
-//! number of times, including never. From each state the explorer tries delivering
-//! (a copy of) every message in flight, firing every armed timer, and, while the budget
-//! allows, crashing and restarting any node. A message never delivered is a lost one, a
-//! message delivered twice a duplicate, and any order at all can happen: every loss,
-//! duplication and reordering is covered at once. (Two messages with the same sender,
-//! receiver and content are the same message in this network, so a resend adds nothing.)
+//! mode*: from each state it tries delivering every message in flight, firing every
+//! armed timer, and, while the budget allows, crashing and restarting any node. By
+//! default each message is delivered at most once, and a message never delivered is a
+//! lost one: every state reachable with a loss is reached, with the same node states,
+//! by a run that leaves that message in flight, so losses and every reordering are
+//! covered. With `duplicates` set, a message stays in the network after delivery (the
+//! network of Lamport's TLA+ specification of Paxos) and may be delivered again, which
+//! covers duplication too; two identical messages in flight then count as one.
 //!
 //! States it has seen before (the same node states and storage, the same set of
-//! messages in flight, the same history of acceptances) are not explored again, so the
-//! search ends, and the number of distinct states it reports is the size of the space
-//! it proved safe.
+//! messages in flight, the same history of acceptances, compared by a 64-bit hash, so
+//! a collision could in principle hide a state) are not explored again, so the search
+//! ends, and the number of distinct states it reports is the size of the space it
+//! checked.
 //!
 //! After every step it runs the [`Agreement`] checker. A
 //! violation stops the search; the path to it is replayed with the runtime's trace on,
 //! so it can be read step by step and drawn as a space-time diagram.
 //!
 //! The bound that keeps the space finite: each proposer tries at most `max_ballots`
-//! ballots, learners never re-ask, and the network neither duplicates nor delays (a
-//! delay is just a later delivery, which the explorer's free choice of order covers).
+//! ballots, learners never re-ask, and delays need no modelling (a delay is just a
+//! later delivery, which the explorer's free choice of order covers).
 
 use std::collections::hash_map::DefaultHasher;
 use std::collections::{HashSet, VecDeque};

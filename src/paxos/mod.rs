@@ -18,8 +18,9 @@
 //!   promised a higher ballot, and tells the learners.
 //!
 //! Every rule matters, and [`Rule`] names the ones this chapter removes on purpose to
-//! show what goes wrong without them: the explorer ([`explore`]) finds a run in which two
-//! different values are chosen for each.
+//! show what goes wrong without them: for each, the explorer ([`explore`]) finds a run
+//! that breaks a safety property (two values chosen, or a learner learning a value no
+//! majority accepted in one ballot).
 //!
 //! Files: [`ballot`] (ballots and majorities), [`acceptor`], [`proposer`], [`learner`],
 //! [`node`] (one node playing all three roles), [`check`] (the named properties checked
