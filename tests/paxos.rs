@@ -274,6 +274,37 @@ fn explorer_proves_one_proposer_safe_and_counts_its_states() {
     assert_eq!(explore(&config).unwrap().states, e.states);
 }
 
+/// The explorer's reductions (moves that change nothing, messages ignored for good,
+/// sleep sets) shrink the search without losing a single combination of node states:
+/// the full search, which takes every move from every state, reaches exactly the same
+/// ones. With a crash, too, which makes forgotten learners act on old messages again.
+#[test]
+fn explorer_reductions_lose_no_node_state() {
+    for (proposers, max_ballots, crashes) in [(1, 1, 0), (1, 1, 1)] {
+        let config = ExploreConfig {
+            proposers,
+            max_ballots,
+            crashes,
+            ..ExploreConfig::default()
+        };
+        let reduced = explore(&config).unwrap();
+        let full = explore(&ExploreConfig {
+            reduce: false,
+            ..config.clone()
+        })
+        .unwrap();
+        let what = format!("{proposers} proposer(s), {max_ballots} ballot(s), {crashes} crash(es)");
+        assert!(reduced.complete && full.complete, "{what}");
+        assert_eq!(reduced.node_states, full.node_states, "{what}: node states lost");
+        assert!(
+            reduced.states * 2 < full.states,
+            "{what}: {} states reduced, {} in full: the reductions do little",
+            reduced.states,
+            full.states
+        );
+    }
+}
+
 /// With a rule broken, the explorer finds a run that breaks a property, and replays it
 /// as a trace a reader can follow.
 #[test]

@@ -72,6 +72,12 @@ enum Command {
         /// Instead of the exhaustive search, take this many random walks through the same choices, seeded by --seed (example: --walks 20000)
         #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
         walks: Option<u64>,
+        /// Keep every message in the network after delivery, so it may be delivered again (duplication)
+        #[arg(long)]
+        duplicates: bool,
+        /// Take every move from every state, without the explorer's reductions (slower; shows they lose no node state)
+        #[arg(long)]
+        no_reduce: bool,
     },
     /// Measure decisions per second (threads and simulator) and explorer states per second
     Bench {
@@ -113,7 +119,16 @@ fn main() -> ExitCode {
             crashes,
             max_states,
             walks,
-        }) => run_explore(&cli, *ballots, *crashes as usize, *max_states, *walks),
+            duplicates,
+            no_reduce,
+        }) => run_explore(
+            &cli,
+            *ballots,
+            *crashes as usize,
+            *max_states,
+            *walks,
+            (*duplicates, !*no_reduce),
+        ),
         Some(Command::Bench { decisions }) => bench::run(*decisions, cli.common.json),
     };
     match result {
@@ -447,6 +462,7 @@ fn run_explore(
     crashes: usize,
     max_states: usize,
     walks: Option<u64>,
+    (duplicates, reduce): (bool, bool),
 ) -> quorum::Result<bool> {
     let config = ExploreConfig {
         nodes: cli.common.node_count().max(3),
@@ -455,6 +471,9 @@ fn run_explore(
         crashes,
         broken: cli.paxos.broken,
         max_states,
+        duplicates,
+        reduce,
+        progress: true,
         ..ExploreConfig::default()
     };
     let e = match walks {
@@ -476,7 +495,7 @@ fn run_explore(
             "nodes": config.nodes, "proposers": config.proposers, "ballots": ballots, "crashes": crashes,
             "broken": cli.paxos.broken.map(|r| r.name()),
             "search": if walks.is_some() { "random walks" } else { "exhaustive" }, "walks": walks,
-            "states": e.states, "transitions": e.transitions, "max_depth": e.max_depth,
+            "states": e.states, "node_states": e.node_states, "transitions": e.transitions, "max_depth": e.max_depth,
             "complete": e.complete, "seconds": e.seconds,
             "states_per_sec": (e.states as f64 / e.seconds.max(1e-9)).round(),
             "counterexample": e.counterexample.as_ref().map(|c| json!({"violation": c.violation, "steps": c.steps})),
@@ -489,13 +508,14 @@ fn run_explore(
             );
         } else {
             println!(
-            "explored {} proposers x {} acceptors, {} ballot(s) each, {} crash(es){}: {} distinct states, {} transitions, depth {}, in {:.1}s{}",
+            "explored {} proposers x {} acceptors, {} ballot(s) each, {} crash(es){}: {} distinct states ({} of node states), {} transitions, depth {}, in {:.1}s{}",
             config.proposers,
             config.nodes,
             ballots,
             crashes,
             cli.paxos.broken.map(|r| format!(", rule broken: {r}")).unwrap_or_default(),
             e.states,
+            e.node_states,
             e.transitions,
             e.max_depth,
             e.seconds,

@@ -25,8 +25,7 @@
 //! ballots, learners never re-ask, and delays need no modelling (a delay is just a
 //! later delivery, which the explorer's free choice of order covers).
 
-use std::collections::hash_map::DefaultHasher;
-use std::collections::{HashSet, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::hash::{Hash, Hasher};
 use std::time::Instant;
 
@@ -64,6 +63,10 @@ pub struct ExploreConfig {
     /// Search breadth first, so that a counterexample found is a shortest one (and the
     /// easiest to read); depth first otherwise, which needs far less memory.
     pub breadth_first: bool,
+    /// Apply the two reductions of [`explore`] (moves that change nothing, sleep
+    /// sets). Off, the search takes every move from every state: slower, and the
+    /// yardstick that shows the reductions lose no node state.
+    pub reduce: bool,
 }
 
 impl Default for ExploreConfig {
@@ -80,6 +83,7 @@ impl Default for ExploreConfig {
             max_states: 50_000_000,
             progress: false,
             breadth_first: false,
+            reduce: true,
         }
     }
 }
@@ -89,6 +93,10 @@ impl Default for ExploreConfig {
 pub struct Exploration {
     /// Distinct states reached (the initial state included).
     pub states: usize,
+    /// Distinct combinations of node states (protocol state and storage of every
+    /// node) and acceptance history among them, messages in flight left aside: what
+    /// the checks read, and what the reductions must not lose.
+    pub node_states: usize,
     /// Steps taken from one state to another, counting those that reached a state
     /// already seen.
     pub transitions: u64,
@@ -133,6 +141,14 @@ struct State {
     /// Index of the step that led here in the search's arena (for the path).
     at: usize,
     depth: usize,
+    /// The sleep set: moves not to take from here, because a sibling branch already
+    /// takes them in an order that reaches the same states.
+    sleep: Vec<Move>,
+    /// On a second visit, only these moves (by identity) are left to take: the first
+    /// visit took the others.
+    only: Option<Vec<u64>>,
+    /// The state's shape, when already computed.
+    shape: Option<Shape>,
 }
 
 /// The node configuration the explorer runs.
@@ -157,18 +173,78 @@ fn initial(config: &ExploreConfig, trace: bool) -> Result<Sim<PaxosNode>> {
     Sim::with_storage(sim_config, locations, factory)
 }
 
+/// A choice as the search's bookkeeping sees it: which node it acts on, and an
+/// identity that names the same choice in every state where it is possible (the
+/// content of the pending event it runs, not its sequence number).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Move {
+    choice: Choice,
+    id: u64,
+    node: NodeId,
+}
+
+impl Move {
+    fn is_crash(&self) -> bool {
+        matches!(self.choice, Choice::Crash(_))
+    }
+
+    /// Whether the two moves commute: taken in either order from any state where both
+    /// are possible, they lead to the same state, and neither disables the other.
+    /// Moves at different nodes do: each changes only its own node and adds messages
+    /// to the network, and a message in flight stays deliverable. Two crashes do not,
+    /// since they share the crash budget.
+    fn independent(&self, other: &Move) -> bool {
+        self.node != other.node
+            && self.node != NodeId(0)
+            && other.node != NodeId(0)
+            && !(self.is_crash() && other.is_crash())
+    }
+}
+
 /// Every choice the explorer may make in a state.
-fn choices(sim: &Sim<PaxosNode>, crashes_left: usize) -> Vec<Choice> {
-    let mut out: Vec<Choice> = sim
+fn choices(sim: &Sim<PaxosNode>, crashes_left: usize, reduce: bool) -> Vec<Move> {
+    let mut out: Vec<Move> = sim
         .pending()
         .iter()
-        .map(|p| match p.what {
-            PendingWhat::Deliver { .. } => Choice::Deliver(p.seq),
-            _ => Choice::Run(p.seq),
+        .filter(|p| !dead(sim, &p.what, reduce.then_some(crashes_left > 0)))
+        .map(|p| {
+            let (choice, node) = match p.what {
+                PendingWhat::Deliver { to, .. } => (Choice::Deliver(p.seq), to),
+                PendingWhat::Start(n) => (Choice::Run(p.seq), n),
+                PendingWhat::Timer { node, .. } | PendingWhat::Request { node, .. } => {
+                    (Choice::Run(p.seq), node)
+                }
+                // The explorer schedules no harness actions; were one pending, it
+                // would count as acting on every node (dependent on everything).
+                PendingWhat::Action(_) => (Choice::Run(p.seq), NodeId(0)),
+            };
+            Move {
+                choice,
+                id: pending_hash(&p.what),
+                node,
+            }
         })
         .collect();
     if crashes_left > 0 {
-        out.extend(sim.live_nodes().map(|(id, _)| Choice::Crash(id)));
+        // A node that has not started yet has nothing to lose: crashing it would be a
+        // step that does nothing.
+        let starting: Vec<NodeId> = sim
+            .pending()
+            .iter()
+            .filter_map(|p| match p.what {
+                PendingWhat::Start(n) => Some(n),
+                _ => None,
+            })
+            .collect();
+        out.extend(
+            sim.live_nodes()
+                .filter(|(id, _)| !starting.contains(id))
+                .map(|(id, _)| Move {
+                    choice: Choice::Crash(id),
+                    id: hash_of((5u8, id)),
+                    node: id,
+                }),
+        );
     }
     out
 }
@@ -209,45 +285,182 @@ fn forget_resends(sim: &mut Sim<PaxosNode>) -> Result<()> {
     Ok(())
 }
 
-/// A hash of everything that decides a state's future and its checks: each node's
-/// protocol state and storage, the set of pending events (by content, not by sequence
-/// number), the history of acceptances, and the crash budget left.
-fn fingerprint(sim: &Sim<PaxosNode>, agreement: &Agreement, crashes_left: usize) -> Result<u64> {
-    let mut h = DefaultHasher::new();
-    for id in sim.ids() {
-        match sim.node(id) {
-            Some(node) => {
-                node.hash(&mut h);
-                node.durable_state()?.hash(&mut h);
-            }
-            None => 0u8.hash(&mut h),
+/// A fast 64-bit hasher for fingerprints (the multiply-rotate step of rustc's
+/// `FxHasher`). The explorer hashes every state it reaches, so the hasher is its
+/// inner loop; it needs speed and spread, not resistance to an adversary.
+#[derive(Default)]
+struct Fx(u64);
+
+impl Hasher for Fx {
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(8) {
+            let mut word = [0u8; 8];
+            word[..chunk.len()].copy_from_slice(chunk);
+            self.write_u64(u64::from_le_bytes(word));
         }
     }
-    let mut pending: Vec<u64> = sim
-        .pending()
-        .iter()
-        .map(|p| {
-            let mut e = DefaultHasher::new();
-            match &p.what {
-                PendingWhat::Start(n) => (0u8, n).hash(&mut e),
-                PendingWhat::Deliver { from, to, msg } => (1u8, from, to, msg).hash(&mut e),
-                PendingWhat::Timer { node, timer } => (2u8, node, timer).hash(&mut e),
-                PendingWhat::Request { node, .. } => (3u8, node).hash(&mut e),
-                PendingWhat::Action(a) => (4u8, a.to_string()).hash(&mut e),
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+    fn write_u8(&mut self, n: u8) {
+        self.write_u64(u64::from(n));
+    }
+    fn write_u32(&mut self, n: u32) {
+        self.write_u64(u64::from(n));
+    }
+    fn write_usize(&mut self, n: usize) {
+        self.write_u64(n as u64);
+    }
+    fn finish(&self) -> u64 {
+        // A final avalanche (splitmix64's), so that the low bits the hash set uses
+        // depend on every input bit.
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+}
+
+fn hash_of(value: impl Hash) -> u64 {
+    let mut h = Fx::default();
+    value.hash(&mut h);
+    h.finish()
+}
+
+/// A state's parts, hashed: each node's protocol state and storage, and each pending
+/// event by content (not by sequence number), sorted.
+#[derive(PartialEq, Eq)]
+struct Shape {
+    nodes: Vec<u64>,
+    pending: Vec<u64>,
+    /// Each pending event's sequence number and hash, by sequence number: what lets
+    /// the next state's shape reuse the hashes of the events it still has.
+    by_seq: Vec<(u64, u64)>,
+}
+
+fn node_hash(sim: &Sim<PaxosNode>, id: NodeId) -> Result<u64> {
+    Ok(match sim.node(id) {
+        Some(node) => hash_of((node, node.durable_state()?)),
+        None => 0,
+    })
+}
+
+impl Shape {
+    fn of(sim: &Sim<PaxosNode>, may_crash: Option<bool>) -> Result<Shape> {
+        let nodes = sim
+            .ids()
+            .into_iter()
+            .map(|id| node_hash(sim, id))
+            .collect::<Result<Vec<u64>>>()?;
+        Ok(Shape::with_nodes(sim, nodes, None, may_crash))
+    }
+
+    /// The shape of `sim`, one move after the state of shape `before`: only the node
+    /// the move acted on can have changed, and only new events need hashing.
+    fn after(
+        sim: &Sim<PaxosNode>,
+        before: &Shape,
+        moved: NodeId,
+        may_crash: Option<bool>,
+    ) -> Result<Shape> {
+        let mut nodes = before.nodes.clone();
+        match moved.index_in(nodes.len()) {
+            Some(i) => nodes[i] = node_hash(sim, moved)?,
+            None => return Shape::of(sim, may_crash),
+        }
+        Ok(Shape::with_nodes(sim, nodes, Some(before), may_crash))
+    }
+
+    /// The shape of `sim` with these node hashes. Messages their receiver ignores for
+    /// good are left out of `pending`: a state that still carries one has the same
+    /// future as a state without it.
+    fn with_nodes(
+        sim: &Sim<PaxosNode>,
+        nodes: Vec<u64>,
+        before: Option<&Shape>,
+        may_crash: Option<bool>,
+    ) -> Shape {
+        let mut by_seq = Vec::new();
+        let mut pending = Vec::new();
+        for p in sim.pending() {
+            let known = before.and_then(|b| {
+                b.by_seq
+                    .binary_search_by_key(&p.seq, |&(seq, _)| seq)
+                    .ok()
+                    .map(|i| b.by_seq[i].1)
+            });
+            let hash = known.unwrap_or_else(|| pending_hash(&p.what));
+            by_seq.push((p.seq, hash));
+            if !dead(sim, &p.what, may_crash) {
+                pending.push(hash);
             }
-            e.finish()
-        })
-        .collect();
-    pending.sort_unstable();
-    pending.dedup();
-    pending.hash(&mut h);
-    agreement.hash(&mut h);
-    crashes_left.hash(&mut h);
-    Ok(h.finish())
+        }
+        by_seq.sort_unstable();
+        pending.sort_unstable();
+        Shape {
+            nodes,
+            pending,
+            by_seq,
+        }
+    }
+
+    /// The fingerprint of a state of this shape: the shape (two identical messages in
+    /// flight counted once), the history of acceptances, and the crash budget left.
+    fn fingerprint(&self, agreement: &Agreement, crashes_left: usize) -> u64 {
+        let mut pending = self.pending.clone();
+        pending.dedup();
+        hash_of((&self.nodes, pending, agreement, crashes_left))
+    }
+
+    /// Whether `after` is this shape with the pending event `gone` taken away and
+    /// nothing else changed: the event was run and did nothing.
+    fn lost_only(&self, gone: u64, after: &Shape) -> bool {
+        self.nodes == after.nodes
+            && self.pending.len() == after.pending.len() + 1
+            && match self.pending.binary_search(&gone) {
+                Ok(i) => {
+                    self.pending[..i] == after.pending[..i]
+                        && self.pending[i + 1..] == after.pending[i..]
+                }
+                Err(_) => false,
+            }
+    }
+}
+
+/// Whether the pending event is a message its receiver ignores for good.
+fn dead(sim: &Sim<PaxosNode>, what: &PendingWhat<'_, PaxosNode>, may_crash: Option<bool>) -> bool {
+    let Some(may_crash) = may_crash else {
+        return false; // no reductions
+    };
+    match what {
+        PendingWhat::Deliver { to, msg, .. } => sim
+            .node(*to)
+            .is_some_and(|n| n.ignores_for_good(msg, may_crash)),
+        _ => false,
+    }
+}
+
+fn pending_hash(what: &PendingWhat<'_, PaxosNode>) -> u64 {
+    match what {
+        PendingWhat::Start(n) => hash_of((0u8, n)),
+        PendingWhat::Deliver { from, to, msg } => hash_of((1u8, from, to, msg)),
+        PendingWhat::Timer { node, timer } => hash_of((2u8, node, timer)),
+        PendingWhat::Request { node, .. } => hash_of((3u8, node)),
+        PendingWhat::Action(a) => hash_of((4u8, a.to_string())),
+    }
 }
 
 // ANCHOR: explore
 /// Explores every reachable state of `config`, depth first (or breadth first).
+///
+/// Two reductions keep the search small, and neither loses a reachable state. A move
+/// that changes nothing but its own removal from the network (a late promise ignored,
+/// say) is not taken: it leads to this state with a message lost, which this state
+/// covers by never delivering it. And *sleep sets* (Godefroid, 1996) skip orders that
+/// differ only in moves that commute: after exploring "deliver a to n1" from a state,
+/// the sibling branch "deliver b to n2" does not deliver a next, since "b then a"
+/// reaches the state "a then b" already reached. A state seen before is explored again
+/// only for the moves that were asleep on its first visit and are awake now.
 pub fn explore(config: &ExploreConfig) -> Result<Exploration> {
     let started = Instant::now();
     let copy = |n: &PaxosNode, storage| n.copy_with(storage);
@@ -257,15 +470,40 @@ pub fn explore(config: &ExploreConfig) -> Result<Exploration> {
         crashes_left: config.crashes,
         at: 0,
         depth: 0,
+        sleep: Vec::new(),
+        only: None,
+        shape: None,
     };
-    let mut seen = HashSet::new();
+    // Each state seen, by fingerprint, with the identities of the moves asleep there.
+    let mut seen: HashMap<u64, Box<[u64]>> = HashMap::new();
+    // The node states (and acceptance histories) reached, messages in flight aside.
+    let mut node_states: HashSet<u64> = HashSet::new();
     if let Some(sim) = &root.sim {
-        seen.insert(fingerprint(sim, &root.agreement, root.crashes_left)?);
+        let shape = Shape::of(sim, config.reduce.then_some(root.crashes_left > 0))?;
+        seen.insert(
+            shape.fingerprint(&root.agreement, root.crashes_left),
+            Box::default(),
+        );
+        node_states.insert(hash_of((&shape.nodes, &root.agreement)));
     }
     // arena[i] = (the step before, the choice made): the paths of every state.
     let mut arena: Vec<(usize, Option<Choice>)> = vec![(0, None)];
     let mut stack = VecDeque::from([root]);
     let (mut transitions, mut max_depth) = (0u64, 0usize);
+    let finish = |seen: &HashMap<u64, Box<[u64]>>,
+                  node_states: &HashSet<u64>,
+                  transitions,
+                  max_depth,
+                  complete,
+                  counterexample| Exploration {
+        states: seen.len(),
+        node_states: node_states.len(),
+        transitions,
+        max_depth,
+        complete,
+        seconds: started.elapsed().as_secs_f64(),
+        counterexample,
+    };
     while let Some(mut state) = if config.breadth_first {
         stack.pop_front()
     } else {
@@ -275,9 +513,34 @@ pub fn explore(config: &ExploreConfig) -> Result<Exploration> {
             Some(sim) => sim,
             None => rebuild(config, &path_to(&arena, state.at))?,
         };
-        for choice in choices(&sim, state.crashes_left) {
+        let shape = match state.shape.take() {
+            Some(shape) => shape,
+            None => Shape::of(&sim, config.reduce.then_some(state.crashes_left > 0))?,
+        };
+        let moves = choices(&sim, state.crashes_left, config.reduce);
+        // Moves asleep here: the sleep set, and on a second visit every move the
+        // first visit took.
+        let mut asleep: Vec<Move> = state.sleep.clone();
+        if !config.reduce {
+            asleep.clear();
+        }
+        if let Some(only) = &state.only {
+            asleep.extend(moves.iter().filter(|m| !only.contains(&m.id)));
+        }
+        let mut taken: Vec<Move> = Vec::new();
+        for &m in &moves {
+            if asleep.iter().any(|a| a.id == m.id) || taken.iter().any(|t| t.id == m.id) {
+                continue;
+            }
+            let sleep: Vec<Move> = asleep
+                .iter()
+                .chain(&taken)
+                .filter(|u| config.reduce && u.independent(&m))
+                .copied()
+                .collect();
+            taken.push(m);
             let mut next = sim.fork(copy)?;
-            apply(&mut next, choice, config.duplicates)?;
+            apply(&mut next, m.choice, config.duplicates)?;
             transitions += 1;
             let mut agreement = state.agreement.clone();
             let violations: Vec<Violation> = next
@@ -286,34 +549,75 @@ pub fn explore(config: &ExploreConfig) -> Result<Exploration> {
                 .flat_map(|r| agreement.observe_record(r))
                 .collect();
             if let Some(violation) = violations.into_iter().next() {
-                arena.push((state.at, Some(choice)));
+                arena.push((state.at, Some(m.choice)));
                 let path = path_to(&arena, arena.len() - 1);
-                return Ok(Exploration {
-                    states: seen.len(),
+                let counterexample = replay(config, &path, violation)?;
+                return Ok(finish(
+                    &seen,
+                    &node_states,
                     transitions,
-                    max_depth: max_depth.max(state.depth + 1),
-                    complete: false,
-                    seconds: started.elapsed().as_secs_f64(),
-                    counterexample: Some(replay(config, &path, violation)?),
-                });
+                    max_depth.max(state.depth + 1),
+                    false,
+                    Some(counterexample),
+                ));
             }
-            let crashes_left = state.crashes_left - usize::from(matches!(choice, Choice::Crash(_)));
-            if !seen.insert(fingerprint(&next, &agreement, crashes_left)?) {
+            let crashes_left = state.crashes_left - usize::from(m.is_crash());
+            let next_shape = Shape::after(
+                &next,
+                &shape,
+                m.node,
+                config.reduce.then_some(crashes_left > 0),
+            )?;
+            // A move that changed nothing but its own removal from the queue: see above.
+            node_states.insert(hash_of((&next_shape.nodes, &agreement)));
+            if config.reduce
+                && !config.duplicates
+                && !m.is_crash()
+                && agreement == state.agreement
+                && shape.lost_only(m.id, &next_shape)
+            {
                 continue;
             }
+            let fingerprint = next_shape.fingerprint(&agreement, crashes_left);
+            let mut ids: Vec<u64> = sleep.iter().map(|u| u.id).collect();
+            ids.sort_unstable();
+            ids.dedup();
+            let only = match seen.get_mut(&fingerprint) {
+                None => {
+                    seen.insert(fingerprint, ids.into_boxed_slice());
+                    None
+                }
+                Some(before) => {
+                    // Seen: explore again only the moves asleep then and awake now.
+                    let woken: Vec<u64> = before
+                        .iter()
+                        .filter(|id| ids.binary_search(id).is_err())
+                        .copied()
+                        .collect();
+                    if woken.is_empty() {
+                        continue;
+                    }
+                    *before = before
+                        .iter()
+                        .filter(|id| ids.binary_search(id).is_ok())
+                        .copied()
+                        .collect();
+                    Some(woken)
+                }
+            };
             if seen.len() >= config.max_states {
-                return Ok(Exploration {
-                    states: seen.len(),
+                return Ok(finish(
+                    &seen,
+                    &node_states,
                     transitions,
                     max_depth,
-                    complete: false,
-                    seconds: started.elapsed().as_secs_f64(),
-                    counterexample: None,
-                });
+                    false,
+                    None,
+                ));
             }
-            arena.push((state.at, Some(choice)));
+            arena.push((state.at, Some(m.choice)));
             max_depth = max_depth.max(state.depth + 1);
-            if config.progress && seen.len() % 1_000_000 == 0 {
+            if config.progress && only.is_none() && seen.len() % 1_000_000 == 0 {
                 eprintln!(
                     "explore: {} states, {transitions} transitions, depth {max_depth}, stack {}, {:.0}s",
                     seen.len(),
@@ -327,17 +631,20 @@ pub fn explore(config: &ExploreConfig) -> Result<Exploration> {
                 crashes_left,
                 at: arena.len() - 1,
                 depth: state.depth + 1,
+                sleep,
+                only,
+                shape: (!config.breadth_first).then_some(next_shape),
             });
         }
     }
-    Ok(Exploration {
-        states: seen.len(),
+    Ok(finish(
+        &seen,
+        &node_states,
         transitions,
         max_depth,
-        complete: true,
-        seconds: started.elapsed().as_secs_f64(),
-        counterexample: None,
-    })
+        true,
+        None,
+    ))
 }
 // ANCHOR_END: explore
 
@@ -360,7 +667,10 @@ pub fn random_walks(config: &ExploreConfig, walks: u64, seed: u64) -> Result<Exp
         let mut crashes_left = config.crashes;
         let mut path = Vec::new();
         loop {
-            let options = choices(&sim, crashes_left);
+            let options: Vec<Choice> = choices(&sim, crashes_left, false)
+                .into_iter()
+                .map(|m| m.choice)
+                .collect();
             if options.is_empty() || best.as_ref().is_some_and(|(b, _)| path.len() >= b.len()) {
                 break;
             }
@@ -387,6 +697,7 @@ pub fn random_walks(config: &ExploreConfig, walks: u64, seed: u64) -> Result<Exp
     };
     Ok(Exploration {
         states: 0,
+        node_states: 0,
         transitions,
         max_depth,
         complete: false,

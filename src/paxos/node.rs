@@ -32,7 +32,7 @@ impl PaxosNode {
     pub fn new(config: PaxosConfig, storage: Storage) -> Result<PaxosNode> {
         let acceptor = Acceptor::load(&storage)?;
         let proposer = match &config.propose {
-            Some(v) => Some(Proposer::new(v.clone(), &storage)?),
+            Some(v) => Some(Proposer::new(v.clone(), &storage, &config)?),
             None => None,
         };
         Ok(PaxosNode {
@@ -60,11 +60,31 @@ impl PaxosNode {
 
     /// What this node's storage holds, for the explorer to tell apart two states whose
     /// memory is alike but whose disks are not (under `no-persist`, they differ).
-    pub fn durable_state(&self) -> Result<(Option<Vec<u8>>, Option<u64>)> {
-        Ok((
-            self.storage.get(super::acceptor::KEY)?,
-            self.storage.get_u64(super::proposer::ROUND_KEY)?,
-        ))
+    pub fn durable_state(&self) -> Result<DurableState> {
+        Ok(DurableState {
+            acceptor: self.storage.get(super::acceptor::KEY)?,
+            round: self.storage.get_u64(super::proposer::ROUND_KEY)?,
+            tried: self.storage.get_u64(super::proposer::TRIED_KEY)?,
+        })
+    }
+
+    /// Whether delivering `msg` to this node does nothing, now and in every state that
+    /// can follow (`may_crash`: if a crash and restart may still come). The explorer
+    /// leaves such messages out of a state's fingerprint, so two states that differ
+    /// only in messages nobody will ever act on count as one. Acceptors act on every
+    /// message (they answer); a learner that has learned ignores acceptances and
+    /// decisions until a restart empties its memory.
+    pub fn ignores_for_good(&self, msg: &Msg, may_crash: bool) -> bool {
+        match msg {
+            Msg::Promise { .. } | Msg::Nack { .. } => match &self.proposer {
+                Some(p) => p.ignores_for_good(msg, &self.config, may_crash),
+                None => true,
+            },
+            Msg::Accepted { .. } | Msg::Decided { .. } => {
+                !may_crash && self.learner.learned.is_some()
+            }
+            Msg::Prepare { .. } | Msg::Accept { .. } | Msg::Query => false,
+        }
     }
 
     /// The chosen value, once this node has learned it.
@@ -88,12 +108,26 @@ impl PaxosNode {
     }
 }
 
+/// What a Paxos node keeps in storage, as read back raw.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct DurableState {
+    /// The acceptor's promise and acceptance, encoded.
+    pub acceptor: Option<Vec<u8>>,
+    /// The proposer's highest round.
+    pub round: Option<u64>,
+    /// How many ballots the proposer has started (kept only under a ballot bound).
+    pub tried: Option<u64>,
+}
+
 impl Hash for PaxosNode {
     /// The protocol state only (not the storage handle or the configuration): what the
     /// explorer compares to recognise a state it has seen.
     fn hash<H: Hasher>(&self, h: &mut H) {
         self.acceptor.hash(h);
-        self.proposer.hash(h);
+        match &self.proposer {
+            Some(p) => p.hash_future(&self.config, h),
+            None => 0u8.hash(h),
+        }
         self.learner.hash(h);
     }
 }

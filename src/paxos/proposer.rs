@@ -41,7 +41,7 @@ pub enum Phase {
 }
 
 /// A proposer's state.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Proposer {
     /// The value this proposer wants chosen.
     pub value: Value,
@@ -54,25 +54,87 @@ pub struct Proposer {
     pub promises: Vec<(NodeId, Option<(Ballot, Value)>)>,
     /// The highest round seen in any refusal: the next ballot goes above it.
     pub highest_round: u64,
-    /// How many ballots this proposer has started.
+    /// How many ballots this proposer has started. Under a ballot bound (the
+    /// explorer's), the count is kept in storage too, so that the bound holds for the
+    /// whole run and a restart does not renew it.
     pub ballots_tried: u64,
-    /// Refusals in a row, for the backoff.
+    /// Refusals in a row, for the backoff; a ballot that wins Phase 1 ends the row.
     pub refusals: u32,
+}
+
+impl Proposer {
+    /// Hashes what decides this proposer's future, for the explorer to recognise a
+    /// state it has seen. Left out: `refusals`, which only sets how long a backoff
+    /// lasts (the explorer fires timers in every order whatever their durations), and
+    /// the promises once Phase 1 is over, which nothing reads again (unless the broken
+    /// `stale-votes` rule carries them into the next ballot), and everything but the
+    /// value once the proposer is done.
+    pub fn hash_future<H: std::hash::Hasher>(&self, config: &PaxosConfig, h: &mut H) {
+        use std::hash::Hash;
+        self.value.hash(h);
+        if self.phase == Phase::Done {
+            // Done for good (a restart reloads what matters from storage).
+            return self.phase.hash(h);
+        }
+        self.ballot.hash(h);
+        self.phase.hash(h);
+        if self.phase == Phase::Preparing || config.breaks(Rule::StaleVotes) {
+            self.promises.hash(h);
+        }
+        self.highest_round.hash(h);
+        self.ballots_tried.hash(h);
+    }
+}
+
+impl Proposer {
+    /// Whether a message from an acceptor to this proposer is ignored now and in every
+    /// later state (`may_crash`: unless a crash may still come). A promise counts only
+    /// while its own ballot is in Phase 1, and a proposer's ballots only grow, even
+    /// across a restart; a refusal counts for its higher ballot, which a restart may
+    /// forget, and for the current ballot.
+    pub fn ignores_for_good(&self, msg: &Msg, config: &PaxosConfig, may_crash: bool) -> bool {
+        match msg {
+            Msg::Promise { ballot, .. } => {
+                let may_count = config.breaks(Rule::StaleVotes)
+                    || (self.phase == Phase::Preparing && self.ballot == *ballot);
+                !may_count
+            }
+            Msg::Nack { ballot, promised } => {
+                !may_crash
+                    && (self.phase == Phase::Done
+                        || (promised.round <= self.highest_round
+                            && !(*ballot == self.ballot
+                                && matches!(
+                                    self.phase,
+                                    Phase::Preparing | Phase::Accepting { .. }
+                                ))))
+            }
+            _ => false,
+        }
+    }
 }
 
 /// The storage key of the highest round this proposer has used.
 pub(super) const ROUND_KEY: &str = "paxos.proposer.round";
+/// The storage key of how many ballots this proposer has started, kept only under a
+/// ballot bound.
+pub(super) const TRIED_KEY: &str = "paxos.proposer.tried";
 
 impl Proposer {
-    /// A proposer of `value`, resuming above the highest round it used before a crash.
-    pub fn new(value: Value, storage: &Storage) -> Result<Proposer> {
+    /// A proposer of `value`, resuming above the highest round it used before a crash
+    /// (and, under a ballot bound, with the ballots it has left).
+    pub fn new(value: Value, storage: &Storage, config: &PaxosConfig) -> Result<Proposer> {
+        let ballots_tried = match config.max_ballots {
+            Some(_) => storage.get_u64(TRIED_KEY)?.unwrap_or(0),
+            None => 0,
+        };
         Ok(Proposer {
             value,
             ballot: Ballot::NONE,
             phase: Phase::Idle,
             promises: Vec::new(),
             highest_round: storage.get_u64(ROUND_KEY)?.unwrap_or(0),
-            ballots_tried: 0,
+            ballots_tried,
             refusals: 0,
         })
     }
@@ -95,6 +157,9 @@ impl Proposer {
         self.highest_round = round;
         self.ballot = Ballot::new(round, ctx.me());
         self.ballots_tried += 1;
+        if config.max_ballots.is_some() {
+            storage.put_u64(TRIED_KEY, self.ballots_tried)?;
+        }
         self.phase = Phase::Preparing;
         if !config.breaks(Rule::StaleVotes) {
             self.promises.clear(); // votes are counted per ballot
@@ -148,6 +213,7 @@ impl Proposer {
             "has a majority for {}: proposes {value}",
             self.ballot
         ));
+        self.refusals = 0; // a ballot got through Phase 1: the row of refusals ends
         self.phase = Phase::Accepting {
             value: value.clone(),
         };
