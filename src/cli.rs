@@ -203,17 +203,24 @@ impl CommonArgs {
         s
     }
 
-    /// Writes the `--trace` and `--svg` files, if asked for.
+    /// Writes the `--trace` and `--svg` files, if asked for; the diagram, titled
+    /// `title`, runs down the page by time.
     pub fn write_outputs(&self, records: &[Record], title: &str) -> Result<()> {
+        let options = SvgOptions {
+            title: title.to_string(),
+            ..SvgOptions::default()
+        };
+        self.write_outputs_with(records, &options)
+    }
+
+    /// Writes the `--trace` and `--svg` files, if asked for, the diagram drawn with
+    /// `options` (to draw a counterexample by step: `axis: Axis::Steps`).
+    pub fn write_outputs_with(&self, records: &[Record], options: &SvgOptions) -> Result<()> {
         if let Some(path) = &self.trace {
             write_jsonl(path, records)?;
         }
         if let Some(path) = &self.svg {
-            let options = SvgOptions {
-                title: title.to_string(),
-                ..SvgOptions::default()
-            };
-            write_svg(path, records, self.node_count(), &options)?;
+            write_svg(path, records, self.node_count(), options)?;
         }
         Ok(())
     }
