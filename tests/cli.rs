@@ -1,4 +1,4 @@
-//! The chapter 0 binary as a reader runs it: flags, exit codes, outputs.
+//! The chapter binaries as a reader runs them: flags, exit codes, outputs.
 
 use std::path::PathBuf;
 use std::process::{Command, Output};
@@ -12,6 +12,14 @@ fn ch00(args: &[&str]) -> Output {
         .env_remove("RUST_LOG")
         .output()
         .expect("run ch00-world")
+}
+
+fn ch01(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_ch01-paxos"))
+        .args(args)
+        .env_remove("RUST_LOG")
+        .output()
+        .expect("run ch01-paxos")
 }
 
 fn scratch(name: &str) -> PathBuf {
@@ -236,4 +244,54 @@ fn a_data_dir_survives_runs_and_refuses_another_clusters_database() {
     );
     let _ = std::fs::remove_dir_all(dir);
     let _ = std::fs::remove_dir_all(foreign);
+}
+
+/// The explorer searches 2 proposers x 3 nodes unless told otherwise, takes the
+/// cluster it is told as it is, and refuses what it can't take, naming the flag and the
+/// fix.
+#[test]
+fn explore_takes_its_cluster_as_given_and_refuses_what_it_cannot_take() {
+    let cluster = |args: &[&str]| {
+        let out = ch01(&[&["explore", "--walks", "5", "--json"], args].concat());
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_ne!(out.status.code(), Some(2), "{args:?}: {err}");
+        let j = json(&out);
+        (
+            j["proposers"].as_u64().unwrap(),
+            j["nodes"].as_u64().unwrap(),
+        )
+    };
+    assert_eq!(cluster(&[]), (2, 3), "the explorer's default");
+    assert_eq!(cluster(&["--proposers", "1"]), (1, 3));
+    assert_eq!(cluster(&["--nodes", "2"]), (2, 2));
+    assert_eq!(cluster(&["--nodes", "4", "--proposers", "3"]), (3, 4));
+
+    let refused: &[(&[&str], &[&str])] = &[
+        (&["--nodes", "1"], &["--nodes 1", "--proposers 1"]),
+        (&["--proposers", "4"], &["--proposers 4", "--nodes 4"]),
+        (
+            &["--proposers", "3", "--nodes", "2"],
+            &["--proposers 3", "--nodes 2"],
+        ),
+        (&["--drop", "0.1"], &["--drop"]),
+        (&["--crash", "2@1s"], &["--crash", "--crashes"]),
+        (&["--duration", "1s"], &["--duration", "--max-states"]),
+    ];
+    for (args, words) in refused {
+        // Before the subcommand or after it: global flags are the same flags.
+        for line in [
+            [&["explore"], *args].concat(),
+            [*args, &["explore"]].concat(),
+        ] {
+            let out = ch01(&line);
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(out.status.code(), Some(2), "{line:?} should exit 2: {err}");
+            for word in *words {
+                assert!(
+                    err.contains(word),
+                    "{line:?}: the message should say {word}: {err}"
+                );
+            }
+        }
+    }
 }

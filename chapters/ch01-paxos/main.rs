@@ -16,7 +16,8 @@ use std::ops::Range;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use clap::{CommandFactory, Parser, Subcommand};
+use clap::parser::ValueSource;
+use clap::{ArgMatches, CommandFactory, FromArgMatches, Parser, Subcommand};
 use serde_json::{json, Value};
 
 use quorum::check::Violation;
@@ -58,7 +59,7 @@ enum Command {
         #[arg(long, value_parser = parse_seed_range, value_name = "A..B")]
         seeds: Option<Range<u64>>,
     },
-    /// Explore every order of deliveries of a small cluster exhaustively
+    /// Explore every order of deliveries of a small cluster exhaustively (2 proposers x 3 nodes unless --proposers or --nodes says otherwise)
     Explore {
         /// At most this many ballots per proposer (example: --ballots 2)
         #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u64).range(1..=4))]
@@ -100,7 +101,11 @@ struct PaxosArgs {
 
 fn main() -> ExitCode {
     cli::init_logging();
-    let cli = Cli::parse();
+    let matches = Cli::command().get_matches();
+    let mut cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    if matches!(cli.command, Some(Command::Explore { .. })) {
+        explorer_flags(&mut cli, &matches);
+    }
     let schedule = validate(&cli);
     let result = match &cli.command {
         None | Some(Command::Run) => run_threads(&cli, &schedule).and_then(|o| report(&cli, &o)),
@@ -126,13 +131,69 @@ fn main() -> ExitCode {
     }
 }
 
+/// Refuses the command line with `msg`, exit code 2, as clap refuses a bad value.
+fn refuse(msg: String) -> ! {
+    Cli::command()
+        .error(clap::error::ErrorKind::ValueValidation, msg)
+        .exit()
+}
+
+/// The cluster the explorer searches when `--proposers` and `--nodes` are not given.
+const EXPLORE_PROPOSERS: u32 = 2;
+const EXPLORE_NODES: u32 = 3;
+
+/// Flags the explorer has no use for (it makes every choice of the world itself), by
+/// clap id, with why.
+const NOT_FOR_EXPLORE: &[(&str, &str, &str)] = &[
+    ("drop", "--drop", "the explorer already tries losing every message; leave it out"),
+    ("delay", "--delay", "the explorer already tries every order of delivery, which is all a delay can change; leave it out"),
+    ("duplicate", "--duplicate", "the explorer delivers each message at most once; leave it out (sim --seeds covers duplicates)"),
+    ("partition", "--partition", "a partition is a pattern of losses, and the explorer already tries every loss; leave it out"),
+    ("crash", "--crash", "the explorer crashes and restarts nodes itself, at any step; use --crashes N instead"),
+    ("duration", "--duration", "the explorer has no clock to stop; bound the search with --ballots or --max-states instead"),
+    ("data_dir", "--data-dir", "the explorer keeps its states in memory; leave it out"),
+];
+
+/// The explorer's cluster: `--proposers` and `--nodes` as given, else 2 proposers x 3
+/// nodes (the flags' own defaults are for runs, which start with one proposer). A value
+/// it can't take, or a flag it has no use for, exits with code 2.
+fn explorer_flags(cli: &mut Cli, matches: &ArgMatches) {
+    // Global flags may come before or after the subcommand.
+    let given = |id: &str| {
+        let typed = |m: &ArgMatches| m.value_source(id) == Some(ValueSource::CommandLine);
+        typed(matches) || matches.subcommand().is_some_and(|(_, sub)| typed(sub))
+    };
+    for (id, flag, why) in NOT_FOR_EXPLORE {
+        if given(id) {
+            refuse(format!("{flag} is not for explore: {why}"));
+        }
+    }
+    let (proposers_given, nodes_given) = (given("proposers"), given("nodes"));
+    if !proposers_given {
+        cli.paxos.proposers = EXPLORE_PROPOSERS;
+    }
+    if !nodes_given {
+        cli.common.nodes = EXPLORE_NODES;
+    }
+    let (p, n) = (cli.paxos.proposers, cli.common.nodes);
+    if p > n {
+        refuse(match (proposers_given, nodes_given) {
+            (false, _) => format!(
+                "--nodes {n} is too few for the explorer's {p} proposers (every proposer is one of the nodes); give --nodes {p} or more, or --proposers {n} as well"
+            ),
+            (true, false) => format!(
+                "--proposers {p} is more than the explorer's {n} nodes (every proposer is one of the nodes); give --nodes {p} or more as well"
+            ),
+            (true, true) => format!(
+                "--proposers {p} is more than --nodes {n} (every proposer is one of the nodes); give --nodes {p} or more, or --proposers {n} or fewer"
+            ),
+        });
+    }
+}
+
 /// Checks what clap cannot check flag by flag; a problem exits with code 2.
 fn validate(cli: &Cli) -> Schedule {
-    let fail = |msg: String| -> ! {
-        Cli::command()
-            .error(clap::error::ErrorKind::ValueValidation, msg)
-            .exit()
-    };
+    let fail = |msg: String| -> ! { refuse(msg) };
     if cli.paxos.proposers > cli.common.nodes {
         fail(format!(
             "--proposers {} is more than --nodes {}: every proposer is one of the nodes",
@@ -449,8 +510,8 @@ fn run_explore(
     walks: Option<u64>,
 ) -> quorum::Result<bool> {
     let config = ExploreConfig {
-        nodes: cli.common.node_count().max(3),
-        proposers: cli.paxos.proposers.max(2) as usize,
+        nodes: cli.common.node_count(),
+        proposers: cli.paxos.proposers as usize,
         max_ballots: ballots,
         crashes,
         broken: cli.paxos.broken,
