@@ -21,7 +21,7 @@ use clap::{ArgMatches, CommandFactory, FromArgMatches, Parser, Subcommand};
 use serde_json::{json, Value};
 
 use quorum::check::Violation;
-use quorum::cli::{self, parse_duration_flag, parse_seed_range, CommonArgs};
+use quorum::cli::{self, parse_duration_flag, parse_seed_range, CommonArgs, SeedOutcome};
 use quorum::paxos::explore::{explore, random_walks, ExploreConfig};
 use quorum::paxos::{run, PaxosConfig, PaxosNode, Rule};
 use quorum::runtime::trace::Record;
@@ -446,58 +446,44 @@ fn ballot_text(r: &Record) -> String {
 
 /// Runs every seed of `seeds` and reports the failing ones with the command that replays each.
 fn sweep(cli: &Cli, schedule: &Schedule, seeds: Range<u64>) -> quorum::Result<bool> {
-    if cli.common.data_dir.is_some() {
-        return Err(quorum::Error::Config(
-            "--seeds runs many clusters; it keeps their state in memory, so drop --data-dir".into(),
-        ));
-    }
-    let started = std::time::Instant::now();
-    let (first, runs) = (seeds.start, seeds.end - seeds.start);
-    let (mut failed, mut all, mut decided) = (Vec::new(), Vec::new(), 0u64);
-    let mut stats = NodeStats::default();
-    for seed in seeds {
+    let extra = format!(
+        " --proposers {}{}{}",
+        cli.paxos.proposers,
+        cli.paxos
+            .broken
+            .map(|r| format!(" --break {r}"))
+            .unwrap_or_default(),
+        if cli.paxos.no_backoff {
+            " --no-backoff"
+        } else {
+            ""
+        }
+    );
+    let mut decided = 0u64;
+    let sweep = cli.common.sweep(seeds, "ch01-paxos", &extra, |seed| {
         let o = run_sim(cli, schedule, seed, false)?;
-        stats = stats.plus(&o.stats);
         if o.chosen().is_some() {
             decided += 1;
         }
-        if let Some(v) = o.violations.first() {
-            if !cli.common.json {
-                eprintln!(
-                    "seed {seed}: {v}\n  replay: ch01-paxos sim --seed {seed} {} --proposers {}{}{}",
-                    cli.common.replay_flags(),
-                    cli.paxos.proposers,
-                    cli.paxos.broken.map(|r| format!(" --break {r}")).unwrap_or_default(),
-                    if cli.paxos.no_backoff { " --no-backoff" } else { "" }
-                );
-            }
-            failed.push(seed);
-            all.extend(
-                o.violations
-                    .into_iter()
-                    .map(|v| json!({"seed": seed, "violation": v})),
-            );
-        }
-    }
-    let secs = started.elapsed().as_secs_f64();
+        Ok(SeedOutcome {
+            stats: o.stats,
+            violations: o.violations,
+        })
+    })?;
     if cli.common.json {
-        let mut m = cli.common.summary("sim", &stats, &[]);
-        m.insert("seed".into(), json!(first));
-        m.insert("seeds".into(), json!(format!("{first}..{}", first + runs)));
-        m.insert("runs".into(), json!(runs));
+        let mut m = sweep.summary(&cli.common);
         m.insert("decided_runs".into(), json!(decided));
-        m.insert("failed_runs".into(), json!(failed));
         m.insert("proposers".into(), json!(cli.paxos.proposers));
-        m.insert("violations".into(), json!(all));
-        m.insert("wall_seconds".into(), json!(secs));
         cli::print_json(&Value::Object(m))?;
     } else {
         println!(
-            "{runs} runs, {decided} decided, {} violated a property, in {secs:.1}s",
-            failed.len()
+            "{} runs, {decided} decided, {} violated a property, in {:.1}s",
+            sweep.runs(),
+            sweep.failed.len(),
+            sweep.seconds
         );
     }
-    Ok(failed.is_empty())
+    Ok(sweep.failed.is_empty())
 }
 
 // ANCHOR: run_explore
