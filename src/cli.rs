@@ -354,6 +354,22 @@ impl CommonArgs {
     }
 }
 
+/// The median, 99th percentile and maximum of `values` (nearest rank: the smallest
+/// value with at least that share of `values` at or below it), as
+/// `{"p50": …, "p99": …, "max": …}`; `null` if there are none.
+pub fn percentiles(values: &[u64]) -> Value {
+    let mut sorted = values.to_vec();
+    sorted.sort_unstable();
+    let rank = |p: usize| {
+        let at = (p * sorted.len()).div_ceil(100).max(1) - 1;
+        sorted.get(at).copied()
+    };
+    match sorted.last() {
+        None => Value::Null,
+        Some(max) => json!({"p50": rank(50), "p99": rank(99), "max": max}),
+    }
+}
+
 /// Prints a benchmark's figures: with `json`, one JSON object of `figures` plus the
 /// machine's `cores` and the build's `profile`; else a heading naming them, then
 /// `lines`, then, in a debug build, the command that measures a release build.
@@ -444,6 +460,21 @@ mod tests {
         assert_eq!(parse_seed_range("0..100"), Ok(0..100));
         assert!(parse_seed_range("5..5").is_err());
         assert!(parse_seed_range("7").is_err());
+    }
+
+    #[test]
+    fn percentiles_by_nearest_rank() {
+        assert_eq!(percentiles(&[]), Value::Null);
+        assert_eq!(percentiles(&[7]), json!({"p50": 7, "p99": 7, "max": 7}));
+        let hundred: Vec<u64> = (1..=100).rev().collect();
+        assert_eq!(
+            percentiles(&hundred),
+            json!({"p50": 50, "p99": 99, "max": 100})
+        );
+        assert_eq!(
+            percentiles(&[1, 2, 3, 1000]),
+            json!({"p50": 2, "p99": 1000, "max": 1000})
+        );
     }
 
     #[test]

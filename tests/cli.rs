@@ -295,3 +295,75 @@ fn explore_takes_its_cluster_as_given_and_refuses_what_it_cannot_take() {
         }
     }
 }
+
+/// A Paxos sweep reports each failing seed once, in its report (not again as a log
+/// line), with the count of its violations and the command that replays it.
+#[test]
+fn a_paxos_sweep_reports_each_failure_once() {
+    let args = [
+        "sim",
+        "--seeds",
+        "0..30",
+        "--proposers",
+        "3",
+        "--nodes",
+        "5",
+        "--drop",
+        "0.2",
+        "--break",
+        "ignore-accepted",
+    ];
+    let out = ch01(&args);
+    assert_eq!(out.status.code(), Some(1), "a broken rule fails the sweep");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!err.contains("ERROR"), "{err}");
+    let failed = json(&ch01(&[&args[..], &["--json"]].concat()))["failed_runs"]
+        .as_array()
+        .unwrap()
+        .clone();
+    assert!(!failed.is_empty());
+    for seed in &failed {
+        let head = format!("seed {seed}: ");
+        let lines: Vec<&str> = err.lines().filter(|l| l.starts_with(&head)).collect();
+        assert_eq!(lines.len(), 1, "{head}: {err}");
+        assert!(lines[0].contains("violation(s), first: at most one value chosen"));
+        let replay = format!("  replay: ch01-paxos sim --seed {seed} --nodes 5");
+        assert_eq!(err.matches(&replay).count(), 1, "{err}");
+    }
+    assert_eq!(
+        err.lines().filter(|l| l.starts_with("seed ")).count(),
+        failed.len()
+    );
+}
+
+/// The sweep's JSON adds up the ballots its runs tried and says how long deciding took.
+#[test]
+fn a_paxos_sweep_counts_ballots_and_times_decisions() {
+    let flags = ["--proposers", "3", "--nodes", "5", "--drop", "0.2"];
+    let sweep = json(&ch01(
+        &[&["sim", "--seeds", "0..40", "--json"], &flags[..]].concat(),
+    ));
+    assert_eq!(sweep["decided_runs"], 40, "{sweep}");
+    let ballots = sweep["ballots_tried"].as_u64().unwrap();
+    assert!(ballots >= 3 * 40, "every proposer tries a ballot: {sweep}");
+    for figures in ["ballots_per_run", "time_to_decide_us"] {
+        let f = |k: &str| sweep[figures][k].as_u64().unwrap();
+        assert!(
+            0 < f("p50") && f("p50") <= f("p99") && f("p99") <= f("max"),
+            "{figures}: {sweep}"
+        );
+    }
+    assert!(sweep["time_to_decide_us"]["max"].as_u64().unwrap() <= 3_000_000);
+
+    // The total is the sum of each run's own count.
+    let one = |seed: &str| {
+        let run = json(&ch01(
+            &[&["sim", "--seed", seed, "--json"], &flags[..]].concat(),
+        ));
+        run["ballots_tried"].as_u64().unwrap()
+    };
+    let few = json(&ch01(
+        &[&["sim", "--seeds", "0..3", "--json"], &flags[..]].concat(),
+    ));
+    assert_eq!(few["ballots_tried"], one("0") + one("1") + one("2"));
+}

@@ -444,7 +444,10 @@ fn ballot_text(r: &Record) -> String {
         .unwrap_or_default()
 }
 
-/// Runs every seed of `seeds` and reports the failing ones with the command that replays each.
+/// Runs every seed of `seeds` and reports the failing ones with the command that replays
+/// each. Its `--json` summary adds `decided_runs`, `proposers`, `ballots_tried` (over all
+/// runs), and the p50, p99 and max of `ballots_per_run` and of `time_to_decide_us`: the
+/// virtual time at which a decided run's first node learned the value.
 fn sweep(cli: &Cli, schedule: &Schedule, seeds: Range<u64>) -> quorum::Result<bool> {
     let extra = format!(
         " --proposers {}{}{}",
@@ -459,11 +462,16 @@ fn sweep(cli: &Cli, schedule: &Schedule, seeds: Range<u64>) -> quorum::Result<bo
             ""
         }
     );
-    let mut decided = 0u64;
+    // Per run: the ballots its proposers started; per decided run, the virtual time at
+    // which the first node learned the value.
+    let (mut decided, mut ballots, mut decide_us) = (0u64, Vec::new(), Vec::new());
     let sweep = cli.common.sweep(seeds, "ch01-paxos", &extra, |seed| {
         let o = run_sim(cli, schedule, seed, false)?;
+        ballots.push(o.ballots);
         if o.chosen().is_some() {
             decided += 1;
+            let learned = o.records.iter().find(|r| r.event == "chosen");
+            decide_us.extend(learned.map(|r| r.t_us));
         }
         Ok(SeedOutcome {
             stats: o.stats,
@@ -474,6 +482,9 @@ fn sweep(cli: &Cli, schedule: &Schedule, seeds: Range<u64>) -> quorum::Result<bo
         let mut m = sweep.summary(&cli.common);
         m.insert("decided_runs".into(), json!(decided));
         m.insert("proposers".into(), json!(cli.paxos.proposers));
+        m.insert("ballots_tried".into(), json!(ballots.iter().sum::<u64>()));
+        m.insert("ballots_per_run".into(), cli::percentiles(&ballots));
+        m.insert("time_to_decide_us".into(), cli::percentiles(&decide_us));
         cli::print_json(&Value::Object(m))?;
     } else {
         println!(
