@@ -6,20 +6,21 @@ use std::process::{Command, Output};
 use quorum::runtime::NodeId;
 use quorum::storage::Location;
 
-fn ch00(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_ch00-world"))
+/// Runs the binary at `path` with `args`, without human logs.
+fn run_bin(path: &str, args: &[&str]) -> Output {
+    Command::new(path)
         .args(args)
         .env_remove("RUST_LOG")
         .output()
-        .expect("run ch00-world")
+        .unwrap_or_else(|e| panic!("run {path}: {e}"))
+}
+
+fn ch00(args: &[&str]) -> Output {
+    run_bin(env!("CARGO_BIN_EXE_ch00-world"), args)
 }
 
 fn ch01(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_ch01-paxos"))
-        .args(args)
-        .env_remove("RUST_LOG")
-        .output()
-        .expect("run ch01-paxos")
+    run_bin(env!("CARGO_BIN_EXE_ch01-paxos"), args)
 }
 
 fn scratch(name: &str) -> PathBuf {
