@@ -4,9 +4,13 @@
 //! cluster size, seed, duration, fault flags and outputs as every other chapter. Values
 //! are checked by clap as they are parsed, so `--drop 1.5` or `--duration 3` is refused
 //! with a message naming the flag, and exit code 2, before anything runs.
+//!
+//! What the binaries do alike is here too: a sweep of many seeds ([`CommonArgs::sweep`])
+//! and a benchmark's report ([`print_bench`]).
 
+use std::ops::Range;
 use std::path::PathBuf;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde_json::{json, Map, Value};
 
@@ -203,17 +207,24 @@ impl CommonArgs {
         s
     }
 
-    /// Writes the `--trace` and `--svg` files, if asked for.
+    /// Writes the `--trace` and `--svg` files, if asked for; the diagram, titled
+    /// `title`, runs down the page by time.
     pub fn write_outputs(&self, records: &[Record], title: &str) -> Result<()> {
+        let options = SvgOptions {
+            title: title.to_string(),
+            ..SvgOptions::default()
+        };
+        self.write_outputs_with(records, &options)
+    }
+
+    /// Writes the `--trace` and `--svg` files, if asked for, the diagram drawn with
+    /// `options` (to draw a counterexample by step: `axis: Axis::Steps`).
+    pub fn write_outputs_with(&self, records: &[Record], options: &SvgOptions) -> Result<()> {
         if let Some(path) = &self.trace {
             write_jsonl(path, records)?;
         }
         if let Some(path) = &self.svg {
-            let options = SvgOptions {
-                title: title.to_string(),
-                ..SvgOptions::default()
-            };
-            write_svg(path, records, self.node_count(), &options)?;
+            write_svg(path, records, self.node_count(), options)?;
         }
         Ok(())
     }
@@ -240,6 +251,161 @@ impl CommonArgs {
         m.insert("violations".into(), json!(violations));
         m
     }
+}
+
+/// What a sweep keeps of one seed's run.
+#[derive(Clone, Debug, Default)]
+pub struct SeedOutcome {
+    /// The run's message counts, summed over its nodes.
+    pub stats: NodeStats,
+    /// The properties the run broke (none: the seed passed).
+    pub violations: Vec<Violation>,
+}
+
+/// What a sweep found over all its seeds.
+#[derive(Clone, Debug)]
+pub struct Sweep {
+    /// The seeds run.
+    pub seeds: Range<u64>,
+    /// Message counts over every run.
+    pub stats: NodeStats,
+    /// The seeds whose run broke a property, in order.
+    pub failed: Vec<u64>,
+    /// Every violation of every run, as `{"seed": N, "violation": …}`.
+    pub violations: Vec<Value>,
+    /// Wall-clock seconds the sweep took.
+    pub seconds: f64,
+}
+
+impl Sweep {
+    /// How many runs the sweep made.
+    pub fn runs(&self) -> u64 {
+        self.seeds.end - self.seeds.start
+    }
+
+    /// The sweep's `--json` summary: the fields every summary has (with `seed` the
+    /// first seed), and `seeds` (`"A..B"`), `runs`, `failed_runs` (the seeds),
+    /// `violations` (each with its seed) and `wall_seconds`. A binary adds its own.
+    pub fn summary(&self, common: &CommonArgs) -> Map<String, Value> {
+        let mut m = common.summary("sim", &self.stats, &[]);
+        m.insert("seed".into(), json!(self.seeds.start));
+        m.insert(
+            "seeds".into(),
+            json!(format!("{}..{}", self.seeds.start, self.seeds.end)),
+        );
+        m.insert("runs".into(), json!(self.runs()));
+        m.insert("failed_runs".into(), json!(self.failed));
+        m.insert("violations".into(), json!(self.violations));
+        m.insert("wall_seconds".into(), json!(self.seconds));
+        m
+    }
+}
+
+impl CommonArgs {
+    /// Runs `run` on every seed of `seeds`, each a simulated run in memory, and adds up
+    /// what they found. Unless `--json` was asked for, each failing seed is reported on
+    /// stderr as it fails, with its first violation and the command that replays it:
+    /// `PROGRAM sim --seed N`, the shared flags, then `extra_flags` (the binary's own,
+    /// each with a space before it). Refuses `--data-dir`: many clusters can't share it.
+    pub fn sweep(
+        &self,
+        seeds: Range<u64>,
+        program: &str,
+        extra_flags: &str,
+        mut run: impl FnMut(u64) -> Result<SeedOutcome>,
+    ) -> Result<Sweep> {
+        if self.data_dir.is_some() {
+            return Err(Error::Config(
+                "--seeds runs many clusters; it keeps their state in memory, so drop --data-dir"
+                    .into(),
+            ));
+        }
+        let started = Instant::now();
+        let mut sweep = Sweep {
+            seeds: seeds.clone(),
+            stats: NodeStats::default(),
+            failed: Vec::new(),
+            violations: Vec::new(),
+            seconds: 0.0,
+        };
+        for seed in seeds {
+            let outcome = run(seed)?;
+            sweep.stats = sweep.stats.plus(&outcome.stats);
+            let Some(first) = outcome.violations.first() else {
+                continue;
+            };
+            if !self.json {
+                eprintln!(
+                    "seed {seed}: {} violation(s), first: {first}\n  replay: {program} sim --seed {seed} {}{extra_flags}",
+                    outcome.violations.len(),
+                    self.replay_flags(),
+                );
+            }
+            sweep.failed.push(seed);
+            sweep.violations.extend(
+                outcome
+                    .violations
+                    .into_iter()
+                    .map(|v| json!({"seed": seed, "violation": v})),
+            );
+        }
+        sweep.seconds = started.elapsed().as_secs_f64();
+        Ok(sweep)
+    }
+}
+
+/// The median, 99th percentile and maximum of `values` (nearest rank: the smallest
+/// value with at least that share of `values` at or below it), as
+/// `{"p50": …, "p99": …, "max": …}`; `null` if there are none.
+pub fn percentiles(values: &[u64]) -> Value {
+    let mut sorted = values.to_vec();
+    sorted.sort_unstable();
+    let rank = |p: usize| {
+        let at = (p * sorted.len()).div_ceil(100).max(1) - 1;
+        sorted.get(at).copied()
+    };
+    match sorted.last() {
+        None => Value::Null,
+        Some(max) => json!({"p50": rank(50), "p99": rank(99), "max": max}),
+    }
+}
+
+/// Prints a benchmark's figures: with `json`, one JSON object of `figures` plus the
+/// machine's `cores` and the build's `profile`; else a heading naming them, then
+/// `lines`, then, in a debug build, the command that measures a release build.
+pub fn print_bench(
+    program: &str,
+    json: bool,
+    figures: &[(&str, Value)],
+    lines: &[String],
+) -> Result<()> {
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1);
+    let profile = if cfg!(debug_assertions) {
+        "debug"
+    } else {
+        "release"
+    };
+    if json {
+        let mut m = Map::new();
+        m.insert("cores".into(), json!(cores));
+        m.insert("profile".into(), json!(profile));
+        for (key, value) in figures {
+            m.insert(key.to_string(), value.clone());
+        }
+        return print_json(&Value::Object(m));
+    }
+    println!("{program} bench ({profile} build, {cores} cores)");
+    for line in lines {
+        println!("  {line}");
+    }
+    if profile == "debug" {
+        println!(
+            "  (a debug build: run `cargo run --release --bin {program} -- bench` for real figures)"
+        );
+    }
+    Ok(())
 }
 
 /// Sets up human logs: `RUST_LOG=info` tells the run's story, one line per event, as
@@ -294,6 +460,21 @@ mod tests {
         assert_eq!(parse_seed_range("0..100"), Ok(0..100));
         assert!(parse_seed_range("5..5").is_err());
         assert!(parse_seed_range("7").is_err());
+    }
+
+    #[test]
+    fn percentiles_by_nearest_rank() {
+        assert_eq!(percentiles(&[]), Value::Null);
+        assert_eq!(percentiles(&[7]), json!({"p50": 7, "p99": 7, "max": 7}));
+        let hundred: Vec<u64> = (1..=100).rev().collect();
+        assert_eq!(
+            percentiles(&hundred),
+            json!({"p50": 50, "p99": 99, "max": 100})
+        );
+        assert_eq!(
+            percentiles(&[1, 2, 3, 1000]),
+            json!({"p50": 2, "p99": 1000, "max": 1000})
+        );
     }
 
     #[test]

@@ -1,4 +1,4 @@
-//! The chapter 0 binary as a reader runs it: flags, exit codes, outputs.
+//! The chapter binaries as a reader runs them: flags, exit codes, outputs.
 
 use std::path::PathBuf;
 use std::process::{Command, Output};
@@ -6,12 +6,21 @@ use std::process::{Command, Output};
 use quorum::runtime::NodeId;
 use quorum::storage::Location;
 
-fn ch00(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_ch00-world"))
+/// Runs the binary at `path` with `args`, without human logs.
+fn run_bin(path: &str, args: &[&str]) -> Output {
+    Command::new(path)
         .args(args)
         .env_remove("RUST_LOG")
         .output()
-        .expect("run ch00-world")
+        .unwrap_or_else(|e| panic!("run {path}: {e}"))
+}
+
+fn ch00(args: &[&str]) -> Output {
+    run_bin(env!("CARGO_BIN_EXE_ch00-world"), args)
+}
+
+fn ch01(args: &[&str]) -> Output {
+    run_bin(env!("CARGO_BIN_EXE_ch01-paxos"), args)
 }
 
 fn scratch(name: &str) -> PathBuf {
@@ -236,4 +245,126 @@ fn a_data_dir_survives_runs_and_refuses_another_clusters_database() {
     );
     let _ = std::fs::remove_dir_all(dir);
     let _ = std::fs::remove_dir_all(foreign);
+}
+
+/// The explorer searches 2 proposers x 3 nodes unless told otherwise, takes the
+/// cluster it is told as it is, and refuses what it can't take, naming the flag and the
+/// fix.
+#[test]
+fn explore_takes_its_cluster_as_given_and_refuses_what_it_cannot_take() {
+    let cluster = |args: &[&str]| {
+        let out = ch01(&[&["explore", "--walks", "5", "--json"], args].concat());
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_ne!(out.status.code(), Some(2), "{args:?}: {err}");
+        let j = json(&out);
+        (
+            j["proposers"].as_u64().unwrap(),
+            j["nodes"].as_u64().unwrap(),
+        )
+    };
+    assert_eq!(cluster(&[]), (2, 3), "the explorer's default");
+    assert_eq!(cluster(&["--proposers", "1"]), (1, 3));
+    assert_eq!(cluster(&["--nodes", "2"]), (2, 2));
+    assert_eq!(cluster(&["--nodes", "4", "--proposers", "3"]), (3, 4));
+
+    let refused: &[(&[&str], &[&str])] = &[
+        (&["--nodes", "1"], &["--nodes 1", "--proposers 1"]),
+        (&["--proposers", "4"], &["--proposers 4", "--nodes 4"]),
+        (
+            &["--proposers", "3", "--nodes", "2"],
+            &["--proposers 3", "--nodes 2"],
+        ),
+        (&["--drop", "0.1"], &["--drop"]),
+        (&["--crash", "2@1s"], &["--crash", "--crashes"]),
+        (&["--duration", "1s"], &["--duration", "--max-states"]),
+    ];
+    for (args, words) in refused {
+        // Before the subcommand or after it: global flags are the same flags.
+        for line in [
+            [&["explore"], *args].concat(),
+            [*args, &["explore"]].concat(),
+        ] {
+            let out = ch01(&line);
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(out.status.code(), Some(2), "{line:?} should exit 2: {err}");
+            for word in *words {
+                assert!(
+                    err.contains(word),
+                    "{line:?}: the message should say {word}: {err}"
+                );
+            }
+        }
+    }
+}
+
+/// A Paxos sweep reports each failing seed once, in its report (not again as a log
+/// line), with the count of its violations and the command that replays it.
+#[test]
+fn a_paxos_sweep_reports_each_failure_once() {
+    let args = [
+        "sim",
+        "--seeds",
+        "0..30",
+        "--proposers",
+        "3",
+        "--nodes",
+        "5",
+        "--drop",
+        "0.2",
+        "--break",
+        "ignore-accepted",
+    ];
+    let out = ch01(&args);
+    assert_eq!(out.status.code(), Some(1), "a broken rule fails the sweep");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!err.contains("ERROR"), "{err}");
+    let failed = json(&ch01(&[&args[..], &["--json"]].concat()))["failed_runs"]
+        .as_array()
+        .unwrap()
+        .clone();
+    assert!(!failed.is_empty());
+    for seed in &failed {
+        let head = format!("seed {seed}: ");
+        let lines: Vec<&str> = err.lines().filter(|l| l.starts_with(&head)).collect();
+        assert_eq!(lines.len(), 1, "{head}: {err}");
+        assert!(lines[0].contains("violation(s), first: at most one value chosen"));
+        let replay = format!("  replay: ch01-paxos sim --seed {seed} --nodes 5");
+        assert_eq!(err.matches(&replay).count(), 1, "{err}");
+    }
+    assert_eq!(
+        err.lines().filter(|l| l.starts_with("seed ")).count(),
+        failed.len()
+    );
+}
+
+/// The sweep's JSON adds up the ballots its runs tried and says how long deciding took.
+#[test]
+fn a_paxos_sweep_counts_ballots_and_times_decisions() {
+    let flags = ["--proposers", "3", "--nodes", "5", "--drop", "0.2"];
+    let sweep = json(&ch01(
+        &[&["sim", "--seeds", "0..40", "--json"], &flags[..]].concat(),
+    ));
+    assert_eq!(sweep["decided_runs"], 40, "{sweep}");
+    let ballots = sweep["ballots_tried"].as_u64().unwrap();
+    assert!(ballots >= 3 * 40, "every proposer tries a ballot: {sweep}");
+    for figures in ["ballots_per_run", "time_to_decide_us"] {
+        let f = |k: &str| sweep[figures][k].as_u64().unwrap();
+        assert!(
+            0 < f("p50") && f("p50") <= f("p99") && f("p99") <= f("max"),
+            "{figures}: {sweep}"
+        );
+    }
+    assert!(sweep["time_to_decide_us"]["max"].as_u64().unwrap() <= 3_000_000);
+
+    // The total is the sum of each run's own count.
+    let one = |seed: &str| {
+        let run = json(&ch01(
+            &[&["sim", "--seed", seed, "--json"], &flags[..]].concat(),
+        ));
+        run["ballots_tried"].as_u64().unwrap()
+    };
+    let few = json(&ch01(
+        &[&["sim", "--seeds", "0..3", "--json"], &flags[..]].concat(),
+    ));
+    assert_eq!(few["ballots_tried"], one("0") + one("1") + one("2"));
 }

@@ -4,10 +4,13 @@
 
 use std::time::Duration;
 
-use quorum::detector::{Detector, DetectorConfig, GapHistory};
+use quorum::detector::{DetectorConfig, GapHistory};
 use quorum::exercises::{adaptive_timeout, slow_node};
 use quorum::runtime::cluster::{ms, n, secs};
-use quorum::runtime::{Action, Faults, Sim, SimConfig, Time};
+use quorum::runtime::{Action, Faults, SimConfig, Time};
+
+mod common;
+use common::{detector_sim, everyone_learned};
 
 // --- Exercise 0.1: a slow node -------------------------------------------------------
 
@@ -33,15 +36,11 @@ fn ex0_1_only_the_slow_nodes_messages_are_late() {
         ..Faults::reliable()
     };
     let config = SimConfig {
-        nodes: 3,
-        seed: 1,
         faults,
         trace: true,
+        ..SimConfig::new(3, 1)
     };
-    let mut sim = Sim::new(config, |id, s| {
-        Ok(Detector::new(id, 3, DetectorConfig::default(), s))
-    })
-    .unwrap();
+    let mut sim = detector_sim(config, DetectorConfig::default());
     sim.schedule_at(Time::ZERO, Action::Slow(n(2), true))
         .unwrap();
     sim.run_for(secs(1)).unwrap();
@@ -69,21 +68,16 @@ fn ex0_1_a_slow_node_is_suspected_and_its_fast_peers_are_not() {
         delay: (ms(1), ms(8)),
         ..Faults::reliable()
     };
-    let config = SimConfig {
-        nodes: 3,
-        seed: 2,
-        faults,
-        trace: false,
-    };
     let detector = DetectorConfig {
         heartbeat: ms(20),
         timeout: ms(60),
         adaptive: false,
     };
-    let mut sim = Sim::new(config, move |id, s| {
-        Ok(Detector::new(id, 3, detector.clone(), s))
-    })
-    .unwrap();
+    let config = SimConfig {
+        faults,
+        ..SimConfig::new(3, 2)
+    };
+    let mut sim = detector_sim(config, detector);
     sim.schedule_at(Time::ZERO, Action::Slow(n(3), true))
         .unwrap();
     sim.run_for(secs(3)).unwrap();
@@ -154,21 +148,16 @@ fn ex0_2_adaptive_timeouts_stop_false_suspicions_and_still_catch_crashes() {
             delay: (ms(0), ms(150)),
             ..Faults::reliable()
         };
-        let config = SimConfig {
-            nodes: 4,
-            seed: 3,
-            faults,
-            trace: false,
-        };
         let detector = DetectorConfig {
             heartbeat: ms(50),
             timeout: ms(100),
             adaptive,
         };
-        let mut sim = Sim::new(config, move |id, s| {
-            Ok(Detector::new(id, 4, detector.clone(), s))
-        })
-        .unwrap();
+        let config = SimConfig {
+            faults,
+            ..SimConfig::new(4, 3)
+        };
+        let mut sim = detector_sim(config, detector);
         sim.schedule_at(Time(20_000_000), Action::Crash(n(4)))
             .unwrap();
         sim.run_for(secs(2)).unwrap(); // learning
@@ -255,10 +244,8 @@ fn paxos_duels_stay_safe_and_decide() {
             duplicate: 0.05,
         };
         let config = SimConfig {
-            nodes: 5,
-            seed,
             faults,
-            trace: false,
+            ..SimConfig::new(5, seed)
         };
         let (mut sim, agreement) =
             paxos_run::checked_sim(config, &PaxosConfig::new(5, None), 3).unwrap();
@@ -268,9 +255,7 @@ fn paxos_duels_stay_safe_and_decide() {
         sim.schedule_at(Time(500_000), Action::SetFaults(Faults::reliable()))
             .unwrap();
         let decided = sim
-            .run_until_true(Time(5_000_000), |s| {
-                s.live_nodes().all(|(_, x)| x.chosen().is_some())
-            })
+            .run_until_true(Time(5_000_000), everyone_learned)
             .unwrap();
         assert!(
             sim.violations().is_empty(),

@@ -3,13 +3,12 @@
 use std::time::Duration;
 
 use quorum::paxos::explore::{explore, random_walks, ExploreConfig};
-use quorum::paxos::{check, run, Ballot, PaxosConfig, PaxosNode, Rule};
+use quorum::paxos::{check, run, Ballot, PaxosConfig, Rule};
 use quorum::runtime::cluster::{ms, n, secs};
-use quorum::runtime::{Action, Faults, NodeId, Rng, Sim, SimConfig, Time};
+use quorum::runtime::{Action, Faults, NodeId, Rng, SimConfig, Time};
 
-fn everyone_learned(sim: &Sim<PaxosNode>) -> bool {
-    sim.live_nodes().all(|(_, node)| node.chosen().is_some())
-}
+mod common;
+use common::{everyone_learned, sweep_seeds};
 
 fn jittery() -> Faults {
     Faults {
@@ -154,14 +153,6 @@ fn a_restarted_proposer_never_reuses_a_ballot() {
     );
 }
 
-/// How many seeds the sweeps run: `QUORUM_SEEDS`, or 500 (the long setting is 10000).
-fn sweep_seeds() -> u64 {
-    std::env::var("QUORUM_SEEDS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(500)
-}
-
 /// One randomized run: 5 nodes, 3 proposers, up to 30% loss, duplication, delays, a
 /// partition and two acceptor crash-restarts, all healed by 1.5 s. Returns the
 /// violations (safety on every step, then liveness once healed) and whether it decided.
@@ -174,17 +165,11 @@ fn chaotic_run(seed: u64, broken: Option<Rule>) -> (Vec<quorum::check::Violation
     };
     let mut base = PaxosConfig::new(5, None);
     base.broken = broken;
-    let (mut sim, agreement) = run::checked_sim(
-        SimConfig {
-            nodes: 5,
-            seed,
-            faults,
-            trace: false,
-        },
-        &base,
-        3,
-    )
-    .unwrap();
+    let config = SimConfig {
+        faults,
+        ..SimConfig::new(5, seed)
+    };
+    let (mut sim, agreement) = run::checked_sim(config, &base, 3).unwrap();
     let cut = NodeId::from_index(r.index(5));
     sim.schedule_at(Time(r.between(0, 200_000)), Action::Disconnect(cut))
         .unwrap();
@@ -218,7 +203,8 @@ fn chaotic_run(seed: u64, broken: Option<Rule>) -> (Vec<quorum::check::Violation
 #[test]
 fn sweep_paxos_is_safe_and_decides_once_faults_heal() {
     let mut failures = Vec::new();
-    for seed in 0..sweep_seeds() {
+    // QUORUM_SEEDS sets how many seeds; the long setting is 10000.
+    for seed in 0..sweep_seeds(500) {
         let (violations, decided) = chaotic_run(seed, None);
         if let Some(v) = violations.first() {
             failures.push(format!("seed {seed}: {v}"));

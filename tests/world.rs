@@ -14,6 +14,9 @@ use quorum::runtime::{
 };
 use quorum::storage::{Location, Storage};
 
+mod common;
+use common::{detector_sim, sweep_seeds};
+
 // --- A test node: sends what it is told, counts what it gets, persists a counter -----
 
 /// Sends `burst` messages to each peer at start and every `every`; counts deliveries;
@@ -313,15 +316,11 @@ fn detector_trace(seed: u64) -> String {
         duplicate: 0.05,
     };
     let config = SimConfig {
-        nodes: 5,
-        seed,
         faults,
         trace: true,
+        ..SimConfig::new(5, seed)
     };
-    let mut sim = Sim::new(config, |id, s| {
-        Ok(Detector::new(id, 5, DetectorConfig::default(), s))
-    })
-    .unwrap();
+    let mut sim = detector_sim(config, DetectorConfig::default());
     sim.schedule_at(Time(1_000_000), Action::Crash(n(2)))
         .unwrap();
     sim.schedule_at(Time(2_000_000), Action::Restart(n(2)))
@@ -645,21 +644,14 @@ fn an_unreliable_network_causes_false_suspicions_a_fixed_timeout_cannot_avoid() 
 
 // --- A randomized sweep ----------------------------------------------------------------
 
-/// How many seeds the sweep runs: `QUORUM_SEEDS` or 200 (the long setting is 10000).
-fn sweep_seeds() -> u64 {
-    std::env::var("QUORUM_SEEDS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(200)
-}
-
 /// Random fault schedules: whatever happens during the run, once faults heal the
 /// detector is complete (every crashed node suspected) and accurate (no live node
 /// suspected).
 #[test]
 fn sweep_detector_is_complete_and_accurate_once_faults_heal() {
     let mut failures = Vec::new();
-    for seed in 0..sweep_seeds() {
+    // QUORUM_SEEDS sets how many seeds; the long setting is 10000.
+    for seed in 0..sweep_seeds(200) {
         let mut r = quorum::runtime::Rng::new(seed);
         let nodes = 3 + r.index(4);
         let faults = Faults {
@@ -678,15 +670,10 @@ fn sweep_detector_is_complete_and_accurate_once_faults_heal() {
         schedule.at(ms(r.between(1600, 3000)), Action::Connect(cut));
         schedule.at(ms(3000), Action::SetFaults(Faults::reliable()));
         let config = SimConfig {
-            nodes,
-            seed,
             faults,
-            trace: false,
+            ..SimConfig::new(nodes, seed)
         };
-        let mut sim = Sim::new(config, move |id, s| {
-            Ok(Detector::new(id, nodes, DetectorConfig::default(), s))
-        })
-        .unwrap();
+        let mut sim = detector_sim(config, DetectorConfig::default());
         sim.schedule(&schedule).unwrap();
         let end = Time::ZERO + secs(5);
         sim.run_until(end).unwrap();

@@ -208,40 +208,26 @@ fn threads_messages_per_sec(messages: u64, delay: Duration) -> quorum::Result<f6
 
 /// Runs both benchmarks and prints their figures.
 pub fn run(events: u64, messages: u64, json: bool) -> quorum::Result<bool> {
-    let cores = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(1);
     let (sim_rate, sim_events) = sim_events_per_sec(events)?;
     let thread_rate = threads_messages_per_sec(messages, Duration::ZERO)?;
     let routed_rate = threads_messages_per_sec(messages, Duration::from_millis(1))?;
-    let profile = if cfg!(debug_assertions) {
-        "debug"
-    } else {
-        "release"
-    };
-    if json {
-        quorum::cli::print_json(&json!({
-            "cores": cores,
-            "profile": profile,
-            "sim_events": sim_events,
-            "sim_events_per_sec": sim_rate.round(),
-            "threads_messages": messages,
-            "threads_messages_per_sec": thread_rate.round(),
-            "threads_routed_messages_per_sec": routed_rate.round(),
-        }))?;
-    } else {
-        println!("ch00-world bench ({profile} build, {cores} cores)");
-        println!(
-            "  simulator: {:>12.0} events/s   ({sim_events} events, 8 nodes)",
-            sim_rate
-        );
-        println!(
-            "  threads:   {:>12.0} messages/s ({messages} messages, n1 -> n2)",
-            thread_rate
-        );
-        if profile == "debug" {
-            println!("  (a debug build: run `cargo run --release --bin ch00-world -- bench` for real figures)");
-        }
-    }
+    quorum::cli::print_bench(
+        "ch00-world",
+        json,
+        &[
+            ("sim_events", json!(sim_events)),
+            ("sim_events_per_sec", json!(sim_rate.round())),
+            ("threads_messages", json!(messages)),
+            ("threads_messages_per_sec", json!(thread_rate.round())),
+            (
+                "threads_routed_messages_per_sec",
+                json!(routed_rate.round()),
+            ),
+        ],
+        &[
+            format!("simulator: {sim_rate:>12.0} events/s   ({sim_events} events, 8 nodes)"),
+            format!("threads:   {thread_rate:>12.0} messages/s ({messages} messages, n1 -> n2)"),
+        ],
+    )?;
     Ok(true)
 }

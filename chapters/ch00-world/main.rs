@@ -20,7 +20,7 @@ use clap::{CommandFactory, Parser, Subcommand};
 use serde_json::{json, Value};
 
 use quorum::check::Violation;
-use quorum::cli::{self, parse_duration_flag, parse_seed_range, CommonArgs};
+use quorum::cli::{self, parse_duration_flag, parse_seed_range, CommonArgs, SeedOutcome};
 use quorum::detector::{check_properties, Detector, DetectorConfig, Liveness};
 use quorum::runtime::sim::Factory;
 use quorum::runtime::time::format_duration;
@@ -367,50 +367,23 @@ fn report(cli: &Cli, o: &Outcome) -> quorum::Result<bool> {
 
 /// Runs every seed of `seeds` in the simulator and reports the ones that fail.
 fn sweep(cli: &Cli, schedule: &Schedule, seeds: Range<u64>) -> quorum::Result<bool> {
-    if cli.common.data_dir.is_some() {
-        return Err(quorum::Error::Config(
-            "--seeds runs many clusters; it keeps their state in memory, so drop --data-dir".into(),
-        ));
-    }
-    let started = std::time::Instant::now();
-    let runs = seeds.end - seeds.start;
-    let first = seeds.start;
-    let mut failed = Vec::new();
-    let mut all = Vec::new();
-    let mut stats = NodeStats::default();
-    for seed in seeds {
+    let extra = cli.detector.replay_flags();
+    let sweep = cli.common.sweep(seeds, "ch00-world", &extra, |seed| {
         let o = run_sim(cli, schedule, seed, false)?;
-        stats = stats.plus(&o.stats);
-        if !o.violations.is_empty() {
-            if !cli.common.json {
-                eprintln!(
-                    "seed {seed}: {} violation(s), first: {}\n  replay: ch00-world sim --seed {seed} {}{}",
-                    o.violations.len(),
-                    o.violations[0],
-                    cli.common.replay_flags(),
-                    cli.detector.replay_flags(),
-                );
-            }
-            failed.push(seed);
-            all.extend(
-                o.violations
-                    .into_iter()
-                    .map(|v| json!({"seed": seed, "violation": v})),
-            );
-        }
-    }
-    let secs = started.elapsed().as_secs_f64();
+        Ok(SeedOutcome {
+            stats: o.stats,
+            violations: o.violations,
+        })
+    })?;
     if cli.common.json {
-        let mut m = cli.common.summary("sim", &stats, &[]);
-        m.insert("seed".into(), json!(first));
-        m.insert("seeds".into(), json!(format!("{first}..{}", first + runs)));
-        m.insert("runs".into(), json!(runs));
-        m.insert("failed_runs".into(), json!(failed));
-        m.insert("violations".into(), json!(all));
-        m.insert("wall_seconds".into(), json!(secs));
-        cli::print_json(&Value::Object(m))?;
+        cli::print_json(&Value::Object(sweep.summary(&cli.common)))?;
     } else {
-        println!("{runs} runs, {} failed, in {secs:.1}s", failed.len());
+        println!(
+            "{} runs, {} failed, in {:.1}s",
+            sweep.runs(),
+            sweep.failed.len(),
+            sweep.seconds
+        );
     }
-    Ok(failed.is_empty())
+    Ok(sweep.failed.is_empty())
 }

@@ -55,9 +55,6 @@ fn threads_decisions_per_sec(decisions: u64) -> quorum::Result<f64> {
 
 /// Runs the benchmarks and prints their figures.
 pub fn run(decisions: u64, json: bool) -> quorum::Result<bool> {
-    let cores = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(1);
     let sim = sim_decisions_per_sec(decisions)?;
     let threads = threads_decisions_per_sec(decisions)?;
     let e = explore(&ExploreConfig {
@@ -68,26 +65,25 @@ pub fn run(decisions: u64, json: bool) -> quorum::Result<bool> {
     })?;
     let states_per_sec = e.states as f64 / e.seconds.max(1e-9);
     let transitions_per_sec = e.transitions as f64 / e.seconds.max(1e-9);
-    let profile = if cfg!(debug_assertions) {
-        "debug"
-    } else {
-        "release"
-    };
-    if json {
-        quorum::cli::print_json(&json!({
-            "cores": cores, "profile": profile, "decisions": decisions,
-            "sim_decisions_per_sec": sim.round(), "threads_decisions_per_sec": threads.round(),
-            "explorer_states": e.states, "explorer_states_per_sec": states_per_sec.round(),
-            "explorer_transitions_per_sec": transitions_per_sec.round(),
-        }))?;
-    } else {
-        println!("ch01-paxos bench ({profile} build, {cores} cores)");
-        println!("  simulator: {sim:>10.0} decisions/s (fresh 3-node cluster each, one proposer)");
-        println!("  threads:   {threads:>10.0} decisions/s (fresh 3 threads each, one proposer)");
-        println!(
-            "  explorer:  {states_per_sec:>10.0} states/s, {transitions_per_sec:.0} transitions/s ({} states, 1 proposer x 3 acceptors, 1 ballot)",
-            e.states
-        );
-    }
+    quorum::cli::print_bench(
+        "ch01-paxos",
+        json,
+        &[
+            ("decisions", json!(decisions)),
+            ("sim_decisions_per_sec", json!(sim.round())),
+            ("threads_decisions_per_sec", json!(threads.round())),
+            ("explorer_states", json!(e.states)),
+            ("explorer_states_per_sec", json!(states_per_sec.round())),
+            ("explorer_transitions_per_sec", json!(transitions_per_sec.round())),
+        ],
+        &[
+            format!("simulator: {sim:>10.0} decisions/s (fresh 3-node cluster each, one proposer)"),
+            format!("threads:   {threads:>10.0} decisions/s (fresh 3 threads each, one proposer)"),
+            format!(
+                "explorer:  {states_per_sec:>10.0} states/s, {transitions_per_sec:.0} transitions/s ({} states, 1 proposer x 3 acceptors, 1 ballot)",
+                e.states
+            ),
+        ],
+    )?;
     Ok(true)
 }

@@ -16,11 +16,12 @@ use std::ops::Range;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use clap::{CommandFactory, Parser, Subcommand};
+use clap::parser::ValueSource;
+use clap::{ArgMatches, CommandFactory, FromArgMatches, Parser, Subcommand};
 use serde_json::{json, Value};
 
 use quorum::check::Violation;
-use quorum::cli::{self, parse_duration_flag, parse_seed_range, CommonArgs};
+use quorum::cli::{self, parse_duration_flag, parse_seed_range, CommonArgs, SeedOutcome};
 use quorum::paxos::explore::{explore, random_walks, ExploreConfig};
 use quorum::paxos::{run, PaxosConfig, PaxosNode, Rule};
 use quorum::runtime::trace::Record;
@@ -58,7 +59,7 @@ enum Command {
         #[arg(long, value_parser = parse_seed_range, value_name = "A..B")]
         seeds: Option<Range<u64>>,
     },
-    /// Explore every order of deliveries of a small cluster exhaustively
+    /// Explore every order of deliveries of a small cluster exhaustively (2 proposers x 3 nodes unless --proposers or --nodes says otherwise)
     Explore {
         /// At most this many ballots per proposer (example: --ballots 2)
         #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u64).range(1..=4))]
@@ -106,7 +107,11 @@ struct PaxosArgs {
 
 fn main() -> ExitCode {
     cli::init_logging();
-    let cli = Cli::parse();
+    let matches = Cli::command().get_matches();
+    let mut cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    if matches!(cli.command, Some(Command::Explore { .. })) {
+        explorer_flags(&mut cli, &matches);
+    }
     let schedule = validate(&cli);
     let result = match &cli.command {
         None | Some(Command::Run) => run_threads(&cli, &schedule).and_then(|o| report(&cli, &o)),
@@ -141,13 +146,69 @@ fn main() -> ExitCode {
     }
 }
 
+/// Refuses the command line with `msg`, exit code 2, as clap refuses a bad value.
+fn refuse(msg: String) -> ! {
+    Cli::command()
+        .error(clap::error::ErrorKind::ValueValidation, msg)
+        .exit()
+}
+
+/// The cluster the explorer searches when `--proposers` and `--nodes` are not given.
+const EXPLORE_PROPOSERS: u32 = 2;
+const EXPLORE_NODES: u32 = 3;
+
+/// Flags the explorer has no use for (it makes every choice of the world itself), by
+/// clap id, with why.
+const NOT_FOR_EXPLORE: &[(&str, &str, &str)] = &[
+    ("drop", "--drop", "the explorer already tries losing every message; leave it out"),
+    ("delay", "--delay", "the explorer already tries every order of delivery, which is all a delay can change; leave it out"),
+    ("duplicate", "--duplicate", "the explorer delivers each message at most once; leave it out (sim --seeds covers duplicates)"),
+    ("partition", "--partition", "a partition is a pattern of losses, and the explorer already tries every loss; leave it out"),
+    ("crash", "--crash", "the explorer crashes and restarts nodes itself, at any step; use --crashes N instead"),
+    ("duration", "--duration", "the explorer has no clock to stop; bound the search with --ballots or --max-states instead"),
+    ("data_dir", "--data-dir", "the explorer keeps its states in memory; leave it out"),
+];
+
+/// The explorer's cluster: `--proposers` and `--nodes` as given, else 2 proposers x 3
+/// nodes (the flags' own defaults are for runs, which start with one proposer). A value
+/// it can't take, or a flag it has no use for, exits with code 2.
+fn explorer_flags(cli: &mut Cli, matches: &ArgMatches) {
+    // Global flags may come before or after the subcommand.
+    let given = |id: &str| {
+        let typed = |m: &ArgMatches| m.value_source(id) == Some(ValueSource::CommandLine);
+        typed(matches) || matches.subcommand().is_some_and(|(_, sub)| typed(sub))
+    };
+    for (id, flag, why) in NOT_FOR_EXPLORE {
+        if given(id) {
+            refuse(format!("{flag} is not for explore: {why}"));
+        }
+    }
+    let (proposers_given, nodes_given) = (given("proposers"), given("nodes"));
+    if !proposers_given {
+        cli.paxos.proposers = EXPLORE_PROPOSERS;
+    }
+    if !nodes_given {
+        cli.common.nodes = EXPLORE_NODES;
+    }
+    let (p, n) = (cli.paxos.proposers, cli.common.nodes);
+    if p > n {
+        refuse(match (proposers_given, nodes_given) {
+            (false, _) => format!(
+                "--nodes {n} is too few for the explorer's {p} proposers (every proposer is one of the nodes); give --nodes {p} or more, or --proposers {n} as well"
+            ),
+            (true, false) => format!(
+                "--proposers {p} is more than the explorer's {n} nodes (every proposer is one of the nodes); give --nodes {p} or more as well"
+            ),
+            (true, true) => format!(
+                "--proposers {p} is more than --nodes {n} (every proposer is one of the nodes); give --nodes {p} or more, or --proposers {n} or fewer"
+            ),
+        });
+    }
+}
+
 /// Checks what clap cannot check flag by flag; a problem exits with code 2.
 fn validate(cli: &Cli) -> Schedule {
-    let fail = |msg: String| -> ! {
-        Cli::command()
-            .error(clap::error::ErrorKind::ValueValidation, msg)
-            .exit()
-    };
+    let fail = |msg: String| -> ! { refuse(msg) };
     if cli.paxos.proposers > cli.common.nodes {
         fail(format!(
             "--proposers {} is more than --nodes {}: every proposer is one of the nodes",
@@ -398,60 +459,57 @@ fn ballot_text(r: &Record) -> String {
         .unwrap_or_default()
 }
 
-/// Runs every seed of `seeds` and reports the failing ones with the command that replays each.
+/// Runs every seed of `seeds` and reports the failing ones with the command that replays
+/// each. Its `--json` summary adds `decided_runs`, `proposers`, `ballots_tried` (over all
+/// runs), and the p50, p99 and max of `ballots_per_run` and of `time_to_decide_us`: the
+/// virtual time at which a decided run's first node learned the value.
 fn sweep(cli: &Cli, schedule: &Schedule, seeds: Range<u64>) -> quorum::Result<bool> {
-    if cli.common.data_dir.is_some() {
-        return Err(quorum::Error::Config(
-            "--seeds runs many clusters; it keeps their state in memory, so drop --data-dir".into(),
-        ));
-    }
-    let started = std::time::Instant::now();
-    let (first, runs) = (seeds.start, seeds.end - seeds.start);
-    let (mut failed, mut all, mut decided) = (Vec::new(), Vec::new(), 0u64);
-    let mut stats = NodeStats::default();
-    for seed in seeds {
+    let extra = format!(
+        " --proposers {}{}{}",
+        cli.paxos.proposers,
+        cli.paxos
+            .broken
+            .map(|r| format!(" --break {r}"))
+            .unwrap_or_default(),
+        if cli.paxos.no_backoff {
+            " --no-backoff"
+        } else {
+            ""
+        }
+    );
+    // Per run: the ballots its proposers started; per decided run, the virtual time at
+    // which the first node learned the value.
+    let (mut decided, mut ballots, mut decide_us) = (0u64, Vec::new(), Vec::new());
+    let sweep = cli.common.sweep(seeds, "ch01-paxos", &extra, |seed| {
         let o = run_sim(cli, schedule, seed, false)?;
-        stats = stats.plus(&o.stats);
+        ballots.push(o.ballots);
         if o.chosen().is_some() {
             decided += 1;
+            let learned = o.records.iter().find(|r| r.event == "chosen");
+            decide_us.extend(learned.map(|r| r.t_us));
         }
-        if let Some(v) = o.violations.first() {
-            if !cli.common.json {
-                eprintln!(
-                    "seed {seed}: {v}\n  replay: ch01-paxos sim --seed {seed} {} --proposers {}{}{}",
-                    cli.common.replay_flags(),
-                    cli.paxos.proposers,
-                    cli.paxos.broken.map(|r| format!(" --break {r}")).unwrap_or_default(),
-                    if cli.paxos.no_backoff { " --no-backoff" } else { "" }
-                );
-            }
-            failed.push(seed);
-            all.extend(
-                o.violations
-                    .into_iter()
-                    .map(|v| json!({"seed": seed, "violation": v})),
-            );
-        }
-    }
-    let secs = started.elapsed().as_secs_f64();
+        Ok(SeedOutcome {
+            stats: o.stats,
+            violations: o.violations,
+        })
+    })?;
     if cli.common.json {
-        let mut m = cli.common.summary("sim", &stats, &[]);
-        m.insert("seed".into(), json!(first));
-        m.insert("seeds".into(), json!(format!("{first}..{}", first + runs)));
-        m.insert("runs".into(), json!(runs));
+        let mut m = sweep.summary(&cli.common);
         m.insert("decided_runs".into(), json!(decided));
-        m.insert("failed_runs".into(), json!(failed));
         m.insert("proposers".into(), json!(cli.paxos.proposers));
-        m.insert("violations".into(), json!(all));
-        m.insert("wall_seconds".into(), json!(secs));
+        m.insert("ballots_tried".into(), json!(ballots.iter().sum::<u64>()));
+        m.insert("ballots_per_run".into(), cli::percentiles(&ballots));
+        m.insert("time_to_decide_us".into(), cli::percentiles(&decide_us));
         cli::print_json(&Value::Object(m))?;
     } else {
         println!(
-            "{runs} runs, {decided} decided, {} violated a property, in {secs:.1}s",
-            failed.len()
+            "{} runs, {decided} decided, {} violated a property, in {:.1}s",
+            sweep.runs(),
+            sweep.failed.len(),
+            sweep.seconds
         );
     }
-    Ok(failed.is_empty())
+    Ok(sweep.failed.is_empty())
 }
 
 // ANCHOR: run_explore
@@ -465,8 +523,8 @@ fn run_explore(
     (duplicates, reduce): (bool, bool),
 ) -> quorum::Result<bool> {
     let config = ExploreConfig {
-        nodes: cli.common.node_count().max(3),
-        proposers: cli.paxos.proposers.max(2) as usize,
+        nodes: cli.common.node_count(),
+        proposers: cli.paxos.proposers as usize,
         max_ballots: ballots,
         crashes,
         broken: cli.paxos.broken,

@@ -1,15 +1,19 @@
 //! Ballots and quorums: the two small pieces of arithmetic Paxos rests on.
 
 use std::fmt;
+use std::str::FromStr;
 
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::runtime::NodeId;
 
 /// A ballot (Lamport's "proposal number"): a round, made unique by the proposer's id.
 /// Ballots are totally ordered, round first, so two proposers never use the same one
 /// and any two can be compared.
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+///
+/// A ballot is written `3.n2` everywhere: printed, in traces and diagrams, and in an
+/// acceptor's stored state (serialized as that string).
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Ballot {
     /// The round: a proposer's next ballot has a round above every round it has seen.
     pub round: u64,
@@ -51,6 +55,44 @@ impl fmt::Display for Ballot {
     }
 }
 
+impl FromStr for Ballot {
+    type Err = String;
+
+    /// Reads `3.n2`, the [`Display`](fmt::Display) form.
+    fn from_str(s: &str) -> Result<Ballot, String> {
+        let bad = || format!("'{s}' is not a ballot; a ballot is written ROUND.nNODE, e.g. 3.n2");
+        let (round, node) = s.split_once(".n").ok_or_else(bad)?;
+        Ok(Ballot {
+            round: round.parse().map_err(|_| bad())?,
+            node: NodeId(node.parse().map_err(|_| bad())?),
+        })
+    }
+}
+
+impl Serialize for Ballot {
+    /// As the string `3.n2`, so that a trace says `"ballot":"3.n2"`.
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Ballot {
+    /// From `"3.n2"`, or from `{"round":3,"node":2}`, the form acceptor state stored
+    /// before ballots were written as text.
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Ballot, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Written {
+            Text(String),
+            Fields { round: u64, node: NodeId },
+        }
+        match Written::deserialize(d)? {
+            Written::Text(s) => s.parse().map_err(serde::de::Error::custom),
+            Written::Fields { round, node } => Ok(Ballot { round, node }),
+        }
+    }
+}
+
 // ANCHOR: majority
 /// The size of a majority of `n` acceptors: any two majorities share an acceptor, which
 /// is the whole of Paxos's safety in one line.
@@ -70,6 +112,39 @@ mod tests {
         assert!(b(2, 1) > b(1, 9));
         assert!(Ballot::NONE < b(1, 1));
         assert_eq!(b(3, 2).to_string(), "3.n2");
+    }
+
+    #[test]
+    fn a_ballot_is_written_as_text_and_read_back() {
+        let b = Ballot::new(3, NodeId(2));
+        assert_eq!(serde_json::to_value(b).unwrap(), serde_json::json!("3.n2"));
+        assert_eq!(serde_json::from_str::<Ballot>("\"3.n2\"").unwrap(), b);
+        assert_eq!("0.n0".parse::<Ballot>(), Ok(Ballot::NONE));
+        let old = serde_json::json!({"round": 3, "node": 2});
+        assert_eq!(serde_json::from_value::<Ballot>(old).unwrap(), b);
+        for bad in ["3", "3.2", "x.n2", "3.nx", "-1.n2"] {
+            let err = bad.parse::<Ballot>().unwrap_err();
+            assert!(err.contains("ROUND.nNODE"), "{bad}: {err}");
+        }
+    }
+
+    /// A trace record carrying a ballot draws it as `1.n2` in a space-time diagram,
+    /// not as its fields.
+    #[test]
+    fn a_diagram_labels_a_ballot_as_it_is_printed() {
+        use crate::runtime::svg::{render, SvgOptions};
+        use crate::runtime::trace::Record;
+        use crate::runtime::{Event, Time};
+        let event = Event::new("prepare").with("ballot", Ballot::new(1, NodeId(2)));
+        let record = Record::new(Time(0), NodeId(2), &event);
+        assert_eq!(record.str_field("ballot"), Some("1.n2"));
+        let svg = render(&[record], 3, &SvgOptions::default());
+        assert!(svg.contains(">prepare ballot=1.n2</text>"), "{svg}");
+        assert!(
+            svg.contains("prepare { ballot: 1.n2 }"),
+            "hover text: {svg}"
+        );
+        assert!(!svg.contains("&quot;round&quot;"), "no raw fields: {svg}");
     }
 
     /// Any two majorities of the same acceptors intersect: checked exhaustively for

@@ -110,14 +110,19 @@ impl Agreement {
                 if voters.len() >= self.quorum && !self.chosen.contains(&(ballot, value.clone())) {
                     let before = self.chosen_values();
                     self.chosen.insert((ballot, value.clone()));
-                    if before.iter().any(|v| *v != value) {
-                        let list: Vec<&str> = before.iter().map(|v| v.as_str()).collect();
+                    let others: Vec<&str> = before
+                        .iter()
+                        .filter(|v| **v != value)
+                        .map(|v| v.as_str())
+                        .collect();
+                    if !others.is_empty() {
+                        let were = if others.len() == 1 { "was" } else { "were" };
                         found.push(Violation::new(
                             t,
                             AT_MOST_ONE_CHOSEN,
                             format!(
-                                "{value} chosen in ballot {ballot}, after {} was chosen",
-                                list.join(" and ")
+                                "{value} chosen in ballot {ballot}, after {} {were} chosen",
+                                others.join(" and ")
                             ),
                         ));
                     }
@@ -216,6 +221,29 @@ mod tests {
         let found = a.observe(Time(4), NodeId(3), &accepted(b2, "v2"));
         assert_eq!(found.len(), 1);
         assert_eq!(found[0].property, AT_MOST_ONE_CHOSEN);
+        assert!(found[0]
+            .detail
+            .ends_with("v2 chosen in ballot 1.n2, after v1 was chosen"));
+
+        // v1 again, in a third ballot: the violation names only the other value.
+        let b3 = Ballot::new(2, NodeId(1));
+        a.observe(Time(5), NodeId(1), &accepted(b3, "v1"));
+        let found = a.observe(Time(6), NodeId(3), &accepted(b3, "v1"));
+        assert!(
+            found[0]
+                .detail
+                .ends_with("v1 chosen in ballot 2.n1, after v2 was chosen"),
+            "{}",
+            found[0]
+        );
+        let b4 = Ballot::new(3, NodeId(3));
+        a.observe(Time(7), NodeId(1), &accepted(b4, "v3"));
+        let found = a.observe(Time(8), NodeId(2), &accepted(b4, "v3"));
+        assert!(
+            found[0].detail.ends_with("after v1 and v2 were chosen"),
+            "{}",
+            found[0]
+        );
     }
 
     #[test]

@@ -12,7 +12,9 @@
 //!
 //! - one line per node, `n1` to `nN` from left to right; time flows down, to scale, with
 //!   the run's time in milliseconds on the left (a long run is compressed evenly to fit
-//!   a page);
+//!   a page). A run whose events crowd into a few instants (a model checker's
+//!   counterexample, say) can be drawn by step instead ([`Axis::Steps`]): one row per
+//!   step, in the trace's order, with the time written where it moves on;
 //! - a solid arrow is a delivered message, in its sender's color and labelled with the
 //!   message's name when there is room; hover over it for the whole message and its
 //!   times. A duplicated message is one send with two arrows. An arrow that would run
@@ -33,7 +35,8 @@
 //! To make one, run a chapter binary with `--svg`: `ch00-world --svg run.svg`, then open
 //! `run.svg` in a browser. From code, run a [`super::Sim`] with `SimConfig::trace` set
 //! (without it only protocol events are recorded, so there are no arrows) and pass its
-//! records to [`write_svg`].
+//! records to [`write_svg`]; to draw them by step, set [`SvgOptions::axis`] to
+//! [`Axis::Steps`].
 //!
 //! The output is deterministic: the same records give a byte-identical file, so a
 //! diagram can be checked in next to the scenario that produced it and reviewed as a
@@ -58,21 +61,83 @@ pub struct SvgOptions {
     /// Also draw every timer that fired. Off by default: timers fire far more often
     /// than anything else happens, and the messages they cause already show.
     pub show_timers: bool,
+    /// What runs down the page: time, to scale (the default), or the trace's steps.
+    pub axis: Axis,
 }
 
 impl Default for SvgOptions {
-    /// No title, the first 400 messages, no timers.
+    /// No title, the first 400 messages, no timers, time down the page.
     fn default() -> Self {
         SvgOptions {
             title: String::new(),
             max_messages: 400,
             show_timers: false,
+            axis: Axis::Time,
         }
     }
 }
 
-/// Renders `records` (a trace, sorted by time) as a standalone SVG document for a
-/// cluster of `nodes` nodes. Records about nodes outside `n1..=nN`, and deliveries
+/// What a diagram's vertical axis stands for.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Axis {
+    /// Time, to scale: an arrow's slant is the message's latency. Records are drawn in
+    /// time order.
+    #[default]
+    Time,
+    /// Steps, in the order the records are given, one row per step, whatever the clock
+    /// said: for runs whose events crowd into a few instants, such as a model checker's
+    /// counterexample. A step is one thing the runtime did and everything it caused at
+    /// that instant on that node: a delivery, a timer, a drop, a crash, a restart or a
+    /// harness action (each begins a new row), with the sends and events its handler
+    /// recorded. Records of another node or another instant begin a new row too. The
+    /// axis shows the time wherever it moves on.
+    Steps,
+}
+
+impl Axis {
+    /// The records that begin a step of their own under [`Axis::Steps`]: whatever the
+    /// runtime did to a node or the network, as opposed to what a handler then did.
+    const STEP_STARTS: &'static [&'static str] = &[
+        "deliver",
+        "timer",
+        "drop",
+        "crash",
+        "restart",
+        "partition",
+        "heal",
+        "slow",
+    ];
+
+    /// Where each of `records` goes down the page, in the axis's unit: its time in
+    /// microseconds, or its step's row (0 for the first).
+    fn positions(self, records: &[&Record]) -> Vec<u64> {
+        match self {
+            Axis::Time => records.iter().map(|r| r.t_us).collect(),
+            Axis::Steps => {
+                let mut row = 0;
+                let mut previous: Option<&Record> = None;
+                records
+                    .iter()
+                    .map(|r| {
+                        let begins = previous.is_some_and(|p| {
+                            p.node != r.node
+                                || p.t_us != r.t_us
+                                || Axis::STEP_STARTS.contains(&r.event.as_str())
+                        });
+                        if begins {
+                            row += 1;
+                        }
+                        previous = Some(r);
+                        row
+                    })
+                    .collect()
+            }
+        }
+    }
+}
+
+/// Renders `records` (a trace, sorted by time; in the order of its steps for
+/// [`Axis::Steps`]) as a standalone SVG document for a cluster of `nodes` nodes. Records about nodes outside `n1..=nN`, and deliveries
 /// whose send is not in the trace, are counted in a footnote rather than drawn.
 pub fn render(records: &[Record], nodes: usize, options: &SvgOptions) -> String {
     let story = Story::read(records, nodes, options);
@@ -102,11 +167,20 @@ pub fn write_svg(
 struct Story<'a> {
     /// The cluster's size: lines `n1..=nN`.
     nodes: usize,
+    /// What runs down the page.
+    axis: Axis,
     /// The first and last instants of the trace, in microseconds.
     t_min: u64,
     t_max: u64,
-    /// How many distinct instants the trace has (scales a diagram with no messages).
+    /// The first and last positions down the page, in the axis's unit (microseconds,
+    /// or rows); for [`Axis::Time`] the same as `t_min` and `t_max`.
+    first: u64,
+    last: u64,
+    /// How many distinct positions the trace has: instants, or rows (scales a diagram
+    /// with no messages).
     instants: usize,
+    /// For [`Axis::Steps`], the time of each row; empty for [`Axis::Time`].
+    row_times: Vec<u64>,
     /// Every delivery and drop of a drawn message, in trace order.
     arrows: Vec<Arrow<'a>>,
     /// Events drawn on a node's line, in trace order.
@@ -138,6 +212,9 @@ struct Arrow<'a> {
     sent_us: u64,
     /// When it was delivered or dropped.
     end_us: u64,
+    /// Where its send and its end go down the page, in the axis's unit.
+    sent_at: u64,
+    end_at: u64,
     /// The message's `Debug` text.
     msg: &'a str,
     /// Why it was dropped (`partitioned`, `lost`, `crashed`); `None` if delivered.
@@ -146,7 +223,8 @@ struct Arrow<'a> {
 
 /// Something drawn on one node's line.
 struct Mark {
-    t_us: u64,
+    /// Where it goes down the page, in the axis's unit.
+    at: u64,
     node: NodeId,
     kind: MarkKind,
     /// The short text beside the mark.
@@ -170,16 +248,19 @@ enum MarkKind {
     Restart,
 }
 
-/// A node was down from `from_us` until `until_us` (or the end of the trace).
+/// A node was down from position `from` until `until` (or the end of the trace), in
+/// the axis's unit.
 struct Outage {
     node: NodeId,
-    from_us: u64,
-    until_us: Option<u64>,
+    from: u64,
+    until: Option<u64>,
 }
 
 /// The harness cut links of the network or restored them.
 struct NetChange {
     t_us: u64,
+    /// Where it goes down the page, in the axis's unit.
+    at: u64,
     /// Whether links came back (`heal`, `end partition …`, `connect n2`) rather than
     /// went (`partition …`, `disconnect n2`).
     restores: bool,
@@ -191,16 +272,32 @@ impl<'a> Story<'a> {
     /// each crash to its restart, each event made a mark.
     fn read(records: &'a [Record], nodes: usize, options: &SvgOptions) -> Story<'a> {
         // Traces are written in time order; sorting (stably) costs little and keeps a
-        // hand-made or merged trace from drawing nonsense.
+        // hand-made or merged trace from drawing nonsense. Drawn by step, the order is
+        // the caller's.
         let mut records: Vec<&'a Record> = records.iter().collect();
-        records.sort_by_key(|r| r.t_us);
-        let mut instants: Vec<u64> = records.iter().map(|r| r.t_us).collect();
+        if options.axis == Axis::Time {
+            records.sort_by_key(|r| r.t_us);
+        }
+        let positions = options.axis.positions(&records);
+        let mut row_times = Vec::new();
+        if options.axis == Axis::Steps {
+            for (r, &at) in records.iter().zip(&positions) {
+                if at as usize == row_times.len() {
+                    row_times.push(r.t_us);
+                }
+            }
+        }
+        let mut instants = positions.clone();
         instants.dedup();
         let mut story = Story {
             nodes,
-            t_min: instants.first().copied().unwrap_or(0),
-            t_max: instants.last().copied().unwrap_or(0),
+            axis: options.axis,
+            t_min: records.iter().map(|r| r.t_us).min().unwrap_or(0),
+            t_max: records.iter().map(|r| r.t_us).max().unwrap_or(0),
+            first: instants.first().copied().unwrap_or(0),
+            last: instants.last().copied().unwrap_or(0),
             instants: instants.len(),
+            row_times,
             arrows: Vec::new(),
             marks: Vec::new(),
             outages: Vec::new(),
@@ -215,9 +312,12 @@ impl<'a> Story<'a> {
         };
 
         // First the sends, so that every delivery and drop can find its message: id ->
-        // the send record, or None for a message past `max_messages`.
-        let mut sends: BTreeMap<u64, Option<&'a Record>> = BTreeMap::new();
-        for r in records.iter().filter(|r| r.event == "send") {
+        // the send record and its position, or None for a message past `max_messages`.
+        let mut sends: BTreeMap<u64, Option<(&'a Record, u64)>> = BTreeMap::new();
+        for (r, &at) in records.iter().zip(&positions) {
+            if r.event != "send" {
+                continue;
+            }
             story.sent += 1;
             match r.u64_field("id") {
                 Some(id) if story.on_a_line(r.node) => {
@@ -228,19 +328,20 @@ impl<'a> Story<'a> {
                     } else {
                         story.left_out += 1;
                     }
-                    sends.insert(id, drawn.then_some(*r));
+                    sends.insert(id, drawn.then_some((*r, at)));
                 }
                 _ => story.undrawable += 1,
             }
         }
 
-        // Then everything else, in time order. Per node: since when it has been down.
+        // Then everything else, in order. Per node: since when it has been down.
         let mut down_since: Vec<Option<u64>> = vec![None; nodes];
-        for r in records {
+        for (r, at) in records.into_iter().zip(positions) {
             match r.event.as_str() {
                 "send" => {}
                 "partition" | "heal" => story.network.push(NetChange {
                     t_us: r.t_us,
+                    at,
                     restores: restores_links(r),
                     what: r.str_field("what").unwrap_or(&r.event).to_string(),
                 }),
@@ -254,7 +355,7 @@ impl<'a> Story<'a> {
                     }
                     let send = r.u64_field("id").and_then(|id| sends.get(&id));
                     match send {
-                        Some(Some(send)) => match story.arrow(send, r) {
+                        Some(Some((send, sent_at))) => match story.arrow(send, *sent_at, r, at) {
                             Some(arrow) => story.arrows.push(arrow),
                             None => story.undrawable += 1,
                         },
@@ -265,24 +366,24 @@ impl<'a> Story<'a> {
                 "crash" => {
                     let down = &mut down_since[r.node.index()];
                     if down.is_none() {
-                        *down = Some(r.t_us);
+                        *down = Some(at);
                     }
-                    story.mark(r, MarkKind::Crash, "crash".to_string());
+                    story.mark(r, at, MarkKind::Crash, "crash".to_string());
                 }
                 "restart" => {
-                    if let Some(from_us) = down_since[r.node.index()].take() {
+                    if let Some(from) = down_since[r.node.index()].take() {
                         story.outages.push(Outage {
                             node: r.node,
-                            from_us,
-                            until_us: Some(r.t_us),
+                            from,
+                            until: Some(at),
                         });
                     }
-                    story.mark(r, MarkKind::Restart, "restart".to_string());
+                    story.mark(r, at, MarkKind::Restart, "restart".to_string());
                 }
                 "timer" => {
                     if options.show_timers {
                         let label = short_name(r.str_field("timer").unwrap_or("timer"));
-                        story.mark(r, MarkKind::Timer, label);
+                        story.mark(r, at, MarkKind::Timer, label);
                     }
                 }
                 _ => {
@@ -290,16 +391,16 @@ impl<'a> Story<'a> {
                         true => MarkKind::Runtime,
                         false => MarkKind::Protocol,
                     };
-                    story.mark(r, kind, event_label(r));
+                    story.mark(r, at, kind, event_label(r));
                 }
             }
         }
         for (i, since) in down_since.into_iter().enumerate() {
-            if let Some(from_us) = since {
+            if let Some(from) = since {
                 story.outages.push(Outage {
                     node: NodeId::from_index(i),
-                    from_us,
-                    until_us: None,
+                    from,
+                    until: None,
                 });
             }
         }
@@ -311,8 +412,15 @@ impl<'a> Story<'a> {
         node.0 >= 1 && node.index() < self.nodes
     }
 
-    /// The arrow for message `send`, which `end` (a `deliver` or `drop`) finished.
-    fn arrow(&self, send: &'a Record, end: &'a Record) -> Option<Arrow<'a>> {
+    /// The arrow for message `send` (at position `sent_at`), which `end` (a `deliver`
+    /// or `drop`, at `end_at`) finished.
+    fn arrow(
+        &self,
+        send: &'a Record,
+        sent_at: u64,
+        end: &'a Record,
+        end_at: u64,
+    ) -> Option<Arrow<'a>> {
         let node_field = |r: &Record, key| r.u64_field(key).and_then(|v| u32::try_from(v).ok());
         let to = NodeId(node_field(send, "to")?);
         if !self.on_a_line(to) {
@@ -324,6 +432,8 @@ impl<'a> Story<'a> {
             to,
             sent_us: send.t_us,
             end_us: end.t_us.max(send.t_us),
+            sent_at,
+            end_at: end_at.max(sent_at),
             msg: send.str_field("msg").unwrap_or("?"),
             dropped: match end.event.as_str() {
                 "drop" => Some(end.str_field("reason").unwrap_or("unknown")),
@@ -332,9 +442,9 @@ impl<'a> Story<'a> {
         })
     }
 
-    fn mark(&mut self, r: &Record, kind: MarkKind, label: String) {
+    fn mark(&mut self, r: &Record, at: u64, kind: MarkKind, label: String) {
         self.marks.push(Mark {
-            t_us: r.t_us,
+            at,
             node: r.node,
             kind,
             label,
@@ -343,7 +453,7 @@ impl<'a> Story<'a> {
     }
 
     /// The median time a delivered message took, if any took time: what the vertical
-    /// scale is fitted to, so that a typical arrow visibly slants.
+    /// scale of [`Axis::Time`] is fitted to, so that a typical arrow visibly slants.
     fn typical_latency_us(&self) -> Option<u64> {
         let mut latencies: Vec<u64> = self
             .arrows
@@ -495,6 +605,11 @@ const MAX_PLOT_HEIGHT: f64 = 1600.0;
 const LATENCY_PX: f64 = 32.0;
 /// Room per distinct instant when no message took time to scale by.
 const INSTANT_PX: f64 = 40.0;
+/// Room per step, drawn by step; rows may close up to [`MIN_ROW_PX`] in a long trace.
+const ROW_PX: f64 = 26.0;
+const MIN_ROW_PX: f64 = 13.0;
+/// Times written on a step axis are at least this far apart.
+const MIN_ROW_LABEL_PX: f64 = 14.0;
 /// An arrow whose ends are closer than this in y is bowed rather than drawn straight.
 const FLAT_PX: f64 = 8.0;
 /// Ticks on the time axis are at least this far apart.
@@ -543,12 +658,14 @@ impl fmt::Display for Px {
 
 /// Where time and nodes land on the page.
 struct Layout {
-    /// The instant at the top of the plot: the trace's first, rounded down to a tick.
-    t_origin: u64,
-    px_per_us: f64,
-    /// The time between ticks on the axis.
+    /// The position at the top of the plot, in the axis's unit: the trace's first
+    /// instant rounded down to a tick, or the first row.
+    origin: u64,
+    /// Pixels per microsecond, or per row.
+    px_per_unit: f64,
+    /// The time between ticks on a time axis.
     tick_us: u64,
-    /// The y of the trace's last instant; lines run a little past it.
+    /// The y of the trace's last position; lines run a little past it.
     plot_bottom: f64,
     width: f64,
     /// How far a message dropped at the instant it was sent is drawn to fall.
@@ -556,10 +673,18 @@ struct Layout {
 }
 
 impl Layout {
+    /// Fits the trace into the page, by time or by step.
+    fn fit(story: &Story) -> Layout {
+        match story.axis {
+            Axis::Time => Layout::fit_time(story),
+            Axis::Steps => Layout::fit_steps(story),
+        }
+    }
+
     /// Fits the trace's time span into a plot between [`MIN_PLOT_HEIGHT`] and
     /// [`MAX_PLOT_HEIGHT`], aiming for a typical message to fall [`LATENCY_PX`]; the
     /// scale is linear, so a long run is compressed evenly.
-    fn fit(story: &Story) -> Layout {
+    fn fit_time(story: &Story) -> Layout {
         let span = story.t_max - story.t_min;
         let latency = story.typical_latency_us();
         let wanted = match latency {
@@ -582,23 +707,44 @@ impl Layout {
             Some(l) => (l as f64 * px_per_us).clamp(14.0, 40.0),
             None => 24.0,
         };
-        let lines = story.nodes.max(1) - 1;
         Layout {
-            t_origin,
-            px_per_us,
+            origin: t_origin,
+            px_per_unit: px_per_us,
             tick_us,
             plot_bottom: PLOT_TOP + plot_height,
-            width: (FIRST_LINE_X + lines as f64 * LINE_SPACING + RIGHT_MARGIN).max(MIN_WIDTH),
+            width: Layout::width(story.nodes),
             drop_fall,
         }
+    }
+
+    /// One row per step, [`ROW_PX`] apart, closer (down to [`MIN_ROW_PX`]) when that
+    /// keeps the plot within [`MAX_PLOT_HEIGHT`].
+    fn fit_steps(story: &Story) -> Layout {
+        let gaps = story.last - story.first;
+        let row_px = (MAX_PLOT_HEIGHT / gaps.max(1) as f64).clamp(MIN_ROW_PX, ROW_PX);
+        Layout {
+            origin: story.first,
+            px_per_unit: row_px,
+            tick_us: 1,
+            plot_bottom: PLOT_TOP + gaps as f64 * row_px,
+            width: Layout::width(story.nodes),
+            drop_fall: row_px.clamp(14.0, 40.0),
+        }
+    }
+
+    /// Room for `nodes` lines, their labels, and the legend.
+    fn width(nodes: usize) -> f64 {
+        let lines = nodes.max(1) - 1;
+        (FIRST_LINE_X + lines as f64 * LINE_SPACING + RIGHT_MARGIN).max(MIN_WIDTH)
     }
 
     fn x(&self, node: NodeId) -> f64 {
         FIRST_LINE_X + node.index() as f64 * LINE_SPACING
     }
 
-    fn y(&self, t_us: u64) -> f64 {
-        PLOT_TOP + t_us.saturating_sub(self.t_origin) as f64 * self.px_per_us
+    /// The y of position `at`, in the axis's unit.
+    fn y(&self, at: u64) -> f64 {
+        PLOT_TOP + at.saturating_sub(self.origin) as f64 * self.px_per_unit
     }
 
     /// The x of every node's line.
@@ -812,8 +958,12 @@ fn draw_header(out: &mut String, story: &Story, options: &SvgOptions) -> fmt::Re
         )?;
         y += 18.0;
     }
+    let steps = match story.axis {
+        Axis::Time => String::new(),
+        Axis::Steps => format!(", {} drawn one a row", counted(story.instants, "step")),
+    };
     let summary = format!(
-        "{}, {} to {}: {} sent, {} delivered, {} dropped",
+        "{}, {} to {}{steps}: {} sent, {} delivered, {} dropped",
         counted(story.nodes, "node"),
         ms(story.t_min),
         ms(story.t_max),
@@ -829,14 +979,21 @@ fn draw_header(out: &mut String, story: &Story, options: &SvgOptions) -> fmt::Re
     )
 }
 
-/// The time axis on the left, with a faint grid line across at each tick.
+/// The axis on the left, with a faint grid line across at each tick: time, or steps
+/// with the time written where it moves on.
 fn draw_axis(out: &mut String, story: &Story, layout: &Layout) -> fmt::Result {
     let bottom = layout.lines_bottom();
+    // The longer name of a step axis starts at the left edge rather than ending at the
+    // axis, so that it stays on the page.
+    let (name, x, anchor) = match story.axis {
+        Axis::Time => ("time (ms)", AXIS_X, "end"),
+        Axis::Steps => ("by step; time (ms)", 8.0, "start"),
+    };
     writeln!(out, r#"<g class="axis">"#)?;
     writeln!(
         out,
-        r#"<text x="{}" y="{}" text-anchor="end" fill="{FAINT}">time (ms)</text>"#,
-        Px(AXIS_X),
+        r#"<text x="{}" y="{}" text-anchor="{anchor}" fill="{FAINT}">{name}</text>"#,
+        Px(x),
         Px(PLOT_TOP - 30.0)
     )?;
     writeln!(
@@ -846,42 +1003,82 @@ fn draw_axis(out: &mut String, story: &Story, layout: &Layout) -> fmt::Result {
         Px(bottom),
         x = Px(AXIS_X)
     )?;
-    // A trace of one instant gets one tick, labelled to the microsecond.
-    let step = layout.tick_us;
-    let mut t = layout.t_origin;
-    while t <= story.t_max {
-        let y = Px(layout.y(t));
-        writeln!(
-            out,
-            r#"<line x1="{}" y1="{y}" x2="{}" y2="{y}" stroke="{GRID}"/>"#,
-            Px(AXIS_X),
-            Px(layout.width - 16.0)
-        )?;
-        writeln!(
+    match story.axis {
+        Axis::Time => draw_time_ticks(out, story, layout)?,
+        Axis::Steps => draw_step_ticks(out, story, layout)?,
+    }
+    writeln!(out, "</g>")
+}
+
+/// A tick on the axis at `y`: a grid line across the diagram and the tick's `label`
+/// if it has one, or else just a notch.
+fn draw_tick(out: &mut String, layout: &Layout, y: f64, label: Option<&str>) -> fmt::Result {
+    let y = Px(y);
+    let Some(label) = label else {
+        return writeln!(
             out,
             r#"<line x1="{}" y1="{y}" x2="{}" y2="{y}" stroke="{FAINT}"/>"#,
-            Px(AXIS_X - 4.0),
+            Px(AXIS_X - 2.0),
             Px(AXIS_X)
-        )?;
-        writeln!(
-            out,
-            r#"<text x="{}" y="{y}" dy="0.35em" text-anchor="end" fill="{FAINT}">{}</text>"#,
-            Px(AXIS_X - 7.0),
-            tick_label(t, step)
-        )?;
+        );
+    };
+    writeln!(
+        out,
+        r#"<line x1="{}" y1="{y}" x2="{}" y2="{y}" stroke="{GRID}"/>"#,
+        Px(AXIS_X),
+        Px(layout.width - 16.0)
+    )?;
+    writeln!(
+        out,
+        r#"<line x1="{}" y1="{y}" x2="{}" y2="{y}" stroke="{FAINT}"/>"#,
+        Px(AXIS_X - 4.0),
+        Px(AXIS_X)
+    )?;
+    writeln!(
+        out,
+        r#"<text x="{}" y="{y}" dy="0.35em" text-anchor="end" fill="{FAINT}">{label}</text>"#,
+        Px(AXIS_X - 7.0),
+    )
+}
+
+/// Time ticks, evenly spaced. A trace of one instant gets one tick, labelled to the
+/// microsecond.
+fn draw_time_ticks(out: &mut String, story: &Story, layout: &Layout) -> fmt::Result {
+    let step = layout.tick_us;
+    let mut t = layout.origin;
+    while t <= story.t_max {
+        draw_tick(out, layout, layout.y(t), Some(&tick_label(t, step)))?;
         match t.checked_add(step) {
             Some(next) => t = next,
             None => break,
         }
     }
-    writeln!(out, "</g>")
+    Ok(())
+}
+
+/// A notch per row, and the time at the first row and wherever it moves on (unless
+/// too close to the time written above it).
+fn draw_step_ticks(out: &mut String, story: &Story, layout: &Layout) -> fmt::Result {
+    let mut written: Option<(u64, f64)> = None;
+    for (row, &t_us) in story.row_times.iter().enumerate() {
+        let y = layout.y(row as u64);
+        let moved = written.is_none_or(|(t, _)| t != t_us);
+        let room = written.is_none_or(|(_, above)| y - above >= MIN_ROW_LABEL_PX);
+        if moved && room {
+            draw_tick(out, layout, y, Some(&tick_label(t_us, 1)))?;
+            written = Some((t_us, y));
+        } else {
+            draw_tick(out, layout, y, None)?;
+        }
+    }
+    Ok(())
 }
 
 /// Partitions and heals: a dashed line across the diagram, its text at the right.
 fn draw_network(out: &mut String, story: &Story, layout: &Layout) -> fmt::Result {
     writeln!(out, r#"<g class="network">"#)?;
     for change in &story.network {
-        let y = Px(layout.y(change.t_us));
+        let y = Px(layout.y(change.at));
         let (class, c) = match change.restores {
             true => ("links-restored", GREEN),
             false => ("links-cut", RED),
@@ -940,8 +1137,8 @@ fn draw_lines(out: &mut String, story: &Story, layout: &Layout) -> fmt::Result {
         };
         let mut y = top;
         for outage in story.outages.iter().filter(|o| o.node == node) {
-            let down = layout.y(outage.from_us);
-            let up = outage.until_us.map_or(bottom, |t| layout.y(t));
+            let down = layout.y(outage.from);
+            let up = outage.until.map_or(bottom, |at| layout.y(at));
             segment(out, y, down, true)?;
             segment(out, down, up, false)?;
             y = up;
@@ -978,7 +1175,7 @@ struct Course {
 impl Course {
     /// From `a`'s sender at its send time to its receiver at `y_end`.
     fn new(a: &Arrow, layout: &Layout, y_end: f64) -> Course {
-        let (x0, y0) = (layout.x(a.from), layout.y(a.sent_us));
+        let (x0, y0) = (layout.x(a.from), layout.y(a.sent_at));
         let x1 = layout.x(a.to);
         if a.from == a.to {
             // A loop out to the right of the line.
@@ -1062,7 +1259,7 @@ fn draw_delivered(
     layout: &Layout,
     room: Option<&mut Room>,
 ) -> fmt::Result {
-    let course = Course::new(a, layout, layout.y(a.end_us));
+    let course = Course::new(a, layout, layout.y(a.end_at));
     let c = color(a.from);
     writeln!(out, r#"<g class="msg">"#)?;
     writeln!(
@@ -1132,9 +1329,9 @@ fn name_place(course: &Course, name: &str, room: &mut Room) -> Option<(f64, f64,
 /// A dropped message: a dashed grey arrow toward its receiver, ending in a red ✕.
 fn draw_dropped(out: &mut String, a: &Arrow, reason: &str, layout: &Layout) -> fmt::Result {
     // A message dropped the instant it was sent is drawn falling as a typical one would.
-    let y_end = match a.end_us > a.sent_us {
-        true => layout.y(a.end_us),
-        false => layout.y(a.sent_us) + layout.drop_fall,
+    let y_end = match a.end_at > a.sent_at {
+        true => layout.y(a.end_at),
+        false => layout.y(a.sent_at) + layout.drop_fall,
     };
     let course = Course::new(a, layout, y_end);
     // A message that reached a crashed node is drawn all the way to its line; one the
@@ -1205,7 +1402,7 @@ fn place_mark_labels(story: &Story, layout: &Layout, room: &mut Room) -> Vec<Opt
         .count();
     let mut placed = Vec::with_capacity(story.marks.len());
     for mark in &story.marks {
-        let (x, y) = (layout.x(mark.node), layout.y(mark.t_us));
+        let (x, y) = (layout.x(mark.node), layout.y(mark.at));
         let at = match mark.kind {
             MarkKind::Timer if timers > MAX_LABELS => None,
             MarkKind::Timer => left.place(mark.node, y),
@@ -1237,7 +1434,7 @@ fn draw_marks(
 ) -> fmt::Result {
     writeln!(out, r#"<g class="events">"#)?;
     for (mark, label_y) in story.marks.iter().zip(labels) {
-        let (x, y) = (layout.x(mark.node), layout.y(mark.t_us));
+        let (x, y) = (layout.x(mark.node), layout.y(mark.at));
         let c = color(mark.node);
         let (class, shape, ink) = match mark.kind {
             MarkKind::Protocol => (
@@ -1562,7 +1759,7 @@ mod tests {
         let story = Story::read(&records, 2, &SvgOptions::default());
         let layout = Layout::fit(&story);
         let course =
-            |i: usize| Course::new(&story.arrows[i], &layout, layout.y(story.arrows[i].end_us));
+            |i: usize| Course::new(&story.arrows[i], &layout, layout.y(story.arrows[i].end_at));
         let y = layout.y(0);
         assert!(course(0).at(0.5).1 < y - 3.0, "n1 → n2 should bow up");
         assert!(course(1).at(0.5).1 > y + 3.0, "n2 → n1 should bow down");
@@ -1723,6 +1920,99 @@ mod tests {
         assert_eq!(label("ready", json!({})), "ready");
         let long = json!({"value": "a value far too long to fit"});
         assert_eq!(label("chosen", long), "chosen a value far to…");
+    }
+
+    /// A model checker's run: everything at one instant, one step after another.
+    fn one_instant_steps() -> Vec<Record> {
+        vec![
+            rec(0, 1, "timer", json!({"timer": "Retry"})),
+            rec(0, 1, "prepare", json!({"ballot": "1.n1"})),
+            send(0, 1, 2, 1, "Prepare"),
+            send(0, 1, 3, 2, "Prepare"),
+            deliver(0, 2, 1, 1),
+            rec(0, 2, "promised", json!({"ballot": "1.n1"})),
+            send(0, 2, 1, 3, "Promise"),
+            rec(0, 1, "drop", json!({"to": 3, "id": 2, "reason": "lost"})),
+            deliver(0, 1, 2, 3),
+            rec(0, 3, "crash", json!({})),
+            rec(0, 3, "restart", json!({})),
+            rec(2_000, 3, "started", json!({})),
+        ]
+    }
+
+    #[test]
+    fn by_step_each_step_gets_a_row_and_a_handlers_records_share_it() {
+        let records = one_instant_steps();
+        let refs: Vec<&Record> = records.iter().collect();
+        assert_eq!(
+            Axis::Steps.positions(&refs),
+            // timer and what it caused | delivery and its effects | drop | delivery |
+            // crash | restart | a later instant
+            vec![0, 0, 0, 0, 1, 1, 1, 2, 3, 4, 5, 6]
+        );
+        assert_eq!(
+            Axis::Time.positions(&refs),
+            vec![0; 11].into_iter().chain([2_000]).collect::<Vec<_>>()
+        );
+    }
+
+    #[test]
+    fn drawn_by_step_a_crowded_instant_spreads_out_row_by_row() {
+        let records = one_instant_steps();
+        let by_time = SvgOptions::default();
+        let by_step = SvgOptions {
+            axis: Axis::Steps,
+            ..SvgOptions::default()
+        };
+        assert_eq!(by_time.axis, Axis::Time, "time is the default");
+
+        let story = Story::read(&records, 3, &by_step);
+        let layout = Layout::fit(&story);
+        let ys: Vec<f64> = story.marks.iter().map(|m| layout.y(m.at)).collect();
+        assert!(ys.windows(2).all(|w| w[0] <= w[1]), "{ys:?}");
+        assert_eq!(ys.last(), Some(&(PLOT_TOP + 6.0 * ROW_PX)));
+        for a in &story.arrows {
+            assert!(a.end_at > a.sent_at, "every message falls at least a row");
+            let course = Course::new(a, &layout, layout.y(a.end_at));
+            assert!(course.p3.1 - course.p0.1 >= ROW_PX, "{} slants", a.id);
+        }
+        let svg = render(&records, 3, &by_step);
+        assert!(svg.contains("7 steps drawn one a row"), "{svg}");
+        assert!(svg.contains(">by step; time (ms)</text>"));
+        // The time is written at the first row and where it moves on, and nowhere else.
+        assert_eq!(count(&svg, ">0.000</text>"), 1, "{svg}");
+        assert_eq!(count(&svg, ">2.000</text>"), 1, "{svg}");
+        // The hover text keeps each record's own time.
+        assert!(svg.contains("n3 at 2.000 ms: started"));
+
+        // By time, the same records lie on one line, and the messages are bowed flat.
+        let story = Story::read(&records, 3, &by_time);
+        let layout = Layout::fit(&story);
+        let crowded = story.marks.iter().filter(|m| layout.y(m.at) == PLOT_TOP);
+        assert_eq!(crowded.count(), story.marks.len() - 1);
+    }
+
+    #[test]
+    fn drawn_by_step_records_keep_the_order_they_are_given() {
+        let records = vec![
+            rec(5_000, 1, "chosen", json!({"value": "late"})),
+            rec(1_000, 2, "chosen", json!({"value": "early"})),
+        ];
+        let by_step = SvgOptions {
+            axis: Axis::Steps,
+            ..SvgOptions::default()
+        };
+        let story = Story::read(&records, 2, &by_step);
+        let at: Vec<(String, u64)> = story
+            .marks
+            .iter()
+            .map(|m| (m.label.clone(), m.at))
+            .collect();
+        assert_eq!(
+            at,
+            vec![("chosen late".into(), 0), ("chosen early".into(), 1)]
+        );
+        assert_eq!((story.t_min, story.t_max), (1_000, 5_000));
     }
 
     #[test]
