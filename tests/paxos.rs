@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use quorum::paxos::explore::{explore, random_walks, ExploreConfig};
-use quorum::paxos::{check, run, Ballot, PaxosConfig, Rule};
+use quorum::paxos::{check, livelock, run, Ballot, PaxosConfig, Rule};
 use quorum::runtime::cluster::{ms, n, secs};
 use quorum::runtime::{Action, Faults, NodeId, Rng, SimConfig, Time};
 
@@ -343,5 +343,129 @@ fn random_walks_find_a_counterexample_for_every_rule() {
         e.counterexample.is_none(),
         "{:?}",
         e.counterexample.map(|c| c.violation)
+    );
+}
+
+// --- Dueling proposers (`src/paxos/livelock.rs`) -------------------------------------
+
+/// "Paxos Made Simple" §2.4: two proposers can preempt each other for ever. Without
+/// backoff, the adversary that holds each accept until a higher promise dooms it keeps
+/// the duel going: 100 ballots, taken in turns, and nothing chosen. It needs to hold
+/// messages only while the second proposer's first ballot gets going (under 20 ms).
+#[test]
+fn without_backoff_dueling_proposers_livelock_under_the_adversary() {
+    for seed in 0..20 {
+        let duel = livelock::duel(100, false, seed).unwrap();
+        assert!(
+            duel.violations.is_empty(),
+            "seed {seed}: {:?}",
+            duel.violations
+        );
+        assert_eq!(duel.chosen, None, "seed {seed}: the adversary lost");
+        assert_eq!(duel.total_ballots(), 100, "seed {seed}");
+        for (id, ballots) in &duel.ballots {
+            assert!(
+                *ballots >= 50,
+                "seed {seed}: {id} started only {ballots} ballots: not a duel"
+            );
+        }
+        assert!(duel.refused >= 95, "seed {seed}: {} refused", duel.refused);
+        assert!(
+            duel.longest_hold < ms(20),
+            "seed {seed}: {:?}",
+            duel.longest_hold
+        );
+    }
+    // A seed is a duel: the same trace, byte for byte.
+    let again = |seed| livelock::duel(30, false, seed).unwrap().records;
+    assert_eq!(again(7), again(7));
+}
+
+/// FLP: when delays have no bound, backoff is no cure. The same adversary just holds the
+/// accepts longer (without backoff it never needs 20 ms), and 80 ms is enough: the held proposer's own retry timer starts a
+/// higher ballot that dooms its own accepts.
+#[test]
+fn with_backoff_an_unbounded_adversary_still_prevents_a_decision() {
+    for seed in 0..20 {
+        let duel = livelock::duel(100, true, seed).unwrap();
+        assert!(
+            duel.violations.is_empty(),
+            "seed {seed}: {:?}",
+            duel.violations
+        );
+        assert_eq!(duel.chosen, None, "seed {seed}: the adversary lost");
+        assert_eq!(duel.total_ballots(), 100, "seed {seed}");
+        // Longer than the duel without backoff ever needs, and no longer than 80 ms.
+        let hold = duel.longest_hold;
+        assert!(hold > ms(20) && hold <= ms(80), "seed {seed}: {hold:?}");
+    }
+}
+
+/// Randomized backoff makes progress once delays are bounded: an adversary that may
+/// hold an accept at most 20 ms beyond the network's delay loses every one of 200 duels
+/// by the third ballot, while without backoff the same adversary keeps every one going
+/// for 100 ballots.
+#[test]
+fn with_backoff_a_bounded_adversary_loses_every_duel() {
+    for seed in 0..200 {
+        let duel = livelock::duel_within(100, true, seed, ms(20)).unwrap();
+        assert!(
+            duel.violations.is_empty(),
+            "seed {seed}: {:?}",
+            duel.violations
+        );
+        assert!(duel.chosen.is_some(), "seed {seed}: still dueling");
+        assert!(duel.total_ballots() <= 3, "seed {seed}: {:?}", duel.ballots);
+        assert!(duel.longest_hold <= ms(20), "seed {seed}");
+
+        let without = livelock::duel_within(100, false, seed, ms(20)).unwrap();
+        assert_eq!(without.chosen, None, "seed {seed}: decided without backoff");
+        assert_eq!(without.total_ballots(), 100, "seed {seed}");
+    }
+}
+
+/// A bound on delays helps only if a held ballot can still finish before its own retry
+/// timer (100 ms) starts the next one: with holds of at most 80 ms, backoff ends every
+/// duel by the ninth ballot; with 81 ms, the adversary wins every one.
+#[test]
+fn backoff_needs_a_bound_on_delays_below_the_retry_timeout() {
+    for seed in 0..50 {
+        let duel = livelock::duel_within(100, true, seed, ms(80)).unwrap();
+        assert!(duel.chosen.is_some(), "seed {seed}: still dueling at 80 ms");
+        assert!(duel.total_ballots() <= 9, "seed {seed}: {:?}", duel.ballots);
+        let duel = livelock::duel_within(100, true, seed, ms(81)).unwrap();
+        assert_eq!(duel.chosen, None, "seed {seed}: decided at 81 ms");
+        assert!(
+            duel.violations.is_empty(),
+            "seed {seed}: {:?}",
+            duel.violations
+        );
+    }
+}
+
+/// With no adversary, the duel hardly happens. With every message taking exactly
+/// 10 ms, the later proposer's first ballot wins before the earlier one can retry, with
+/// or without backoff: all 200 runs decide within 40 ms. With delays of 5 to 10 ms,
+/// backoff still decides all 200 within 40 ms, and without it some run longer.
+#[test]
+fn without_an_adversary_backoff_only_shortens_the_tail() {
+    let within = |backoff, delay, seed| {
+        let race = livelock::race(backoff, seed, delay, secs(10)).unwrap();
+        assert!(
+            race.decided_at.is_some(),
+            "seed {seed}: undecided after 10 s"
+        );
+        race.decided_at.is_some_and(|t| t <= ms(40))
+    };
+    let count = |backoff, delay| (0..200).filter(|&s| within(backoff, delay, s)).count();
+    let equal = (ms(10), ms(10));
+    assert_eq!(count(true, equal), 200);
+    assert_eq!(count(false, equal), 200);
+    let jittery = (ms(5), ms(10));
+    assert_eq!(count(true, jittery), 200);
+    let without = count(false, jittery);
+    assert!(
+        without < 200,
+        "without backoff, {without} of 200 within 40 ms"
     );
 }

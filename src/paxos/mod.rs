@@ -24,13 +24,15 @@
 //!
 //! Files: [`ballot`] (ballots and majorities), [`acceptor`], [`proposer`], [`learner`],
 //! [`node`] (one node playing all three roles), [`check`] (the named properties checked
-//! on every step), [`explore`] (every order of deliveries, exhaustively).
+//! on every step), [`explore`] (every order of deliveries, exhaustively), [`livelock`]
+//! (dueling proposers: the livelock without backoff, and what FLP says about it).
 
 pub mod acceptor;
 pub mod ballot;
 pub mod check;
 pub mod explore;
 pub mod learner;
+pub mod livelock;
 pub mod node;
 pub mod proposer;
 pub mod run;
