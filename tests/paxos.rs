@@ -255,7 +255,7 @@ fn explorer_proves_one_proposer_safe_and_counts_its_states() {
     };
     let e = explore(&config).unwrap();
     assert!(e.complete && e.counterexample.is_none());
-    assert!(e.states > 1000, "{} states", e.states);
+    assert!(e.states > 100 && e.node_states > 20, "{} states", e.states);
     // The same search twice finds the same space.
     assert_eq!(explore(&config).unwrap().states, e.states);
 }
@@ -281,7 +281,10 @@ fn explorer_reductions_lose_no_node_state() {
         .unwrap();
         let what = format!("{proposers} proposer(s), {max_ballots} ballot(s), {crashes} crash(es)");
         assert!(reduced.complete && full.complete, "{what}");
-        assert_eq!(reduced.node_states, full.node_states, "{what}: node states lost");
+        assert_eq!(
+            reduced.node_states, full.node_states,
+            "{what}: node states lost"
+        );
         assert!(
             reduced.states * 2 < full.states,
             "{what}: {} states reduced, {} in full: the reductions do little",

@@ -181,6 +181,10 @@ struct Move {
     choice: Choice,
     id: u64,
     node: NodeId,
+    /// A delivery or a timer: if it changes nothing, a state that never takes it
+    /// covers the state it leads to. Not so a node's start: a node that has not
+    /// started cannot be crashed.
+    may_skip: bool,
 }
 
 impl Move {
@@ -208,20 +212,20 @@ fn choices(sim: &Sim<PaxosNode>, crashes_left: usize, reduce: bool) -> Vec<Move>
         .iter()
         .filter(|p| !dead(sim, &p.what, reduce.then_some(crashes_left > 0)))
         .map(|p| {
-            let (choice, node) = match p.what {
-                PendingWhat::Deliver { to, .. } => (Choice::Deliver(p.seq), to),
-                PendingWhat::Start(n) => (Choice::Run(p.seq), n),
-                PendingWhat::Timer { node, .. } | PendingWhat::Request { node, .. } => {
-                    (Choice::Run(p.seq), node)
-                }
+            let (choice, node, may_skip) = match p.what {
+                PendingWhat::Deliver { to, .. } => (Choice::Deliver(p.seq), to, true),
+                PendingWhat::Timer { node, .. } => (Choice::Run(p.seq), node, true),
+                PendingWhat::Start(n) => (Choice::Run(p.seq), n, false),
+                PendingWhat::Request { node, .. } => (Choice::Run(p.seq), node, false),
                 // The explorer schedules no harness actions; were one pending, it
                 // would count as acting on every node (dependent on everything).
-                PendingWhat::Action(_) => (Choice::Run(p.seq), NodeId(0)),
+                PendingWhat::Action(_) => (Choice::Run(p.seq), NodeId(0), false),
             };
             Move {
                 choice,
                 id: pending_hash(&p.what),
                 node,
+                may_skip,
             }
         })
         .collect();
@@ -243,6 +247,7 @@ fn choices(sim: &Sim<PaxosNode>, crashes_left: usize, reduce: bool) -> Vec<Move>
                     choice: Choice::Crash(id),
                     id: hash_of((5u8, id)),
                     node: id,
+                    may_skip: false,
                 }),
         );
     }
@@ -572,7 +577,7 @@ pub fn explore(config: &ExploreConfig) -> Result<Exploration> {
             node_states.insert(hash_of((&next_shape.nodes, &agreement)));
             if config.reduce
                 && !config.duplicates
-                && !m.is_crash()
+                && m.may_skip
                 && agreement == state.agreement
                 && shape.lost_only(m.id, &next_shape)
             {

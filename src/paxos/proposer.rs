@@ -58,7 +58,9 @@ pub struct Proposer {
     /// explorer's), the count is kept in storage too, so that the bound holds for the
     /// whole run and a restart does not renew it.
     pub ballots_tried: u64,
-    /// Refusals in a row, for the backoff; a ballot that wins Phase 1 ends the row.
+    /// Refusals so far, for the backoff. Each one is another ballot that failed to get
+    /// a value chosen (winning Phase 1 is not success: a ballot can still be refused in
+    /// Phase 2), so the window keeps growing until the proposer is done.
     pub refusals: u32,
 }
 
@@ -213,7 +215,6 @@ impl Proposer {
             "has a majority for {}: proposes {value}",
             self.ballot
         ));
-        self.refusals = 0; // a ballot got through Phase 1: the row of refusals ends
         self.phase = Phase::Accepting {
             value: value.clone(),
         };
@@ -231,7 +232,7 @@ impl Proposer {
 
     // ANCHOR: on_nack
     /// A refusal of the current ballot: remember the higher ballot, and retry above it
-    /// after a randomized backoff that doubles with each refusal in a row.
+    /// after a randomized backoff that doubles with each refusal.
     pub fn on_nack(
         &mut self,
         ctx: &mut Context<'_, PaxosNode>,

@@ -17,7 +17,7 @@ use crate::runtime::Rng;
 /// The most doublings of the backoff window.
 pub const MAX_DOUBLINGS: u32 = 6;
 
-/// How long to wait after `refusals` refusals in a row: a uniform random draw from
+/// How long to wait after `refusals` refusals: a uniform random draw from
 /// `0..=retry * 2^refusals`, the exponent capped at `MAX_DOUBLINGS`. Use `rng`, the
 /// run's seeded generator, for the draw.
 pub fn backoff(retry: Duration, refusals: u32, rng: &mut Rng) -> Duration {
