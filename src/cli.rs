@@ -151,6 +151,17 @@ impl CommonArgs {
         self.nodes as usize
     }
 
+    /// The threaded runtime's configuration the flags ask for: the cluster, the seed,
+    /// the faults, and a trace when `--trace` or `--svg` wants one.
+    pub fn threads_config(&self) -> crate::runtime::ThreadsConfig {
+        crate::runtime::ThreadsConfig {
+            nodes: self.node_count(),
+            seed: self.seed,
+            faults: self.faults(),
+            trace: self.trace.is_some() || self.svg.is_some(),
+        }
+    }
+
     /// The random faults the flags ask for.
     pub fn faults(&self) -> Faults {
         Faults {

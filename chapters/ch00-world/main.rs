@@ -25,9 +25,7 @@ use quorum::detector::{check_properties, Detector, DetectorConfig, Liveness};
 use quorum::runtime::sim::Factory;
 use quorum::runtime::time::format_duration;
 use quorum::runtime::trace::Record;
-use quorum::runtime::{
-    Action, NodeId, NodeStats, Schedule, Sim, SimConfig, Threads, ThreadsConfig, Time,
-};
+use quorum::runtime::{Action, NodeId, NodeStats, Schedule, Sim, SimConfig, Threads, Time};
 
 /// Chapter 0, the world: a heartbeat failure detector on threads or in the simulator.
 #[derive(Parser, Debug)]
@@ -236,12 +234,7 @@ fn run_sim(cli: &Cli, schedule: &Schedule, seed: u64, trace: bool) -> quorum::Re
 /// One run on real threads.
 fn run_threads(cli: &Cli, schedule: &Schedule) -> quorum::Result<Outcome> {
     let c = &cli.common;
-    let config = ThreadsConfig {
-        nodes: c.node_count(),
-        seed: c.seed,
-        faults: c.faults(),
-        trace: c.trace.is_some() || c.svg.is_some(),
-    };
+    let config = c.threads_config();
     let threads = Threads::start(config, c.locations("ch00-world"), factory(cli))?;
     threads.run_schedule(schedule, c.duration)?;
     let end = threads.now();

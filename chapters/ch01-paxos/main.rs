@@ -25,7 +25,7 @@ use quorum::cli::{self, parse_duration_flag, parse_seed_range, CommonArgs, SeedO
 use quorum::paxos::explore::{explore, random_walks, ExploreConfig};
 use quorum::paxos::{run, PaxosConfig, PaxosNode, Rule};
 use quorum::runtime::trace::Record;
-use quorum::runtime::{NodeId, NodeStats, Schedule, SimConfig, Threads, ThreadsConfig, Time};
+use quorum::runtime::{NodeId, NodeStats, Schedule, SimConfig, Threads, Time};
 
 /// Chapter 1: single-decree Paxos on threads, in the simulator, or exhaustively explored.
 #[derive(Parser, Debug)]
@@ -304,12 +304,7 @@ fn run_sim(cli: &Cli, schedule: &Schedule, seed: u64, trace: bool) -> quorum::Re
 /// One run on real threads: until every live node has learned, or the duration ends.
 fn run_threads(cli: &Cli, schedule: &Schedule) -> quorum::Result<Outcome> {
     let c = &cli.common;
-    let config = ThreadsConfig {
-        nodes: c.node_count(),
-        seed: c.seed,
-        faults: c.faults(),
-        trace: c.trace.is_some() || c.svg.is_some(),
-    };
+    let config = c.threads_config();
     let factory = run::factory(&node_config(cli), cli.paxos.proposers as usize);
     let mut threads = Threads::start(config, c.locations("ch01-paxos"), factory)?;
     let down = crashed_at_end(schedule, c.duration);
