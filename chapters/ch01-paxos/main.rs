@@ -46,7 +46,7 @@ Examples:
   ch01-paxos sim --seeds 0..1000 --drop 0.3 --crash 4@50ms..200ms   a checked sweep
   ch01-paxos sim --seeds 0..1000 --break ignore-accepted a rule removed: watch it fail
   ch01-paxos sim --seeds 0..200 --proposers 3 --no-backoff   dueling without backoff: many more ballots
-  ch01-paxos explore --ballots 1 --crashes 0             every order of deliveries, 2 proposers x 3 acceptors (about 2 min)
+  ch01-paxos explore --ballots 1 --crashes 0             every order of deliveries, 2 proposers x 3 acceptors (about 5 s)
   ch01-paxos explore --break forget-promise --svg ce.svg the explorer's counterexample, drawn";
 
 #[derive(Subcommand, Debug)]
