@@ -351,6 +351,17 @@ fn random_walks_find_a_counterexample_for_every_rule() {
 
 // --- Dueling proposers (`src/paxos/livelock.rs`) -------------------------------------
 
+/// The duel stayed safe, all its `ballots` were started, and none of them chose a value.
+fn assert_adversary_won(duel: &livelock::Duel, ballots: u64, seed: u64) {
+    assert!(
+        duel.violations.is_empty(),
+        "seed {seed}: {:?}",
+        duel.violations
+    );
+    assert_eq!(duel.chosen, None, "seed {seed}: the adversary lost");
+    assert_eq!(duel.total_ballots(), ballots, "seed {seed}");
+}
+
 /// "Paxos Made Simple" §2.4: two proposers can preempt each other for ever. Without
 /// backoff, the adversary that holds each accept until a higher promise dooms it keeps
 /// the duel going: 100 ballots, taken in turns, and nothing chosen. It needs to hold
@@ -359,13 +370,7 @@ fn random_walks_find_a_counterexample_for_every_rule() {
 fn without_backoff_dueling_proposers_livelock_under_the_adversary() {
     for seed in 0..20 {
         let duel = livelock::duel(100, false, seed).unwrap();
-        assert!(
-            duel.violations.is_empty(),
-            "seed {seed}: {:?}",
-            duel.violations
-        );
-        assert_eq!(duel.chosen, None, "seed {seed}: the adversary lost");
-        assert_eq!(duel.total_ballots(), 100, "seed {seed}");
+        assert_adversary_won(&duel, 100, seed);
         for (id, ballots) in &duel.ballots {
             assert!(
                 *ballots >= 50,
@@ -385,19 +390,13 @@ fn without_backoff_dueling_proposers_livelock_under_the_adversary() {
 }
 
 /// FLP: when delays have no bound, backoff is no cure. The same adversary just holds the
-/// accepts longer (without backoff it never needs 20 ms), and 80 ms is enough: the held proposer's own retry timer starts a
-/// higher ballot that dooms its own accepts.
+/// accepts longer (without backoff it never needs 20 ms), and 80 ms is enough: the held
+/// proposer's own retry timer starts a higher ballot that dooms its own accepts.
 #[test]
 fn with_backoff_an_unbounded_adversary_still_prevents_a_decision() {
     for seed in 0..20 {
         let duel = livelock::duel(100, true, seed).unwrap();
-        assert!(
-            duel.violations.is_empty(),
-            "seed {seed}: {:?}",
-            duel.violations
-        );
-        assert_eq!(duel.chosen, None, "seed {seed}: the adversary lost");
-        assert_eq!(duel.total_ballots(), 100, "seed {seed}");
+        assert_adversary_won(&duel, 100, seed);
         // Longer than the duel without backoff ever needs, and no longer than 80 ms.
         let hold = duel.longest_hold;
         assert!(hold > ms(20) && hold <= ms(80), "seed {seed}: {hold:?}");
