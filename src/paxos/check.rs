@@ -46,13 +46,6 @@ pub struct Agreement {
     learned: BTreeMap<NodeId, Value>,
 }
 
-impl Hash for Agreement {
-    fn hash<H: Hasher>(&self, h: &mut H) {
-        self.accepted.hash(h);
-        self.learned.hash(h);
-    }
-}
-
 fn field<T: serde::de::DeserializeOwned>(event: &Event, key: &str) -> Option<T> {
     event
         .get(key)
@@ -75,6 +68,19 @@ fn event_of(record: &Record) -> Option<Event> {
 }
 
 impl Agreement {
+    /// Hashes what decides the checks' future verdicts, for the explorer: the values
+    /// chosen, and the acceptances of the ballots `open` says some acceptor may still
+    /// accept (one more may complete a majority). An acceptance of a ballot closed for
+    /// good short of a majority will never count, and nothing else reads it.
+    pub fn hash_future<H: Hasher>(&self, h: &mut H, open: impl Fn(Ballot) -> bool) {
+        self.chosen.hash(h);
+        for (proposal, voters) in &self.accepted {
+            if open(proposal.0) && !self.chosen.contains(proposal) {
+                (proposal, voters).hash(h);
+            }
+        }
+    }
+
     /// A checker for a cluster of `nodes` acceptors.
     pub fn new(nodes: usize) -> Agreement {
         Agreement {

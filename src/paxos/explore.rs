@@ -11,11 +11,13 @@
 //! network of Lamport's TLA+ specification of Paxos) and may be delivered again, which
 //! covers duplication too; two identical messages in flight then count as one.
 //!
-//! States it has seen before (the same node states and storage, the same set of
-//! messages in flight, the same history of acceptances, compared by a 64-bit hash, so
-//! a collision could in principle hide a state) are not explored again, so the search
-//! ends, and the number of distinct states it reports is the size of the space it
-//! checked.
+//! A state is recognised by its node states and storage, its history of acceptances,
+//! and its messages in flight, each compared by a 64-bit hash (so a collision could in
+//! principle hide a state). A state is not explored again, and neither is a state
+//! *covered* by one already explored: the same node states and history, and messages
+//! in flight a subset of the explored state's. The search therefore ends, and the
+//! number of states it reports is the number it explored; every reachable state is
+//! one of them, or one of them with fewer messages in flight.
 //!
 //! After every step it runs the [`Agreement`] checker. A
 //! violation stops the search; the path to it is replayed with the runtime's trace on,
@@ -32,7 +34,8 @@ use std::time::Instant;
 use serde::Serialize;
 
 use super::check::Agreement;
-use super::{run, PaxosConfig, PaxosNode, Rule};
+use super::proposer::Phase;
+use super::{run, Ballot, Msg, PaxosConfig, PaxosNode, Rule};
 use crate::check::Violation;
 use crate::error::Result;
 use crate::runtime::sim::PendingWhat;
@@ -63,9 +66,10 @@ pub struct ExploreConfig {
     /// Search breadth first, so that a counterexample found is a shortest one (and the
     /// easiest to read); depth first otherwise, which needs far less memory.
     pub breadth_first: bool,
-    /// Apply the two reductions of [`explore`] (moves that change nothing, sleep
-    /// sets). Off, the search takes every move from every state: slower, and the
-    /// yardstick that shows the reductions lose no node state.
+    /// Apply the reductions of [`explore`] (dead messages, moves that change nothing,
+    /// covering, sleep sets). Off, the search takes every move from every state and
+    /// only an identical state counts as seen: slower, and the yardstick that shows
+    /// the reductions lose no node state.
     pub reduce: bool,
 }
 
@@ -91,7 +95,9 @@ impl Default for ExploreConfig {
 /// What the search found.
 #[derive(Clone, Debug, Serialize)]
 pub struct Exploration {
-    /// Distinct states reached (the initial state included).
+    /// Distinct states explored (the initial state included). Every reachable state
+    /// is one of them, or covered by one of them (the same node states, fewer
+    /// messages in flight).
     pub states: usize,
     /// Distinct combinations of node states (protocol state and storage of every
     /// node) and acceptance history among them, messages in flight left aside: what
@@ -138,8 +144,8 @@ struct State {
     sim: Option<Sim<PaxosNode>>,
     agreement: Agreement,
     crashes_left: usize,
-    /// Index of the step that led here in the search's arena (for the path).
-    at: usize,
+    /// The choices that led here from the initial state.
+    path: Vec<Choice>,
     depth: usize,
     /// The sleep set: moves not to take from here, because a sibling branch already
     /// takes them in an order that reaches the same states.
@@ -170,7 +176,19 @@ fn initial(config: &ExploreConfig, trace: bool) -> Result<Sim<PaxosNode>> {
         .map(|_| crate::storage::Location::memory())
         .collect();
     let factory = run::factory(&node_config(config), config.proposers);
-    Sim::with_storage(sim_config, locations, factory)
+    let mut sim = Sim::with_storage(sim_config, locations, factory)?;
+    // Every node starts first. A start only arms the proposer's first timer, which
+    // fires whenever the explorer chooses, so starting later adds no run.
+    let starts: Vec<u64> = sim
+        .pending()
+        .iter()
+        .filter(|p| matches!(p.what, PendingWhat::Start(_)))
+        .map(|p| p.seq)
+        .collect();
+    for seq in starts {
+        sim.step_pending(seq)?;
+    }
+    Ok(sim)
 }
 
 /// A choice as the search's bookkeeping sees it: which node it acts on, and an
@@ -181,6 +199,8 @@ struct Move {
     choice: Choice,
     id: u64,
     node: NodeId,
+    /// The part of the node it acts on.
+    role: Role,
     /// A delivery or a timer: if it changes nothing, a state that never takes it
     /// covers the state it leads to. Not so a node's start: a node that has not
     /// started cannot be crashed.
@@ -196,12 +216,46 @@ impl Move {
     /// are possible, they lead to the same state, and neither disables the other.
     /// Moves at different nodes do: each changes only its own node and adds messages
     /// to the network, and a message in flight stays deliverable. Two crashes do not,
-    /// since they share the crash budget.
+    /// since they share the crash budget. At one node, a move of its acceptor and a
+    /// move of its proposer or learner commute too: they read and write disjoint state
+    /// (in memory and on disk).
     fn independent(&self, other: &Move) -> bool {
-        self.node != other.node
-            && self.node != NodeId(0)
-            && other.node != NodeId(0)
-            && !(self.is_crash() && other.is_crash())
+        if self.node == NodeId(0) || other.node == NodeId(0) {
+            return false;
+        }
+        if self.node == other.node {
+            return matches!(
+                (self.role, other.role),
+                (Role::Acceptor, Role::Other) | (Role::Other, Role::Acceptor)
+            );
+        }
+        !(self.is_crash() && other.is_crash())
+    }
+}
+
+/// The part of a node a move acts on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Role {
+    /// The acceptor alone: a prepare or an accept delivered.
+    Acceptor,
+    /// The proposer and the learner: any other message, a timer.
+    Other,
+    /// The whole node: a crash, a start, a query (which both answer).
+    Whole,
+}
+
+/// The part of the node that `what` acts on.
+fn role_of(what: &PendingWhat<'_, PaxosNode>) -> Role {
+    match what {
+        PendingWhat::Deliver { msg, .. } => match msg {
+            Msg::Prepare { .. } | Msg::Accept { .. } => Role::Acceptor,
+            Msg::Query => Role::Whole,
+            Msg::Promise { .. } | Msg::Nack { .. } | Msg::Accepted { .. } | Msg::Decided { .. } => {
+                Role::Other
+            }
+        },
+        PendingWhat::Timer { .. } => Role::Other,
+        _ => Role::Whole,
     }
 }
 
@@ -210,7 +264,7 @@ fn choices(sim: &Sim<PaxosNode>, crashes_left: usize, reduce: bool) -> Vec<Move>
     let mut out: Vec<Move> = sim
         .pending()
         .iter()
-        .filter(|p| !dead(sim, &p.what, reduce.then_some(crashes_left > 0)))
+        .filter(|p| !(reduce && dead(sim, &p.what, crashes_left > 0)))
         .map(|p| {
             let (choice, node, may_skip) = match p.what {
                 PendingWhat::Deliver { to, .. } => (Choice::Deliver(p.seq), to, true),
@@ -225,6 +279,7 @@ fn choices(sim: &Sim<PaxosNode>, crashes_left: usize, reduce: bool) -> Vec<Move>
                 choice,
                 id: pending_hash(&p.what),
                 node,
+                role: role_of(&p.what),
                 may_skip,
             }
         })
@@ -247,6 +302,7 @@ fn choices(sim: &Sim<PaxosNode>, crashes_left: usize, reduce: bool) -> Vec<Move>
                     choice: Choice::Crash(id),
                     id: hash_of((5u8, id)),
                     node: id,
+                    role: Role::Whole,
                     may_skip: false,
                 }),
         );
@@ -336,28 +392,48 @@ fn hash_of(value: impl Hash) -> u64 {
 /// event by content (not by sequence number), sorted.
 #[derive(PartialEq, Eq)]
 struct Shape {
+    /// Each node's acceptor, proposer and storage.
     nodes: Vec<u64>,
+    /// Each node's learner, votes of closed ballots left out.
+    learners: Vec<u64>,
+    /// The ballots still open: some acceptor may yet accept them.
+    open: Vec<Ballot>,
+    /// The messages in flight and timers armed (which a larger state may have more of).
     pending: Vec<u64>,
+    /// The other events pending (a node's start), which a state covering this one
+    /// must have the same of: a node that has not started cannot be crashed.
+    fixed: Vec<u64>,
     /// Each pending event's sequence number and hash, by sequence number: what lets
     /// the next state's shape reuse the hashes of the events it still has.
     by_seq: Vec<(u64, u64)>,
 }
 
+/// A node's acceptor, proposer and storage, hashed. Its learner is hashed with the
+/// state as a whole ([`Shape::key`]), which knows which of its votes can still count.
 fn node_hash(sim: &Sim<PaxosNode>, id: NodeId) -> Result<u64> {
     Ok(match sim.node(id) {
-        Some(node) => hash_of((node, node.durable_state()?)),
+        Some(node) => {
+            let mut h = Fx::default();
+            node.acceptor.hash(&mut h);
+            match &node.proposer {
+                Some(p) => p.hash_future(node.config(), &mut h),
+                None => 0u8.hash(&mut h),
+            }
+            node.durable_state()?.hash(&mut h);
+            h.finish()
+        }
         None => 0,
     })
 }
 
 impl Shape {
-    fn of(sim: &Sim<PaxosNode>, may_crash: Option<bool>) -> Result<Shape> {
+    fn of(sim: &Sim<PaxosNode>, may_crash: bool, reduce: bool) -> Result<Shape> {
         let nodes = sim
             .ids()
             .into_iter()
             .map(|id| node_hash(sim, id))
             .collect::<Result<Vec<u64>>>()?;
-        Ok(Shape::with_nodes(sim, nodes, None, may_crash))
+        Ok(Shape::with_nodes(sim, nodes, None, may_crash, reduce))
     }
 
     /// The shape of `sim`, one move after the state of shape `before`: only the node
@@ -366,27 +442,48 @@ impl Shape {
         sim: &Sim<PaxosNode>,
         before: &Shape,
         moved: NodeId,
-        may_crash: Option<bool>,
+        may_crash: bool,
+        reduce: bool,
     ) -> Result<Shape> {
         let mut nodes = before.nodes.clone();
         match moved.index_in(nodes.len()) {
             Some(i) => nodes[i] = node_hash(sim, moved)?,
-            None => return Shape::of(sim, may_crash),
+            None => return Shape::of(sim, may_crash, reduce),
         }
-        Ok(Shape::with_nodes(sim, nodes, Some(before), may_crash))
+        Ok(Shape::with_nodes(
+            sim,
+            nodes,
+            Some(before),
+            may_crash,
+            reduce,
+        ))
     }
 
-    /// The shape of `sim` with these node hashes. Messages their receiver ignores for
-    /// good are left out of `pending`: a state that still carries one has the same
-    /// future as a state without it.
+    /// The shape of `sim` with these node hashes (`may_crash`: if a crash may still
+    /// come). With `reduce`, messages that will never change anything are left out of
+    /// `pending`: a state that still carries one has the same future as a state
+    /// without it.
     fn with_nodes(
         sim: &Sim<PaxosNode>,
         nodes: Vec<u64>,
         before: Option<&Shape>,
-        may_crash: Option<bool>,
+        may_crash: bool,
+        reduce: bool,
     ) -> Shape {
         let mut by_seq = Vec::new();
         let mut pending = Vec::new();
+        let mut fixed = Vec::new();
+        // Ballots that may still be accepted somewhere: a proposer collecting
+        // promises for it will send accepts, or an accept for it is in flight to an
+        // acceptor that may take it.
+        let mut open: Vec<Ballot> = sim
+            .live_nodes()
+            .filter_map(|(_, n)| n.proposer.as_ref())
+            .filter(|p| p.phase == Phase::Preparing)
+            .map(|p| p.ballot)
+            .collect();
+        // Acceptances in flight to a learner that may count them: (learner, ballot).
+        let mut unheard: Vec<(NodeId, Ballot)> = Vec::new();
         for p in sim.pending() {
             let known = before.and_then(|b| {
                 b.by_seq
@@ -396,31 +493,81 @@ impl Shape {
             });
             let hash = known.unwrap_or_else(|| pending_hash(&p.what));
             by_seq.push((p.seq, hash));
-            if !dead(sim, &p.what, may_crash) {
-                pending.push(hash);
+            match p.what {
+                PendingWhat::Deliver { to, msg, .. } => {
+                    let is_dead = dead(sim, &p.what, may_crash);
+                    match msg {
+                        Msg::Accept { ballot, .. }
+                            if sim
+                                .node(to)
+                                .is_none_or(|n| n.refuses_for_good(msg, may_crash).is_none()) =>
+                        {
+                            open.push(*ballot)
+                        }
+                        Msg::Accepted { ballot, .. } if !is_dead => unheard.push((to, *ballot)),
+                        _ => {}
+                    }
+                    if !(reduce && is_dead) {
+                        pending.push(hash);
+                    }
+                }
+                PendingWhat::Timer { .. } => pending.push(hash),
+                _ => fixed.push(hash),
             }
         }
         by_seq.sort_unstable();
         pending.sort_unstable();
+        fixed.sort_unstable();
+        open.sort_unstable();
+        open.dedup();
+        let learners = sim
+            .ids()
+            .into_iter()
+            .map(|id| match sim.node(id) {
+                Some(n) => {
+                    let mut h = Fx::default();
+                    n.learner.hash_future(&mut h, |b| {
+                        open.binary_search(&b).is_ok() || unheard.contains(&(id, b))
+                    });
+                    h.finish()
+                }
+                None => 0,
+            })
+            .collect();
         Shape {
             nodes,
+            learners,
             pending,
+            fixed,
             by_seq,
+            open,
         }
     }
 
-    /// The fingerprint of a state of this shape: the shape (two identical messages in
-    /// flight counted once), the history of acceptances, and the crash budget left.
-    fn fingerprint(&self, agreement: &Agreement, crashes_left: usize) -> u64 {
-        let mut pending = self.pending.clone();
-        pending.dedup();
-        hash_of((&self.nodes, pending, agreement, crashes_left))
+    /// What the checks read of a state of this shape: every node's state and storage,
+    /// and the history of acceptances, leaving out votes and acceptances of ballots
+    /// closed for good (which can neither grow nor be read again); and which nodes
+    /// have yet to start.
+    fn key(&self, agreement: &Agreement) -> u64 {
+        let mut h = Fx::default();
+        (&self.nodes, &self.learners, &self.fixed).hash(&mut h);
+        agreement.hash_future(&mut h, |b| self.open.binary_search(&b).is_ok());
+        h.finish()
+    }
+
+    /// The node states alone ([`Shape::key`] without the starts pending).
+    fn node_key(&self, agreement: &Agreement) -> u64 {
+        let mut h = Fx::default();
+        (&self.nodes, &self.learners).hash(&mut h);
+        agreement.hash_future(&mut h, |b| self.open.binary_search(&b).is_ok());
+        h.finish()
     }
 
     /// Whether `after` is this shape with the pending event `gone` taken away and
     /// nothing else changed: the event was run and did nothing.
     fn lost_only(&self, gone: u64, after: &Shape) -> bool {
         self.nodes == after.nodes
+            && self.learners == after.learners
             && self.pending.len() == after.pending.len() + 1
             && match self.pending.binary_search(&gone) {
                 Ok(i) => {
@@ -432,17 +579,22 @@ impl Shape {
     }
 }
 
-/// Whether the pending event is a message its receiver ignores for good.
-fn dead(sim: &Sim<PaxosNode>, what: &PendingWhat<'_, PaxosNode>, may_crash: Option<bool>) -> bool {
-    let Some(may_crash) = may_crash else {
-        return false; // no reductions
+/// Whether the pending event is a message that will never change anything: its
+/// receiver ignores it for good, or refuses it for good and the refusal goes to a
+/// proposer that ignores every refusal for good.
+fn dead(sim: &Sim<PaxosNode>, what: &PendingWhat<'_, PaxosNode>, may_crash: bool) -> bool {
+    let PendingWhat::Deliver { to, msg, .. } = what else {
+        return false;
     };
-    match what {
-        PendingWhat::Deliver { to, msg, .. } => sim
-            .node(*to)
-            .is_some_and(|n| n.ignores_for_good(msg, may_crash)),
-        _ => false,
-    }
+    let Some(receiver) = sim.node(*to) else {
+        return false;
+    };
+    receiver.ignores_for_good(msg, may_crash)
+        || receiver
+            .refuses_for_good(msg, may_crash)
+            .and_then(|ballot| sim.node(ballot.node))
+            .and_then(|n| n.proposer.as_ref().map(|p| (p, n.config())))
+            .is_some_and(|(p, config)| p.ignores_every_refusal(config, may_crash))
 }
 
 fn pending_hash(what: &PendingWhat<'_, PaxosNode>) -> u64 {
@@ -455,17 +607,230 @@ fn pending_hash(what: &PendingWhat<'_, PaxosNode>) -> u64 {
     }
 }
 
+/// A [`Hasher`] builder for the explorer's sets, whose keys are hashes already.
+type BuildFx = std::hash::BuildHasherDefault<Fx>;
+
+/// A state explored: its events pending and crash budget (its node states and history
+/// are the key it is filed under), and the moves asleep when it was explored, both as
+/// sorted lists of small numbers (see [`Visited`]) kept in one shared vector.
+struct Seen {
+    /// Where the two lists start in [`Visited::data`]: the pending events, then the
+    /// moves asleep.
+    at: usize,
+    pool_len: u16,
+    asleep_len: u16,
+    crashes_left: u16,
+}
+
+/// What [`Visited::visit`] found.
+enum Visit {
+    /// A state not covered by any explored before: explore it.
+    New,
+    /// Covered: an explored state has the same node states, every message this one has
+    /// in flight, and at least its crash budget, and it took every move awake here.
+    Covered,
+    /// Covered by a state explored with more moves asleep: take only these.
+    Woken(Vec<u64>),
+}
+
+/// The states explored, filed by node states and acceptance history.
+///
+/// With `subsume` set, a state is *covered* by an explored state that has the same node
+/// states and history, a superset of its messages in flight, and a crash budget at
+/// least as large: every run from the smaller state is a run from the larger one in
+/// which the extra messages are lost, so it reaches the same node states. Without it,
+/// only an identical state covers.
+///
+/// A search keeps tens of millions of states, so each is kept small: every pending
+/// event's 64-bit identity is numbered the first time it is seen, and a state's lists
+/// hold those numbers (4 bytes each), all in one vector.
+struct Visited {
+    subsume: bool,
+    by_key: HashMap<u64, Vec<Seen>, BuildFx>,
+    /// The number of each identity, and the identity of each number.
+    numbers: HashMap<u64, u32, BuildFx>,
+    identities: Vec<u64>,
+    /// Every state's two lists, one after the other.
+    data: Vec<u32>,
+    /// How many states were explored.
+    states: usize,
+}
+
+impl Seen {
+    fn pool<'a>(&self, data: &'a [u32]) -> &'a [u32] {
+        &data[self.at..self.at + usize::from(self.pool_len)]
+    }
+    fn asleep<'a>(&self, data: &'a [u32]) -> &'a [u32] {
+        let from = self.at + usize::from(self.pool_len);
+        &data[from..from + usize::from(self.asleep_len)]
+    }
+}
+
+impl Visited {
+    fn new(subsume: bool) -> Visited {
+        Visited {
+            subsume,
+            by_key: HashMap::default(),
+            numbers: HashMap::default(),
+            identities: Vec::new(),
+            data: Vec::new(),
+            states: 0,
+        }
+    }
+
+    /// The identities as a sorted list of numbers.
+    fn numbered(&mut self, identities: &[u64]) -> Result<Vec<u32>> {
+        let mut out = Vec::with_capacity(identities.len());
+        for &id in identities {
+            let n = match self.numbers.get(&id) {
+                Some(&n) => n,
+                None => {
+                    let n = u32::try_from(self.identities.len()).map_err(|_| {
+                        crate::error::Error::Runtime(
+                            "explorer: over 4 billion distinct events".into(),
+                        )
+                    })?;
+                    self.numbers.insert(id, n);
+                    self.identities.push(id);
+                    n
+                }
+            };
+            out.push(n);
+        }
+        out.sort_unstable();
+        out.dedup();
+        Ok(out)
+    }
+
+    /// Files the state (`key`, `pool`, `crashes_left`) reached with the moves `asleep`,
+    /// and says what is left to explore from it.
+    fn visit(
+        &mut self,
+        key: u64,
+        pool: &[u64],
+        crashes_left: usize,
+        asleep: &[u64],
+    ) -> Result<Visit> {
+        let subsume = self.subsume;
+        let pool = self.numbered(pool)?;
+        let asleep = self.numbered(asleep)?;
+        let too_long =
+            || crate::error::Error::Runtime("explorer: a state too large to file".into());
+        let pool_len = u16::try_from(pool.len()).map_err(|_| too_long())?;
+        let asleep_len = u16::try_from(asleep.len()).map_err(|_| too_long())?;
+        let crashes_left = u16::try_from(crashes_left).map_err(|_| too_long())?;
+        // Without subsumption, only the identical state matters: file it by all of it.
+        let key = if subsume {
+            key
+        } else {
+            hash_of((key, &pool, crashes_left))
+        };
+        let data = &mut self.data;
+        let entries = self.by_key.entry(key).or_default();
+        let covers = |e: &Seen, data: &[u32]| {
+            if subsume {
+                e.crashes_left >= crashes_left && includes(e.pool(data), &pool)
+            } else {
+                e.crashes_left == crashes_left && e.pool(data) == pool.as_slice()
+            }
+        };
+        let awake_here = |e: &Seen, data: &[u32]| -> Vec<u32> {
+            e.asleep(data)
+                .iter()
+                .filter(|n| asleep.binary_search(n).is_err())
+                .copied()
+                .collect()
+        };
+        if entries
+            .iter()
+            .any(|e| covers(e, data) && includes(&asleep, e.asleep(data)))
+        {
+            return Ok(Visit::Covered);
+        }
+        let same = entries
+            .iter_mut()
+            .find(|e| e.crashes_left == crashes_left && e.pool(data) == pool.as_slice());
+        let woken = match same {
+            Some(before) => {
+                // Explored before with moves asleep that are awake now: take those, and
+                // from now on only the moves asleep both times count as asleep there.
+                let woken = awake_here(before, data);
+                let kept: Vec<u32> = before
+                    .asleep(data)
+                    .iter()
+                    .filter(|n| asleep.binary_search(n).is_ok())
+                    .copied()
+                    .collect();
+                let from = before.at + usize::from(before.pool_len);
+                data[from..from + kept.len()].copy_from_slice(&kept);
+                before.asleep_len = u16::try_from(kept.len()).map_err(|_| too_long())?;
+                Some(woken)
+            }
+            // Covered by a larger state explored with moves asleep that are awake here:
+            // from this state, only those are left to take (every other move was taken
+            // from the larger state, and its runs include this state's).
+            None => entries
+                .iter()
+                .filter(|e| covers(e, data))
+                .map(|e| awake_here(e, data))
+                .min_by_key(Vec::len),
+        };
+        if let Some(woken) = woken {
+            let identities = &self.identities;
+            return Ok(Visit::Woken(
+                woken.iter().map(|&n| identities[n as usize]).collect(),
+            ));
+        }
+        // A new state; it replaces the explored states it covers that slept through at
+        // least as much.
+        if subsume {
+            entries.retain(|e| {
+                !(crashes_left >= e.crashes_left
+                    && includes(&pool, e.pool(data))
+                    && includes(e.asleep(data), &asleep))
+            });
+        }
+        entries.push(Seen {
+            at: data.len(),
+            pool_len,
+            asleep_len,
+            crashes_left,
+        });
+        data.extend_from_slice(&pool);
+        data.extend_from_slice(&asleep);
+        self.states += 1;
+        Ok(Visit::New)
+    }
+}
+
+/// Whether the sorted slice `big` holds every element of the sorted slice `small`.
+fn includes(big: &[u32], small: &[u32]) -> bool {
+    let mut big = big.iter();
+    small.iter().all(|x| big.any(|y| y == x))
+}
+
 // ANCHOR: explore
 /// Explores every reachable state of `config`, depth first (or breadth first).
 ///
-/// Two reductions keep the search small, and neither loses a reachable state. A move
-/// that changes nothing but its own removal from the network (a late promise ignored,
-/// say) is not taken: it leads to this state with a message lost, which this state
-/// covers by never delivering it. And *sleep sets* (Godefroid, 1996) skip orders that
-/// differ only in moves that commute: after exploring "deliver a to n1" from a state,
-/// the sibling branch "deliver b to n2" does not deliver a next, since "b then a"
-/// reaches the state "a then b" already reached. A state seen before is explored again
-/// only for the moves that were asleep on its first visit and are awake now.
+/// Every node starts before the first choice (a start only arms a timer that fires
+/// whenever the explorer chooses). Then four reductions keep the search small, and none
+/// loses a reachable combination of node states:
+///
+/// - **Dead messages.** A message that will never change anything (a promise for a
+///   ballot its proposer has left; a prepare or accept its acceptor refuses for good,
+///   whose refusal goes to a proposer with no ballot left) is neither delivered nor
+///   part of the state.
+/// - **Moves that change nothing** but their own removal from the network are not
+///   taken: they lead to this state with a message lost, which this state covers.
+/// - **Covering.** A state with the same node states as one explored, and a subset of
+///   its messages in flight, has no run the larger state lacks: the extra messages can
+///   be lost. It is not explored again.
+/// - **Sleep sets** (Godefroid, 1996) skip orders that differ only in moves that
+///   commute (moves at different nodes, or at one node's acceptor and its proposer):
+///   after exploring "deliver a to n1" from a state, the sibling branch "deliver b to
+///   n2" does not deliver a next, since "b then a" reaches the state "a then b"
+///   reached. A state covered by one explored is explored again only for the moves
+///   that were asleep there and are awake here.
 pub fn explore(config: &ExploreConfig) -> Result<Exploration> {
     let started = Instant::now();
     let copy = |n: &PaxosNode, storage| n.copy_with(storage);
@@ -473,35 +838,35 @@ pub fn explore(config: &ExploreConfig) -> Result<Exploration> {
         sim: Some(initial(config, false)?),
         agreement: Agreement::new(config.nodes),
         crashes_left: config.crashes,
-        at: 0,
+        path: Vec::new(),
         depth: 0,
         sleep: Vec::new(),
         only: None,
         shape: None,
     };
-    // Each state seen, by fingerprint, with the identities of the moves asleep there.
-    let mut seen: HashMap<u64, Box<[u64]>> = HashMap::new();
+    // Each state explored, with the identities of the moves asleep there.
+    let mut seen = Visited::new(config.reduce);
     // The node states (and acceptance histories) reached, messages in flight aside.
-    let mut node_states: HashSet<u64> = HashSet::new();
+    let mut node_states: HashSet<u64, BuildFx> = HashSet::default();
     if let Some(sim) = &root.sim {
-        let shape = Shape::of(sim, config.reduce.then_some(root.crashes_left > 0))?;
-        seen.insert(
-            shape.fingerprint(&root.agreement, root.crashes_left),
-            Box::default(),
-        );
-        node_states.insert(hash_of((&shape.nodes, &root.agreement)));
+        let shape = Shape::of(sim, root.crashes_left > 0, config.reduce)?;
+        seen.visit(
+            shape.key(&root.agreement),
+            &shape.pending,
+            root.crashes_left,
+            &[],
+        )?;
+        node_states.insert(shape.node_key(&root.agreement));
     }
-    // arena[i] = (the step before, the choice made): the paths of every state.
-    let mut arena: Vec<(usize, Option<Choice>)> = vec![(0, None)];
     let mut stack = VecDeque::from([root]);
     let (mut transitions, mut max_depth) = (0u64, 0usize);
-    let finish = |seen: &HashMap<u64, Box<[u64]>>,
-                  node_states: &HashSet<u64>,
+    let finish = |seen: &Visited,
+                  node_states: &HashSet<u64, BuildFx>,
                   transitions,
                   max_depth,
                   complete,
                   counterexample| Exploration {
-        states: seen.len(),
+        states: seen.states,
         node_states: node_states.len(),
         transitions,
         max_depth,
@@ -516,11 +881,11 @@ pub fn explore(config: &ExploreConfig) -> Result<Exploration> {
     } {
         let sim = match state.sim.take() {
             Some(sim) => sim,
-            None => rebuild(config, &path_to(&arena, state.at))?,
+            None => rebuild(config, &state.path)?,
         };
         let shape = match state.shape.take() {
             Some(shape) => shape,
-            None => Shape::of(&sim, config.reduce.then_some(state.crashes_left > 0))?,
+            None => Shape::of(&sim, state.crashes_left > 0, config.reduce)?,
         };
         let moves = choices(&sim, state.crashes_left, config.reduce);
         // Moves asleep here: the sleep set, and on a second visit every move the
@@ -532,19 +897,28 @@ pub fn explore(config: &ExploreConfig) -> Result<Exploration> {
         if let Some(only) = &state.only {
             asleep.extend(moves.iter().filter(|m| !only.contains(&m.id)));
         }
-        let mut taken: Vec<Move> = Vec::new();
+        // The moves to take (two identical messages in flight are one move).
+        let mut to_take: Vec<Move> = Vec::new();
         for &m in &moves {
-            if asleep.iter().any(|a| a.id == m.id) || taken.iter().any(|t| t.id == m.id) {
-                continue;
+            if !asleep.iter().chain(&to_take).any(|a| a.id == m.id) {
+                to_take.push(m);
             }
+        }
+        // The last move takes the state itself rather than a copy.
+        let mut last = Some(sim);
+        for (i, &m) in to_take.iter().enumerate() {
             let sleep: Vec<Move> = asleep
                 .iter()
-                .chain(&taken)
+                .chain(&to_take[..i])
                 .filter(|u| config.reduce && u.independent(&m))
                 .copied()
                 .collect();
-            taken.push(m);
-            let mut next = sim.fork(copy)?;
+            let mut next = match (i + 1 == to_take.len(), last.as_ref()) {
+                (false, Some(sim)) => sim.fork(copy)?,
+                _ => last.take().ok_or_else(|| {
+                    crate::error::Error::Runtime("explorer: state taken twice".into())
+                })?,
+            };
             apply(&mut next, m.choice, config.duplicates)?;
             transitions += 1;
             let mut agreement = state.agreement.clone();
@@ -554,8 +928,8 @@ pub fn explore(config: &ExploreConfig) -> Result<Exploration> {
                 .flat_map(|r| agreement.observe_record(r))
                 .collect();
             if let Some(violation) = violations.into_iter().next() {
-                arena.push((state.at, Some(m.choice)));
-                let path = path_to(&arena, arena.len() - 1);
+                let mut path = state.path.clone();
+                path.push(m.choice);
                 let counterexample = replay(config, &path, violation)?;
                 return Ok(finish(
                     &seen,
@@ -567,14 +941,9 @@ pub fn explore(config: &ExploreConfig) -> Result<Exploration> {
                 ));
             }
             let crashes_left = state.crashes_left - usize::from(m.is_crash());
-            let next_shape = Shape::after(
-                &next,
-                &shape,
-                m.node,
-                config.reduce.then_some(crashes_left > 0),
-            )?;
+            let next_shape = Shape::after(&next, &shape, m.node, crashes_left > 0, config.reduce)?;
+            node_states.insert(next_shape.node_key(&agreement));
             // A move that changed nothing but its own removal from the queue: see above.
-            node_states.insert(hash_of((&next_shape.nodes, &agreement)));
             if config.reduce
                 && !config.duplicates
                 && m.may_skip
@@ -583,34 +952,18 @@ pub fn explore(config: &ExploreConfig) -> Result<Exploration> {
             {
                 continue;
             }
-            let fingerprint = next_shape.fingerprint(&agreement, crashes_left);
-            let mut ids: Vec<u64> = sleep.iter().map(|u| u.id).collect();
-            ids.sort_unstable();
-            ids.dedup();
-            let only = match seen.get_mut(&fingerprint) {
-                None => {
-                    seen.insert(fingerprint, ids.into_boxed_slice());
-                    None
-                }
-                Some(before) => {
-                    // Seen: explore again only the moves asleep then and awake now.
-                    let woken: Vec<u64> = before
-                        .iter()
-                        .filter(|id| ids.binary_search(id).is_err())
-                        .copied()
-                        .collect();
-                    if woken.is_empty() {
-                        continue;
-                    }
-                    *before = before
-                        .iter()
-                        .filter(|id| ids.binary_search(id).is_ok())
-                        .copied()
-                        .collect();
-                    Some(woken)
-                }
+            let ids: Vec<u64> = sleep.iter().map(|u| u.id).collect();
+            let only = match seen.visit(
+                next_shape.key(&agreement),
+                &next_shape.pending,
+                crashes_left,
+                &ids,
+            )? {
+                Visit::New => None,
+                Visit::Covered => continue,
+                Visit::Woken(woken) => Some(woken),
             };
-            if seen.len() >= config.max_states {
+            if seen.states >= config.max_states {
                 return Ok(finish(
                     &seen,
                     &node_states,
@@ -620,12 +973,14 @@ pub fn explore(config: &ExploreConfig) -> Result<Exploration> {
                     None,
                 ));
             }
-            arena.push((state.at, Some(m.choice)));
+            let mut path = state.path.clone();
+            path.push(m.choice);
             max_depth = max_depth.max(state.depth + 1);
-            if config.progress && only.is_none() && seen.len() % 1_000_000 == 0 {
+            if config.progress && only.is_none() && seen.states % 1_000_000 == 0 {
                 eprintln!(
-                    "explore: {} states, {transitions} transitions, depth {max_depth}, stack {}, {:.0}s",
-                    seen.len(),
+                    "explore: {} states ({} of node states), {transitions} transitions, depth {max_depth}, stack {}, {:.0}s",
+                    seen.states,
+                    node_states.len(),
                     stack.len(),
                     started.elapsed().as_secs_f64()
                 );
@@ -634,7 +989,7 @@ pub fn explore(config: &ExploreConfig) -> Result<Exploration> {
                 sim: (!config.breadth_first).then_some(next),
                 agreement,
                 crashes_left,
-                at: arena.len() - 1,
+                path,
                 depth: state.depth + 1,
                 sleep,
                 only,
@@ -711,17 +1066,6 @@ pub fn random_walks(config: &ExploreConfig, walks: u64, seed: u64) -> Result<Exp
     })
 }
 // ANCHOR_END: random_walks
-
-/// The choices from the initial state to arena entry `at`.
-fn path_to(arena: &[(usize, Option<Choice>)], mut at: usize) -> Vec<Choice> {
-    let mut path = Vec::new();
-    while let (parent, Some(choice)) = arena[at] {
-        path.push(choice);
-        at = parent;
-    }
-    path.reverse();
-    path
-}
 
 /// The state at the end of `path`, rebuilt by replaying it from the initial state.
 fn rebuild(config: &ExploreConfig, path: &[Choice]) -> Result<Sim<PaxosNode>> {

@@ -12,6 +12,7 @@
 //! decision itself.
 
 use std::collections::BTreeMap;
+use std::hash::{Hash, Hasher};
 
 use super::{Ballot, Msg, PaxosConfig, PaxosNode, Timer, Value};
 use crate::runtime::{Context, Event, NodeId};
@@ -27,6 +28,19 @@ pub struct Learner {
 }
 
 impl Learner {
+    /// Hashes what decides this learner's future, for the explorer: what it learned,
+    /// and its votes for the ballots `open` says may still bring it an acceptance.
+    /// Votes for a ballot closed for good can never reach a majority they have not
+    /// reached, and nothing else reads them.
+    pub fn hash_future<H: Hasher>(&self, h: &mut H, open: impl Fn(Ballot) -> bool) {
+        self.learned.hash(h);
+        for (ballot, votes) in &self.votes {
+            if open(*ballot) {
+                (ballot, votes).hash(h);
+            }
+        }
+    }
+
     // ANCHOR: on_accepted
     /// An acceptor accepted `value` in `ballot`. Returns the value if this message made
     /// it chosen, as far as this learner knows.

@@ -1,13 +1,12 @@
 //! One Paxos node, playing all three roles as in the paper: every node is an acceptor
 //! and a learner, and some are also proposers.
 
-use std::hash::{Hash, Hasher};
-
 use super::acceptor::Acceptor;
 use super::learner::Learner;
 use super::proposer::Proposer;
-use super::{Ballot, Msg, PaxosConfig, Timer, Value};
+use super::{Ballot, Msg, PaxosConfig, Rule, Timer, Value};
 use crate::error::Result;
+use crate::exercises::promise::{may_accept, may_promise};
 use crate::runtime::{ClientId, Context, Event, Node, NodeId};
 use crate::storage::Storage;
 
@@ -87,6 +86,32 @@ impl PaxosNode {
         }
     }
 
+    /// The ballot of `msg` (a prepare or an accept) if this node's acceptor refuses it
+    /// now and in every state that can follow: delivering it changes nothing here and
+    /// only sends a refusal to the ballot's proposer. So it is when the promise held is
+    /// above the ballot, because a promise only grows (it is on disk, unless
+    /// `no-persist` is broken and a crash may come). The acceptor's own rule must agree
+    /// that it refuses, so that a rule written wrong is still explored.
+    pub fn refuses_for_good(&self, msg: &Msg, may_crash: bool) -> Option<Ballot> {
+        if may_crash && self.config.breaks(Rule::NoPersist) {
+            return None;
+        }
+        let promised = self.acceptor.promised;
+        match msg {
+            Msg::Prepare { ballot } if promised > *ballot && !may_promise(promised, *ballot) => {
+                Some(*ballot)
+            }
+            Msg::Accept { ballot, .. }
+                if promised > *ballot
+                    && !may_accept(promised, *ballot)
+                    && !self.config.breaks(Rule::ForgetPromise) =>
+            {
+                Some(*ballot)
+            }
+            _ => None,
+        }
+    }
+
     /// The chosen value, once this node has learned it.
     pub fn chosen(&self) -> Option<&Value> {
         self.learner.learned.as_ref().map(|(_, v)| v)
@@ -117,19 +142,6 @@ pub struct DurableState {
     pub round: Option<u64>,
     /// How many ballots the proposer has started (kept only under a ballot bound).
     pub tried: Option<u64>,
-}
-
-impl Hash for PaxosNode {
-    /// The protocol state only (not the storage handle or the configuration): what the
-    /// explorer compares to recognise a state it has seen.
-    fn hash<H: Hasher>(&self, h: &mut H) {
-        self.acceptor.hash(h);
-        match &self.proposer {
-            Some(p) => p.hash_future(&self.config, h),
-            None => 0u8.hash(h),
-        }
-        self.learner.hash(h);
-    }
 }
 
 impl Node for PaxosNode {

@@ -70,13 +70,17 @@ impl Proposer {
     /// lasts (the explorer fires timers in every order whatever their durations), and
     /// the promises once Phase 1 is over, which nothing reads again (unless the broken
     /// `stale-votes` rule carries them into the next ballot), and everything but the
-    /// value once the proposer is done.
+    /// value once the proposer is done or inert ([`Proposer::is_inert`]).
     pub fn hash_future<H: std::hash::Hasher>(&self, config: &PaxosConfig, h: &mut H) {
         use std::hash::Hash;
         self.value.hash(h);
         if self.phase == Phase::Done {
             // Done for good (a restart reloads what matters from storage).
             return self.phase.hash(h);
+        }
+        if self.is_inert(config) {
+            // Nothing it receives can make it send again, restart or not.
+            return 1u8.hash(h);
         }
         self.ballot.hash(h);
         self.phase.hash(h);
@@ -89,6 +93,21 @@ impl Proposer {
 }
 
 impl Proposer {
+    /// Whether this proposer will never send again: it has used every ballot the bound
+    /// allows (a count a restart reloads from storage) and is not collecting promises.
+    /// A refusal can only make it idle, and an idle proposer with no ballot left stays
+    /// so; acceptances go to its learner, not to it.
+    pub fn is_inert(&self, config: &PaxosConfig) -> bool {
+        config.max_ballots.is_some_and(|m| self.ballots_tried >= m)
+            && self.phase != Phase::Preparing
+    }
+
+    /// Whether this proposer ignores every refusal, whatever ballot it reports, now
+    /// and in every later state (`may_crash`: unless a crash may still come).
+    pub fn ignores_every_refusal(&self, config: &PaxosConfig, may_crash: bool) -> bool {
+        self.is_inert(config) || (!may_crash && self.phase == Phase::Done)
+    }
+
     /// Whether a message from an acceptor to this proposer is ignored now and in every
     /// later state (`may_crash`: unless a crash may still come). A promise counts only
     /// while its own ballot is in Phase 1, and a proposer's ballots only grow, even
@@ -102,14 +121,15 @@ impl Proposer {
                 !may_count
             }
             Msg::Nack { ballot, promised } => {
-                !may_crash
-                    && (self.phase == Phase::Done
-                        || (promised.round <= self.highest_round
-                            && !(*ballot == self.ballot
-                                && matches!(
-                                    self.phase,
-                                    Phase::Preparing | Phase::Accepting { .. }
-                                ))))
+                self.is_inert(config)
+                    || !may_crash
+                        && (self.phase == Phase::Done
+                            || (promised.round <= self.highest_round
+                                && !(*ballot == self.ballot
+                                    && matches!(
+                                        self.phase,
+                                        Phase::Preparing | Phase::Accepting { .. }
+                                    ))))
             }
             _ => false,
         }
