@@ -60,7 +60,7 @@ pub fn run(decisions: u64, json: bool) -> quorum::Result<bool> {
     let e = explore(&ExploreConfig {
         max_ballots: 1,
         crashes: 0,
-        proposers: 1,
+        proposers: 2,
         ..ExploreConfig::default()
     })?;
     let states_per_sec = e.states as f64 / e.seconds.max(1e-9);
@@ -80,7 +80,7 @@ pub fn run(decisions: u64, json: bool) -> quorum::Result<bool> {
             format!("simulator: {sim:>10.0} decisions/s (fresh 3-node cluster each, one proposer)"),
             format!("threads:   {threads:>10.0} decisions/s (fresh 3 threads each, one proposer)"),
             format!(
-                "explorer:  {states_per_sec:>10.0} states/s, {transitions_per_sec:.0} transitions/s ({} states, 1 proposer x 3 acceptors, 1 ballot)",
+                "explorer:  {states_per_sec:>10.0} states/s, {transitions_per_sec:.0} transitions/s ({} states, 2 proposers x 3 acceptors, 1 ballot each)",
                 e.states
             ),
         ],

@@ -24,6 +24,7 @@ use quorum::check::Violation;
 use quorum::cli::{self, parse_duration_flag, parse_seed_range, CommonArgs, SeedOutcome};
 use quorum::paxos::explore::{explore, random_walks, ExploreConfig};
 use quorum::paxos::{run, PaxosConfig, PaxosNode, Rule};
+use quorum::runtime::svg::{Axis, SvgOptions};
 use quorum::runtime::trace::Record;
 use quorum::runtime::{NodeId, NodeStats, Schedule, SimConfig, Threads, Time};
 
@@ -541,7 +542,14 @@ fn run_explore(
                 .map(|r| r.name())
                 .unwrap_or("no rule broken")
         );
-        cli.common.write_outputs(&ce.records, &title)?;
+        // The explorer's clock barely moves (no delays), so the diagram is drawn by
+        // step, one row per step, rather than to the scale of time.
+        let options = SvgOptions {
+            title,
+            axis: Axis::Steps,
+            ..SvgOptions::default()
+        };
+        cli.common.write_outputs_with(&ce.records, &options)?;
     }
     if cli.common.json {
         cli::print_json(&json!({

@@ -960,7 +960,7 @@ fn draw_header(out: &mut String, story: &Story, options: &SvgOptions) -> fmt::Re
     }
     let steps = match story.axis {
         Axis::Time => String::new(),
-        Axis::Steps => format!(", {} drawn one a row", counted(story.instants, "step")),
+        Axis::Steps => format!(", {} drawn one per row", counted(story.instants, "step")),
     };
     let summary = format!(
         "{}, {} to {}{steps}: {} sent, {} delivered, {} dropped",
@@ -1977,7 +1977,7 @@ mod tests {
             assert!(course.p3.1 - course.p0.1 >= ROW_PX, "{} slants", a.id);
         }
         let svg = render(&records, 3, &by_step);
-        assert!(svg.contains("7 steps drawn one a row"), "{svg}");
+        assert!(svg.contains("7 steps drawn one per row"), "{svg}");
         assert!(svg.contains(">by step; time (ms)</text>"));
         // The time is written at the first row and where it moves on, and nowhere else.
         assert_eq!(count(&svg, ">0.000</text>"), 1, "{svg}");
