@@ -244,18 +244,24 @@ fn without_each_rule_the_sweep_finds_a_violation() {
     }
 }
 
-/// The explorer proves a small configuration safe, counting its states.
+/// The explorer proves a small configuration safe (two proposers, one ballot each),
+/// counting its states.
 #[test]
-fn explorer_proves_one_proposer_safe_and_counts_its_states() {
+fn explorer_proves_two_dueling_proposers_safe_and_counts_their_states() {
     let config = ExploreConfig {
-        proposers: 1,
+        proposers: 2,
         max_ballots: 1,
         crashes: 0,
         ..ExploreConfig::default()
     };
     let e = explore(&config).unwrap();
     assert!(e.complete && e.counterexample.is_none());
-    assert!(e.states > 100 && e.node_states > 20, "{} states", e.states);
+    assert!(
+        e.states > 1000 && e.node_states > 500,
+        "{} states, {} node states",
+        e.states,
+        e.node_states
+    );
     // The same search twice finds the same space.
     assert_eq!(explore(&config).unwrap().states, e.states);
 }

@@ -72,10 +72,20 @@ impl Agreement {
     /// chosen, and the acceptances of the ballots `open` says some acceptor may still
     /// accept (one more may complete a majority). An acceptance of a ballot closed for
     /// good short of a majority will never count, and nothing else reads it.
-    pub fn hash_future<H: Hasher>(&self, h: &mut H, open: impl Fn(Ballot) -> bool) {
+    ///
+    /// `rename` renames acceptors (the explorer's symmetry); voters are hashed in the
+    /// order of the new names.
+    pub fn hash_future<H: Hasher>(
+        &self,
+        h: &mut H,
+        open: impl Fn(Ballot) -> bool,
+        rename: impl Fn(NodeId) -> NodeId,
+    ) {
         self.chosen.hash(h);
         for (proposal, voters) in &self.accepted {
             if open(proposal.0) && !self.chosen.contains(proposal) {
+                let mut voters: Vec<NodeId> = voters.iter().map(|&n| rename(n)).collect();
+                voters.sort_unstable();
                 (proposal, voters).hash(h);
             }
         }

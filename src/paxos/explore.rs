@@ -17,7 +17,8 @@
 //! *covered* by one already explored: the same node states and history, and messages
 //! in flight a subset of the explored state's. The search therefore ends, and the
 //! number of states it reports is the number it explored; every reachable state is
-//! one of them, or one of them with fewer messages in flight.
+//! one of them, or one of them with fewer messages in flight, or one of those with
+//! its acceptors renamed.
 //!
 //! After every step it runs the [`Agreement`] checker. A
 //! violation stops the search; the path to it is replayed with the runtime's trace on,
@@ -67,7 +68,7 @@ pub struct ExploreConfig {
     /// easiest to read); depth first otherwise, which needs far less memory.
     pub breadth_first: bool,
     /// Apply the reductions of [`explore`] (dead messages, moves that change nothing,
-    /// covering, sleep sets). Off, the search takes every move from every state and
+    /// covering, sleep sets, symmetry). Off, the search takes every move from every state and
     /// only an identical state counts as seen: slower, and the yardstick that shows
     /// the reductions lose no node state.
     pub reduce: bool,
@@ -97,11 +98,12 @@ impl Default for ExploreConfig {
 pub struct Exploration {
     /// Distinct states explored (the initial state included). Every reachable state
     /// is one of them, or covered by one of them (the same node states, fewer
-    /// messages in flight).
+    /// messages in flight), up to a renaming of acceptors.
     pub states: usize,
     /// Distinct combinations of node states (protocol state and storage of every
-    /// node) and acceptance history among them, messages in flight left aside: what
-    /// the checks read, and what the reductions must not lose.
+    /// node) and acceptance history among them, messages in flight left aside, counted
+    /// up to a renaming of acceptors: what the checks read, and what the reductions
+    /// must not lose.
     pub node_states: usize,
     /// Steps taken from one state to another, counting those that reached a state
     /// already seen.
@@ -155,6 +157,8 @@ struct State {
     only: Option<Vec<u64>>,
     /// The state's shape, when already computed.
     shape: Option<Shape>,
+    /// The renaming of acceptors under which the state was filed.
+    perm: usize,
 }
 
 /// The node configuration the explorer runs.
@@ -197,7 +201,10 @@ fn initial(config: &ExploreConfig, trace: bool) -> Result<Sim<PaxosNode>> {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct Move {
     choice: Choice,
+    /// The event's identity, acceptors as they are named here.
     id: u64,
+    /// The event, to name it under a renaming of acceptors.
+    key: EventKey,
     node: NodeId,
     /// The part of the node it acts on.
     role: Role,
@@ -275,9 +282,11 @@ fn choices(sim: &Sim<PaxosNode>, crashes_left: usize, reduce: bool) -> Vec<Move>
                 // would count as acting on every node (dependent on everything).
                 PendingWhat::Action(_) => (Choice::Run(p.seq), NodeId(0), false),
             };
+            let key = EventKey::of(&p.what);
             Move {
                 choice,
-                id: pending_hash(&p.what),
+                id: key.id(&[]),
+                key,
                 node,
                 role: role_of(&p.what),
                 may_skip,
@@ -300,7 +309,8 @@ fn choices(sim: &Sim<PaxosNode>, crashes_left: usize, reduce: bool) -> Vec<Move>
                 .filter(|(id, _)| !starting.contains(id))
                 .map(|(id, _)| Move {
                     choice: Choice::Crash(id),
-                    id: hash_of((5u8, id)),
+                    id: EventKey::crash(id).id(&[]),
+                    key: EventKey::crash(id),
                     node: id,
                     role: Role::Whole,
                     may_skip: false,
@@ -398,6 +408,8 @@ struct Shape {
     learners: Vec<u64>,
     /// The ballots still open: some acceptor may yet accept them.
     open: Vec<Ballot>,
+    /// Acceptances in flight to a learner that may count them: (learner, ballot).
+    unheard: Vec<(NodeId, Ballot)>,
     /// The messages in flight and timers armed (which a larger state may have more of).
     pending: Vec<u64>,
     /// The other events pending (a node's start), which a state covering this one
@@ -416,7 +428,7 @@ fn node_hash(sim: &Sim<PaxosNode>, id: NodeId) -> Result<u64> {
             let mut h = Fx::default();
             node.acceptor.hash(&mut h);
             match &node.proposer {
-                Some(p) => p.hash_future(node.config(), &mut h),
+                Some(p) => p.hash_future(node.config(), &mut h, |n| n),
                 None => 0u8.hash(&mut h),
             }
             node.durable_state()?.hash(&mut h);
@@ -526,9 +538,11 @@ impl Shape {
             .map(|id| match sim.node(id) {
                 Some(n) => {
                     let mut h = Fx::default();
-                    n.learner.hash_future(&mut h, |b| {
-                        open.binary_search(&b).is_ok() || unheard.contains(&(id, b))
-                    });
+                    n.learner.hash_future(
+                        &mut h,
+                        |b| open.binary_search(&b).is_ok() || unheard.contains(&(id, b)),
+                        |n| n,
+                    );
                     h.finish()
                 }
                 None => 0,
@@ -541,26 +555,8 @@ impl Shape {
             fixed,
             by_seq,
             open,
+            unheard,
         }
-    }
-
-    /// What the checks read of a state of this shape: every node's state and storage,
-    /// and the history of acceptances, leaving out votes and acceptances of ballots
-    /// closed for good (which can neither grow nor be read again); and which nodes
-    /// have yet to start.
-    fn key(&self, agreement: &Agreement) -> u64 {
-        let mut h = Fx::default();
-        (&self.nodes, &self.learners, &self.fixed).hash(&mut h);
-        agreement.hash_future(&mut h, |b| self.open.binary_search(&b).is_ok());
-        h.finish()
-    }
-
-    /// The node states alone ([`Shape::key`] without the starts pending).
-    fn node_key(&self, agreement: &Agreement) -> u64 {
-        let mut h = Fx::default();
-        (&self.nodes, &self.learners).hash(&mut h);
-        agreement.hash_future(&mut h, |b| self.open.binary_search(&b).is_ok());
-        h.finish()
     }
 
     /// Whether `after` is this shape with the pending event `gone` taken away and
@@ -598,13 +594,208 @@ fn dead(sim: &Sim<PaxosNode>, what: &PendingWhat<'_, PaxosNode>, may_crash: bool
 }
 
 fn pending_hash(what: &PendingWhat<'_, PaxosNode>) -> u64 {
-    match what {
-        PendingWhat::Start(n) => hash_of((0u8, n)),
-        PendingWhat::Deliver { from, to, msg } => hash_of((1u8, from, to, msg)),
-        PendingWhat::Timer { node, timer } => hash_of((2u8, node, timer)),
-        PendingWhat::Request { node, .. } => hash_of((3u8, node)),
-        PendingWhat::Action(a) => hash_of((4u8, a.to_string())),
+    EventKey::of(what).id(&[])
+}
+
+/// A pending event (or a crash), as the search names it: by content, with its
+/// acceptor (if it has one at either end) open to renaming.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct EventKey {
+    kind: u8,
+    from: NodeId,
+    to: NodeId,
+    /// The hash of what the event carries.
+    body: u64,
+    /// Which end is an acceptor: 1 the sender, 2 the receiver, 0 neither.
+    acceptor_end: u8,
+}
+
+impl EventKey {
+    fn of(what: &PendingWhat<'_, PaxosNode>) -> EventKey {
+        let key = |kind, from, to, body, acceptor_end| EventKey {
+            kind,
+            from,
+            to,
+            body,
+            acceptor_end,
+        };
+        match what {
+            PendingWhat::Start(n) => key(0, *n, *n, 0, 0),
+            PendingWhat::Deliver { from, to, msg } => {
+                let end = match msg {
+                    Msg::Prepare { .. } | Msg::Accept { .. } | Msg::Query => 2,
+                    Msg::Promise { .. } | Msg::Nack { .. } | Msg::Accepted { .. } => 1,
+                    Msg::Decided { .. } => 0,
+                };
+                key(1, *from, *to, hash_of(msg), end)
+            }
+            PendingWhat::Timer { node, timer } => key(2, *node, *node, hash_of(timer), 0),
+            PendingWhat::Request { node, .. } => key(3, *node, *node, 0, 0),
+            PendingWhat::Action(a) => key(4, NodeId(0), NodeId(0), hash_of(a.to_string()), 0),
+        }
     }
+
+    /// A crash and restart of `node`.
+    fn crash(node: NodeId) -> EventKey {
+        EventKey {
+            kind: 5,
+            from: node,
+            to: node,
+            body: 0,
+            acceptor_end: 0,
+        }
+    }
+
+    /// The event's identity with acceptors renamed by `perm` (empty: as they are).
+    fn id(&self, perm: &[usize]) -> u64 {
+        let (mut from, mut to) = (self.from, self.to);
+        match self.acceptor_end {
+            1 => from = renamed(from, perm),
+            2 => to = renamed(to, perm),
+            _ => {}
+        }
+        hash_of((self.kind, from, to, self.body))
+    }
+}
+
+/// `node` renamed by `perm` (`perm[i]` is the new index of the node of index `i`;
+/// empty: unchanged).
+fn renamed(node: NodeId, perm: &[usize]) -> NodeId {
+    match node.index_in(perm.len()) {
+        Some(i) => NodeId::from_index(perm[i]),
+        None => node,
+    }
+}
+
+/// Every permutation of `0..n`, the identity first.
+fn permutations(n: usize) -> Vec<Vec<usize>> {
+    let mut out = vec![(0..n).collect::<Vec<usize>>()];
+    // Heap's algorithm, iteratively.
+    let mut perm: Vec<usize> = (0..n).collect();
+    let mut c = vec![0usize; n];
+    let mut i = 0;
+    while i < n {
+        if c[i] < i {
+            if i % 2 == 0 {
+                perm.swap(0, i);
+            } else {
+                perm.swap(c[i], i);
+            }
+            out.push(perm.clone());
+            c[i] += 1;
+            i = 0;
+        } else {
+            c[i] = 0;
+            i += 1;
+        }
+    }
+    out
+}
+
+/// A state as the search files it: under the renaming of acceptors that gives the
+/// smallest key and, among those, the smallest events pending.
+struct Canonical {
+    /// The node states, their storage, the history of acceptances (see [`Shape::key`]).
+    key: u64,
+    /// The events pending (messages that will never change anything left out), sorted.
+    pool: Vec<u64>,
+    /// The renaming used (an index into the search's list of permutations).
+    perm: usize,
+    /// The smallest key under any renaming: the state's class of node states.
+    node_class: u64,
+}
+
+/// `sim`'s state filed under every renaming in `perms` whose index is in `tried`,
+/// with `agreement` and what `shape` knows of which ballots are open.
+fn canonical(
+    sim: &Sim<PaxosNode>,
+    shape: &Shape,
+    agreement: &Agreement,
+    perms: &[Vec<usize>],
+    tried: std::ops::Range<usize>,
+    may_crash: bool,
+    reduce: bool,
+) -> Result<Canonical> {
+    let ids = sim.ids();
+    // Per node: the acceptor and its storage, which move with the acceptor's name.
+    let mut acceptors = Vec::with_capacity(ids.len());
+    for &id in &ids {
+        acceptors.push(match sim.node(id) {
+            Some(n) => hash_of((&n.acceptor, n.durable_state()?.acceptor)),
+            None => 0,
+        });
+    }
+    let durable: Vec<Option<(Option<u64>, Option<u64>)>> = ids
+        .iter()
+        .map(|&id| {
+            sim.node(id)
+                .map(|n| n.durable_state().map(|d| (d.round, d.tried)))
+                .transpose()
+        })
+        .collect::<Result<_>>()?;
+    let events: Vec<EventKey> = sim
+        .pending()
+        .iter()
+        .filter(|p| !(reduce && dead(sim, &p.what, may_crash)))
+        .map(|p| EventKey::of(&p.what))
+        .collect();
+    let open = |b: Ballot| shape.open.binary_search(&b).is_ok();
+    let key_under = |perm: &[usize]| -> u64 {
+        let rename = |n: NodeId| renamed(n, perm);
+        let mut h = Fx::default();
+        // The acceptor now named k is the one that was named perm⁻¹(k).
+        let mut moved = acceptors.clone();
+        for (i, a) in acceptors.iter().enumerate() {
+            if let Some(&k) = perm.get(i) {
+                moved[k] = *a;
+            }
+        }
+        moved.hash(&mut h);
+        for (i, &id) in ids.iter().enumerate() {
+            match sim.node(id) {
+                Some(n) => {
+                    match &n.proposer {
+                        Some(p) => p.hash_future(n.config(), &mut h, rename),
+                        None => 0u8.hash(&mut h),
+                    }
+                    durable[i].hash(&mut h);
+                    n.learner.hash_future(
+                        &mut h,
+                        |b| open(b) || shape.unheard.contains(&(id, b)),
+                        rename,
+                    );
+                }
+                None => 1u8.hash(&mut h),
+            }
+        }
+        shape.fixed.hash(&mut h);
+        agreement.hash_future(&mut h, open, rename);
+        h.finish()
+    };
+    let keys: Vec<u64> = perms.iter().map(|p| key_under(p)).collect();
+    let node_class = keys.iter().copied().min().unwrap_or(0);
+    let mut best: Option<Canonical> = None;
+    for i in tried {
+        let Some(&key) = keys.get(i) else { continue };
+        if best.as_ref().is_some_and(|b| key > b.key) {
+            continue;
+        }
+        let mut pool: Vec<u64> = events.iter().map(|e| e.id(&perms[i])).collect();
+        pool.sort_unstable();
+        pool.dedup();
+        if best
+            .as_ref()
+            .is_none_or(|b| key < b.key || (key == b.key && pool < b.pool))
+        {
+            best = Some(Canonical {
+                key,
+                pool,
+                perm: i,
+                node_class,
+            });
+        }
+    }
+    best.ok_or_else(|| crate::error::Error::Runtime("explorer: no renaming to try".into()))
 }
 
 /// A [`Hasher`] builder for the explorer's sets, whose keys are hashes already.
@@ -813,7 +1004,7 @@ fn includes(big: &[u32], small: &[u32]) -> bool {
 /// Explores every reachable state of `config`, depth first (or breadth first).
 ///
 /// Every node starts before the first choice (a start only arms a timer that fires
-/// whenever the explorer chooses). Then four reductions keep the search small, and none
+/// whenever the explorer chooses). Then five reductions keep the search small, and none
 /// loses a reachable combination of node states:
 ///
 /// - **Dead messages.** A message that will never change anything (a promise for a
@@ -831,6 +1022,11 @@ fn includes(big: &[u32], small: &[u32]) -> bool {
 ///   n2" does not deliver a next, since "b then a" reaches the state "a then b"
 ///   reached. A state covered by one explored is explored again only for the moves
 ///   that were asleep there and are awake here.
+/// - **Symmetry.** Acceptors are interchangeable: renaming them (in every message,
+///   promise, vote and acceptance) maps runs to runs and keeps every property. Once no
+///   crash is left (a crash takes an acceptor down with its node's proposer), a state
+///   is filed under the renaming that names it smallest, so the renamings of a state
+///   explored are not explored again.
 pub fn explore(config: &ExploreConfig) -> Result<Exploration> {
     let started = Instant::now();
     let copy = |n: &PaxosNode, storage| n.copy_with(storage);
@@ -843,20 +1039,44 @@ pub fn explore(config: &ExploreConfig) -> Result<Exploration> {
         sleep: Vec::new(),
         only: None,
         shape: None,
+        perm: 0,
+    };
+    // Acceptors are interchangeable (without crashes, which take an acceptor down with
+    // its node's proposer): the renamings of acceptors, for up to 4 nodes (24
+    // renamings). Node states are counted by class (the same up to a renaming) in
+    // every search, and with the reductions on, a state with no crash left is filed
+    // under the renaming that names it smallest.
+    let perms = if config.nodes <= 4 {
+        permutations(config.nodes)
+    } else {
+        vec![(0..config.nodes).collect()]
+    };
+    let tried = |crashes_left: usize| {
+        if config.reduce && crashes_left == 0 {
+            0..perms.len()
+        } else {
+            0..1
+        }
     };
     // Each state explored, with the identities of the moves asleep there.
     let mut seen = Visited::new(config.reduce);
-    // The node states (and acceptance histories) reached, messages in flight aside.
+    // The classes of node states (and acceptance histories) reached, messages in
+    // flight aside.
     let mut node_states: HashSet<u64, BuildFx> = HashSet::default();
     if let Some(sim) = &root.sim {
-        let shape = Shape::of(sim, root.crashes_left > 0, config.reduce)?;
-        seen.visit(
-            shape.key(&root.agreement),
-            &shape.pending,
-            root.crashes_left,
-            &[],
+        let may_crash = root.crashes_left > 0;
+        let shape = Shape::of(sim, may_crash, config.reduce)?;
+        let c = canonical(
+            sim,
+            &shape,
+            &root.agreement,
+            &perms,
+            tried(root.crashes_left),
+            may_crash,
+            config.reduce,
         )?;
-        node_states.insert(shape.node_key(&root.agreement));
+        seen.visit(c.key, &c.pool, root.crashes_left, &[])?;
+        node_states.insert(c.node_class);
     }
     let mut stack = VecDeque::from([root]);
     let (mut transitions, mut max_depth) = (0u64, 0usize);
@@ -895,7 +1115,8 @@ pub fn explore(config: &ExploreConfig) -> Result<Exploration> {
             asleep.clear();
         }
         if let Some(only) = &state.only {
-            asleep.extend(moves.iter().filter(|m| !only.contains(&m.id)));
+            let perm = &perms[state.perm];
+            asleep.extend(moves.iter().filter(|m| !only.contains(&m.key.id(perm))));
         }
         // The moves to take (two identical messages in flight are one move).
         let mut to_take: Vec<Move> = Vec::new();
@@ -942,7 +1163,17 @@ pub fn explore(config: &ExploreConfig) -> Result<Exploration> {
             }
             let crashes_left = state.crashes_left - usize::from(m.is_crash());
             let next_shape = Shape::after(&next, &shape, m.node, crashes_left > 0, config.reduce)?;
-            node_states.insert(next_shape.node_key(&agreement));
+            let may_crash = crashes_left > 0;
+            let c = canonical(
+                &next,
+                &next_shape,
+                &agreement,
+                &perms,
+                tried(crashes_left),
+                may_crash,
+                config.reduce,
+            )?;
+            node_states.insert(c.node_class);
             // A move that changed nothing but its own removal from the queue: see above.
             if config.reduce
                 && !config.duplicates
@@ -952,13 +1183,8 @@ pub fn explore(config: &ExploreConfig) -> Result<Exploration> {
             {
                 continue;
             }
-            let ids: Vec<u64> = sleep.iter().map(|u| u.id).collect();
-            let only = match seen.visit(
-                next_shape.key(&agreement),
-                &next_shape.pending,
-                crashes_left,
-                &ids,
-            )? {
+            let ids: Vec<u64> = sleep.iter().map(|u| u.key.id(&perms[c.perm])).collect();
+            let only = match seen.visit(c.key, &c.pool, crashes_left, &ids)? {
                 Visit::New => None,
                 Visit::Covered => continue,
                 Visit::Woken(woken) => Some(woken),
@@ -994,6 +1220,7 @@ pub fn explore(config: &ExploreConfig) -> Result<Exploration> {
                 sleep,
                 only,
                 shape: (!config.breadth_first).then_some(next_shape),
+                perm: c.perm,
             });
         }
     }

@@ -31,12 +31,20 @@ impl Learner {
     /// Hashes what decides this learner's future, for the explorer: what it learned,
     /// and its votes for the ballots `open` says may still bring it an acceptance.
     /// Votes for a ballot closed for good can never reach a majority they have not
-    /// reached, and nothing else reads them.
-    pub fn hash_future<H: Hasher>(&self, h: &mut H, open: impl Fn(Ballot) -> bool) {
+    /// reached, and nothing else reads them. `rename` renames acceptors (the explorer's
+    /// symmetry); voters are hashed in the order of the new names.
+    pub fn hash_future<H: Hasher>(
+        &self,
+        h: &mut H,
+        open: impl Fn(Ballot) -> bool,
+        rename: impl Fn(NodeId) -> NodeId,
+    ) {
         self.learned.hash(h);
-        for (ballot, votes) in &self.votes {
+        for (ballot, (value, voters)) in &self.votes {
             if open(*ballot) {
-                (ballot, votes).hash(h);
+                let mut voters: Vec<NodeId> = voters.iter().map(|&n| rename(n)).collect();
+                voters.sort_unstable();
+                (ballot, value, voters).hash(h);
             }
         }
     }

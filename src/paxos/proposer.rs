@@ -71,7 +71,15 @@ impl Proposer {
     /// the promises once Phase 1 is over, which nothing reads again (unless the broken
     /// `stale-votes` rule carries them into the next ballot), and everything but the
     /// value once the proposer is done or inert ([`Proposer::is_inert`]).
-    pub fn hash_future<H: std::hash::Hasher>(&self, config: &PaxosConfig, h: &mut H) {
+    ///
+    /// `rename` renames acceptors (the explorer's symmetry: acceptors are
+    /// interchangeable); the promises are hashed in the order of the new names.
+    pub fn hash_future<H: std::hash::Hasher>(
+        &self,
+        config: &PaxosConfig,
+        h: &mut H,
+        rename: impl Fn(NodeId) -> NodeId,
+    ) {
         use std::hash::Hash;
         self.value.hash(h);
         if self.phase == Phase::Done {
@@ -85,7 +93,10 @@ impl Proposer {
         self.ballot.hash(h);
         self.phase.hash(h);
         if self.phase == Phase::Preparing || config.breaks(Rule::StaleVotes) {
-            self.promises.hash(h);
+            let mut promises: Vec<(NodeId, &Option<(Ballot, Value)>)> =
+                self.promises.iter().map(|(n, a)| (rename(*n), a)).collect();
+            promises.sort_unstable_by_key(|(n, _)| *n);
+            promises.hash(h);
         }
         self.highest_round.hash(h);
         self.ballots_tried.hash(h);
