@@ -23,7 +23,7 @@ use crate::runtime::svg::{write_svg, SvgOptions};
 use crate::runtime::time::{format_duration, parse_duration};
 use crate::runtime::trace::{write_jsonl, Record};
 use crate::runtime::NodeId;
-use crate::storage::Location;
+use crate::storage::{claim_dir, DirClaim, Location};
 
 /// The flags of every chapter binary.
 #[derive(clap::Args, Clone, Debug)]
@@ -177,15 +177,22 @@ impl CommonArgs {
     }
 
     /// Where each node keeps its state: SQLite files under `--data-dir` for the cluster
-    /// `cluster_id`, or memory.
-    pub fn locations(&self, cluster_id: &str) -> Vec<Location> {
-        NodeId::all(self.node_count())
+    /// `cluster_id`, or memory. With `--data-dir`, the directory is claimed for this
+    /// process first (see [`claim_dir`]): keep the claim for as long as the cluster
+    /// runs. Another process holding it is an error.
+    pub fn locations(&self, cluster_id: &str) -> Result<(Vec<Location>, Option<DirClaim>)> {
+        let claim = match &self.data_dir {
+            Some(dir) => Some(claim_dir(dir)?),
+            None => None,
+        };
+        let locations = NodeId::all(self.node_count())
             .into_iter()
             .map(|id| match &self.data_dir {
                 Some(dir) => Location::sqlite(dir, cluster_id, id),
                 None => Location::memory(),
             })
-            .collect()
+            .collect();
+        Ok((locations, claim))
     }
 
     /// The flags that change a simulated run, as they would be typed again: how a sweep

@@ -247,6 +247,52 @@ fn a_data_dir_survives_runs_and_refuses_another_clusters_database() {
     let _ = std::fs::remove_dir_all(foreign);
 }
 
+/// A data directory in use by another process is refused before anything in it is
+/// opened, for both binaries, on threads and in the simulator; once the other process
+/// lets go, the same command runs.
+#[test]
+fn a_data_dir_in_use_by_another_process_is_refused() {
+    let dir = scratch("claimed");
+    let d = dir.to_str().unwrap();
+    // This test process plays the other process: it holds the directory's claim.
+    let claim = quorum::storage::claim_dir(&dir).unwrap();
+    let runs: [(&str, &[&str]); 3] = [
+        ("ch00-world", &["sim", "--data-dir", d]),
+        ("ch01-paxos", &["sim", "--data-dir", d]),
+        ("ch01-paxos", &["run", "--data-dir", d, "--duration", "1s"]),
+    ];
+    for (bin, args) in runs {
+        let out = if bin == "ch00-world" {
+            ch00(args)
+        } else {
+            ch01(args)
+        };
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{bin} {args:?}: {err}");
+        assert!(
+            err.contains("another process") && err.contains("--data-dir"),
+            "{bin}: the message should name the problem and the fix: {err}"
+        );
+    }
+    let names: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(
+        names,
+        vec![quorum::storage::LOCK_FILE.to_string()],
+        "nothing else was opened"
+    );
+    drop(claim);
+    let out = ch01(&["sim", "--data-dir", d]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}
+
 /// The explorer searches 2 proposers x 3 nodes unless told otherwise, takes the
 /// cluster it is told as it is, and refuses what it can't take, naming the flag and the
 /// fix.

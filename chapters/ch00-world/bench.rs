@@ -117,7 +117,7 @@ impl Node for Streamer {
         match msg {
             Flow::Data => {
                 self.received += 1;
-                if self.received % BATCH == 0 || self.received == self.target {
+                if self.received.is_multiple_of(BATCH) || self.received == self.target {
                     ctx.send(from, Flow::Ack(self.received));
                 }
                 if self.received == self.target {

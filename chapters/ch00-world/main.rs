@@ -207,7 +207,8 @@ fn run_sim(cli: &Cli, schedule: &Schedule, seed: u64, trace: bool) -> quorum::Re
         faults: c.faults(),
         trace: trace && (c.trace.is_some() || c.svg.is_some()),
     };
-    let mut sim = Sim::with_storage(config, c.locations("ch00-world"), factory(cli))?;
+    let (locations, _claim) = c.locations("ch00-world")?;
+    let mut sim = Sim::with_storage(config, locations, factory(cli))?;
     sim.schedule(schedule)?;
     let end = Time::ZERO + c.duration;
     sim.run_until(end)?;
@@ -235,7 +236,8 @@ fn run_sim(cli: &Cli, schedule: &Schedule, seed: u64, trace: bool) -> quorum::Re
 fn run_threads(cli: &Cli, schedule: &Schedule) -> quorum::Result<Outcome> {
     let c = &cli.common;
     let config = c.threads_config();
-    let threads = Threads::start(config, c.locations("ch00-world"), factory(cli))?;
+    let (locations, _claim) = c.locations("ch00-world")?;
+    let threads = Threads::start(config, locations, factory(cli))?;
     threads.run_schedule(schedule, c.duration)?;
     let end = threads.now();
     let mut suspects = Vec::new();

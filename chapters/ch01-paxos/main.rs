@@ -265,7 +265,7 @@ fn run_sim(cli: &Cli, schedule: &Schedule, seed: u64, trace: bool) -> quorum::Re
         faults: c.faults(),
         trace: trace && (c.trace.is_some() || c.svg.is_some()),
     };
-    let locations = c.locations("ch01-paxos");
+    let (locations, _claim) = c.locations("ch01-paxos")?;
     let (mut sim, agreement) = run::checked_sim_with(
         config,
         locations,
@@ -307,7 +307,8 @@ fn run_threads(cli: &Cli, schedule: &Schedule) -> quorum::Result<Outcome> {
     let c = &cli.common;
     let config = c.threads_config();
     let factory = run::factory(&node_config(cli), cli.paxos.proposers as usize);
-    let mut threads = Threads::start(config, c.locations("ch01-paxos"), factory)?;
+    let (locations, _claim) = c.locations("ch01-paxos")?;
+    let mut threads = Threads::start(config, locations, factory)?;
     let down = crashed_at_end(schedule, c.duration);
     // The harness thread carries out each fault at its time, then a client asks every
     // node that is up for the chosen value, waiting at most until the duration ends.

@@ -1202,7 +1202,7 @@ pub fn explore(config: &ExploreConfig) -> Result<Exploration> {
             let mut path = state.path.clone();
             path.push(m.choice);
             max_depth = max_depth.max(state.depth + 1);
-            if config.progress && only.is_none() && seen.states % 1_000_000 == 0 {
+            if config.progress && only.is_none() && seen.states.is_multiple_of(1_000_000) {
                 eprintln!(
                     "explore: {} states ({} of node states), {transitions} transitions, depth {max_depth}, stack {}, {:.0}s",
                     seen.states,

@@ -320,3 +320,46 @@ impl Location {
         }
     }
 }
+
+/// A data directory claimed by this process: no other process can claim it until this
+/// value is dropped (or the process ends, however it ends).
+///
+/// A node's database is the node's memory, and two processes running clusters over
+/// the same directory would each take the other's acceptor state for its own: one
+/// would break the promises the other made. So the chapter binaries claim
+/// `--data-dir` before they open anything in it. The claim is an exclusive lock on
+/// the file `quorum.lock` in the directory, which the operating system releases when
+/// the process ends, so a crashed run never leaves a stale claim behind.
+#[derive(Debug)]
+pub struct DirClaim {
+    _lock: std::fs::File,
+}
+
+/// The name of the lock file [`claim_dir`] holds in a data directory.
+pub const LOCK_FILE: &str = "quorum.lock";
+
+/// Claims `dir` for this process (creating it if need be), or refuses with an error
+/// that says another process holds it. Claiming a directory this process already
+/// holds is refused too: one claim per run.
+pub fn claim_dir(dir: &Path) -> Result<DirClaim> {
+    std::fs::create_dir_all(dir).map_err(|source| Error::io(dir, source))?;
+    let path = dir.join(LOCK_FILE);
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|source| Error::io(&path, source))?;
+    match file.try_lock() {
+        Ok(()) => Ok(DirClaim { _lock: file }),
+        Err(std::fs::TryLockError::WouldBlock) => Err(Error::Storage {
+            path,
+            problem: format!(
+                "another process is running a cluster in {} (it holds this lock file)",
+                dir.display()
+            ),
+            fix: "wait for it to finish, or give this run another --data-dir".to_string(),
+        }),
+        Err(std::fs::TryLockError::Error(source)) => Err(Error::io(&path, source)),
+    }
+}
