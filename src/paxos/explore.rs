@@ -36,7 +36,7 @@ use serde::Serialize;
 
 use super::check::Agreement;
 use super::proposer::Phase;
-use super::{run, Ballot, Msg, PaxosConfig, PaxosNode, Rule};
+use super::{run, Ballot, Msg, PaxosConfig, PaxosNode, Rule, Value};
 use crate::check::Violation;
 use crate::error::Result;
 use crate::runtime::sim::PendingWhat;
@@ -428,7 +428,7 @@ fn node_hash(sim: &Sim<PaxosNode>, id: NodeId) -> Result<u64> {
             let mut h = Fx::default();
             node.acceptor.hash(&mut h);
             match &node.proposer {
-                Some(p) => p.hash_future(node.config(), &mut h, |n| n),
+                Some(p) => p.hash_future(node.config(), &mut h, |n| n, false),
                 None => 0u8.hash(&mut h),
             }
             node.durable_state()?.hash(&mut h);
@@ -585,12 +585,43 @@ fn dead(sim: &Sim<PaxosNode>, what: &PendingWhat<'_, PaxosNode>, may_crash: bool
     let Some(receiver) = sim.node(*to) else {
         return false;
     };
-    receiver.ignores_for_good(msg, may_crash)
+    let to_doomed =
+        matches!(msg, Msg::Promise { .. } | Msg::Nack { .. }) && doomed(sim, *to, may_crash);
+    to_doomed
+        || receiver.ignores_for_good(msg, may_crash)
         || receiver
             .refuses_for_good(msg, may_crash)
-            .and_then(|ballot| sim.node(ballot.node))
-            .and_then(|n| n.proposer.as_ref().map(|p| (p, n.config())))
-            .is_some_and(|(p, config)| p.ignores_every_refusal(config, may_crash))
+            .and_then(|ballot| sim.node(ballot.node).map(|n| (ballot.node, n)))
+            .and_then(|(id, n)| n.proposer.as_ref().map(|p| (id, p, n.config())))
+            .is_some_and(|(id, p, config)| {
+                p.ignores_every_refusal(config, may_crash) || doomed(sim, id, may_crash)
+            })
+}
+
+/// Whether the proposer of node `id` can never get a value accepted again, whatever
+/// happens: it has no ballot left, and every acceptor refuses its current ballot for
+/// good. Such a proposer may still gather promises and send accepts, but every one is
+/// refused, so nothing it does or receives matters any more: it is as good as inert.
+fn doomed(sim: &Sim<PaxosNode>, id: NodeId, may_crash: bool) -> bool {
+    let Some(node) = sim.node(id) else {
+        return false;
+    };
+    let Some(p) = &node.proposer else {
+        return false;
+    };
+    if node
+        .config()
+        .max_ballots
+        .is_none_or(|m| p.ballots_tried < m)
+    {
+        return false;
+    }
+    let accept = Msg::Accept {
+        ballot: p.ballot,
+        value: Value::new(),
+    };
+    sim.live_nodes()
+        .all(|(_, a)| a.refuses_for_good(&accept, may_crash).is_some())
 }
 
 fn pending_hash(what: &PendingWhat<'_, PaxosNode>) -> u64 {
@@ -755,7 +786,9 @@ fn canonical(
             match sim.node(id) {
                 Some(n) => {
                     match &n.proposer {
-                        Some(p) => p.hash_future(n.config(), &mut h, rename),
+                        Some(p) => {
+                            p.hash_future(n.config(), &mut h, rename, doomed(sim, id, may_crash))
+                        }
                         None => 0u8.hash(&mut h),
                     }
                     durable[i].hash(&mut h);
@@ -1009,8 +1042,9 @@ fn includes(big: &[u32], small: &[u32]) -> bool {
 ///
 /// - **Dead messages.** A message that will never change anything (a promise for a
 ///   ballot its proposer has left; a prepare or accept its acceptor refuses for good,
-///   whose refusal goes to a proposer with no ballot left) is neither delivered nor
-///   part of the state.
+///   whose refusal goes to a proposer with no ballot left or a doomed one, see
+///   `doomed`; a promise or a refusal sent to a doomed proposer) is neither delivered
+///   nor part of the state.
 /// - **Moves that change nothing** but their own removal from the network are not
 ///   taken: they lead to this state with a message lost, which this state covers.
 /// - **Covering.** A state with the same node states as one explored, and a subset of

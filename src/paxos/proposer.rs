@@ -74,11 +74,15 @@ impl Proposer {
     ///
     /// `rename` renames acceptors (the explorer's symmetry: acceptors are
     /// interchangeable); the promises are hashed in the order of the new names.
+    ///
+    /// `doomed`: the caller knows this proposer can never get a value accepted again
+    /// (see [`Proposer::is_inert`]), so its future is that of an inert one.
     pub fn hash_future<H: std::hash::Hasher>(
         &self,
         config: &PaxosConfig,
         h: &mut H,
         rename: impl Fn(NodeId) -> NodeId,
+        doomed: bool,
     ) {
         use std::hash::Hash;
         self.value.hash(h);
@@ -86,7 +90,7 @@ impl Proposer {
             // Done for good (a restart reloads what matters from storage).
             return self.phase.hash(h);
         }
-        if self.is_inert(config) {
+        if doomed || self.is_inert(config) {
             // Nothing it receives can make it send again, restart or not.
             return 1u8.hash(h);
         }
