@@ -576,8 +576,10 @@ impl Shape {
 }
 
 /// Whether the pending event is a message that will never change anything: its
-/// receiver ignores it for good, or refuses it for good and the refusal goes to a
-/// proposer that ignores every refusal for good.
+/// receiver ignores it for good; or its acceptor will answer it without changing
+/// (refusing it, or promising a ballot it has already promised) and the answer goes to
+/// a proposer that ignores it for good; or it is an acceptance a learner can never
+/// count toward a majority.
 fn dead(sim: &Sim<PaxosNode>, what: &PendingWhat<'_, PaxosNode>, may_crash: bool) -> bool {
     let PendingWhat::Deliver { to, msg, .. } = what else {
         return false;
@@ -585,17 +587,98 @@ fn dead(sim: &Sim<PaxosNode>, what: &PendingWhat<'_, PaxosNode>, may_crash: bool
     let Some(receiver) = sim.node(*to) else {
         return false;
     };
-    let to_doomed =
-        matches!(msg, Msg::Promise { .. } | Msg::Nack { .. }) && doomed(sim, *to, may_crash);
-    to_doomed
-        || receiver.ignores_for_good(msg, may_crash)
-        || receiver
+    // Whether the proposer of `ballot` ignores every refusal, and (if `promise`) every
+    // promise of that ballot too, for good.
+    let deaf = |ballot: Ballot, promise: bool| {
+        let Some(n) = sim.node(ballot.node) else {
+            return false;
+        };
+        let Some(p) = n.proposer.as_ref() else {
+            return false;
+        };
+        let promises_ignored = !promise
+            || p.ignores_for_good(
+                &Msg::Promise {
+                    ballot,
+                    accepted: None,
+                },
+                n.config(),
+                may_crash,
+            );
+        let doomed = doomed(sim, ballot.node, may_crash);
+        doomed || (promises_ignored && p.ignores_every_refusal(n.config(), may_crash))
+    };
+    match msg {
+        Msg::Promise { .. } | Msg::Nack { .. } if doomed(sim, *to, may_crash) => true,
+        _ if receiver.ignores_for_good(msg, may_crash) => true,
+        Msg::Accepted { ballot, .. } => short(sim, *to, *ballot, may_crash),
+        // Promised already: the acceptor answers with a promise and stays as it is,
+        // until a higher promise makes it refuse.
+        Msg::Prepare { ballot }
+            if receiver.acceptor.promised == *ballot
+                && !(may_crash && receiver.config().breaks(Rule::NoPersist)) =>
+        {
+            deaf(*ballot, true)
+        }
+        _ => receiver
             .refuses_for_good(msg, may_crash)
-            .and_then(|ballot| sim.node(ballot.node).map(|n| (ballot.node, n)))
-            .and_then(|(id, n)| n.proposer.as_ref().map(|p| (id, p, n.config())))
-            .is_some_and(|(id, p, config)| {
-                p.ignores_every_refusal(config, may_crash) || doomed(sim, id, may_crash)
-            })
+            .is_some_and(|ballot| deaf(ballot, false)),
+    }
+}
+
+/// Whether ballot `b` is open: some acceptor may still accept it, because its proposer
+/// is gathering promises for it (and will send accepts), or an accept for it is in
+/// flight to an acceptor that does not refuse it for good.
+fn open_ballot(sim: &Sim<PaxosNode>, b: Ballot, may_crash: bool) -> bool {
+    let preparing = sim
+        .node(b.node)
+        .and_then(|n| n.proposer.as_ref())
+        .is_some_and(|p| p.phase == Phase::Preparing && p.ballot == b);
+    preparing
+        || sim.pending().iter().any(|p| match p.what {
+            PendingWhat::Deliver {
+                to,
+                msg: msg @ Msg::Accept { ballot, .. },
+                ..
+            } => {
+                *ballot == b
+                    && sim
+                        .node(to)
+                        .is_none_or(|a| a.refuses_for_good(msg, may_crash).is_none())
+            }
+            _ => false,
+        })
+}
+
+/// Whether learner `learner` can never learn from ballot `b`: the ballot is closed
+/// (see [`open_ballot`]), and the votes it holds for it, with the acceptances for it
+/// in flight to it, fall short of a majority.
+fn short(sim: &Sim<PaxosNode>, learner: NodeId, b: Ballot, may_crash: bool) -> bool {
+    let Some(l) = sim.node(learner) else {
+        return false;
+    };
+    if open_ballot(sim, b, may_crash) {
+        return false;
+    }
+    let mut voters: Vec<NodeId> = l
+        .learner
+        .votes
+        .get(&b)
+        .map(|(_, v)| v.clone())
+        .unwrap_or_default();
+    for p in sim.pending() {
+        if let PendingWhat::Deliver {
+            from,
+            to,
+            msg: Msg::Accepted { ballot, .. },
+        } = p.what
+        {
+            if to == learner && *ballot == b && !voters.contains(&from) {
+                voters.push(from);
+            }
+        }
+    }
+    voters.len() < l.config().quorum()
 }
 
 /// Whether the proposer of node `id` can never get a value accepted again, whatever
