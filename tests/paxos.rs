@@ -300,24 +300,18 @@ fn explorer_reductions_lose_no_node_state() {
     }
 }
 
-/// With a rule broken, the explorer finds a run that breaks a property, and replays it
-/// as a trace a reader can follow. (Its counterexample for `stale-votes` takes 338,176
-/// states of the chapter's configuration, too many for a debug build; the book's
-/// command finds it in release.)
+/// With each rule broken, the explorer finds a run that breaks a property, and replays
+/// it as a trace a reader can follow.
 #[test]
 fn explorer_finds_counterexamples() {
-    for rule in [
-        Rule::IgnoreAccepted,
-        Rule::MinorityQuorum,
-        Rule::ForgetPromise,
-        Rule::NoPersist,
-    ] {
+    for rule in Rule::ALL {
         let config = ExploreConfig {
             broken: Some(rule),
             max_states: 200_000,
             // A forgotten promise needs a crash at just the wrong moment: one ballot
             // each keeps that search short.
             max_ballots: if rule == Rule::NoPersist { 1 } else { 2 },
+            crashes: usize::from(rule == Rule::NoPersist),
             ..ExploreConfig::default()
         };
         let e = explore(&config).unwrap();
@@ -337,10 +331,15 @@ fn explorer_finds_counterexamples() {
 /// chapter says is necessary, and none for the intact protocol.
 #[test]
 fn random_walks_find_a_counterexample_for_every_rule() {
+    // The walks' configuration, as `explore --walks` runs it: one crash in each walk.
+    let walking = ExploreConfig {
+        crashes: 1,
+        ..ExploreConfig::default()
+    };
     for rule in Rule::ALL {
         let config = ExploreConfig {
             broken: Some(rule),
-            ..ExploreConfig::default()
+            ..walking.clone()
         };
         // A lost promise matters only if the crash comes at just the wrong moment.
         let walks = if rule == Rule::NoPersist {
@@ -357,7 +356,7 @@ fn random_walks_find_a_counterexample_for_every_rule() {
             "{rule}"
         );
     }
-    let e = random_walks(&ExploreConfig::default(), 2000, 1).unwrap();
+    let e = random_walks(&walking, 2000, 1).unwrap();
     assert!(
         e.counterexample.is_none(),
         "{:?}",

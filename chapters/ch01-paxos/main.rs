@@ -6,7 +6,7 @@
 //! ch01-paxos sim --seed 7 --proposers 3 --svg a.svg   # one simulated run, drawn
 //! ch01-paxos sim --seeds 0..10000 --drop 0.3 ...      # a checked sweep
 //! ch01-paxos sim --break ignore-accepted --seeds 0..1000  # watch a rule's absence fail
-//! ch01-paxos explore --ballots 1 --crashes 0        # every order of deliveries (small)
+//! ch01-paxos explore                                 # every order of deliveries, proven safe
 //! ch01-paxos bench                                    # decisions/s, explorer states/s
 //! ```
 
@@ -47,7 +47,8 @@ Examples:
   ch01-paxos sim --seeds 0..1000 --drop 0.3 --crash 4@50ms..200ms   a checked sweep
   ch01-paxos sim --seeds 0..1000 --break ignore-accepted a rule removed: watch it fail
   ch01-paxos sim --seeds 0..200 --proposers 3 --no-backoff   dueling without backoff: many more ballots
-  ch01-paxos explore --ballots 1 --crashes 0             every order of deliveries, 2 proposers x 3 acceptors (about 5 s)
+  ch01-paxos explore                                     every order of deliveries, 2 proposers x 3 acceptors x 2 ballots (about 5 min)
+  ch01-paxos explore --ballots 1 --crashes 1             the same with one ballot each and a crash (about 1 s)
   ch01-paxos explore --break forget-promise --svg ce.svg the explorer's counterexample, drawn";
 
 #[derive(Subcommand, Debug)]
@@ -65,9 +66,9 @@ enum Command {
         /// At most this many ballots per proposer (example: --ballots 2)
         #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u64).range(1..=4))]
         ballots: u64,
-        /// How many crash-and-restarts the explorer may add (example: --crashes 1)
-        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(0..=2))]
-        crashes: u64,
+        /// How many crash-and-restarts the explorer may add: by default none in the exhaustive search, one in each of the --walks (example: --crashes 1)
+        #[arg(long, value_parser = clap::value_parser!(u64).range(0..=2))]
+        crashes: Option<u64>,
         /// Stop after this many states (example: --max-states 1000000)
         #[arg(long, default_value_t = 200_000_000)]
         max_states: usize,
@@ -130,7 +131,7 @@ fn main() -> ExitCode {
         }) => run_explore(
             &cli,
             *ballots,
-            *crashes as usize,
+            crashes.map_or(usize::from(walks.is_some()), |c| c as usize),
             *max_states,
             *walks,
             (*duplicates, !*no_reduce),

@@ -1,4 +1,4 @@
-//! The exhaustive explorer: every order of deliveries, every loss, one crash.
+//! The exhaustive explorer: every order of deliveries, every loss, and crashes.
 //!
 //! A sweep of random runs finds bugs that are likely; it cannot prove their absence.
 //! For a small configuration the explorer can. It drives the simulator in *controlled
@@ -75,14 +75,14 @@ pub struct ExploreConfig {
 }
 
 impl Default for ExploreConfig {
-    /// The chapter's configuration: 2 proposers, 3 acceptors, 2 ballots each, one
-    /// crash and restart.
+    /// The chapter's configuration: 2 proposers, 3 acceptors, 2 ballots each, no
+    /// crash (add crashes with `crashes`).
     fn default() -> Self {
         ExploreConfig {
             nodes: 3,
             proposers: 2,
             max_ballots: 2,
-            crashes: 1,
+            crashes: 0,
             duplicates: false,
             broken: None,
             max_states: 50_000_000,
