@@ -59,7 +59,7 @@ pub fn run(decisions: u64, json: bool) -> quorum::Result<bool> {
     let threads = threads_decisions_per_sec(decisions)?;
     let e = explore(&ExploreConfig {
         max_ballots: 1,
-        crashes: 0,
+        crashes: 1,
         proposers: 2,
         ..ExploreConfig::default()
     })?;
@@ -80,7 +80,7 @@ pub fn run(decisions: u64, json: bool) -> quorum::Result<bool> {
             format!("simulator: {sim:>10.0} decisions/s (fresh 3-node cluster each, one proposer)"),
             format!("threads:   {threads:>10.0} decisions/s (fresh 3 threads each, one proposer)"),
             format!(
-                "explorer:  {states_per_sec:>10.0} states/s, {transitions_per_sec:.0} transitions/s ({} states, 2 proposers x 3 acceptors, 1 ballot each)",
+                "explorer:  {states_per_sec:>10.0} states/s, {transitions_per_sec:.0} transitions/s ({} states, 2 proposers x 3 acceptors, 1 ballot each, 1 crash)",
                 e.states
             ),
         ],

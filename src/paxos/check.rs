@@ -82,12 +82,16 @@ impl Agreement {
         rename: impl Fn(NodeId) -> NodeId,
     ) {
         self.chosen.hash(h);
-        for (proposal, voters) in &self.accepted {
-            if open(proposal.0) && !self.chosen.contains(proposal) {
-                let mut voters: Vec<NodeId> = voters.iter().map(|&n| rename(n)).collect();
-                voters.sort_unstable();
-                (proposal, voters).hash(h);
-            }
+        let counted: Vec<_> = self
+            .accepted
+            .iter()
+            .filter(|(proposal, _)| open(proposal.0) && !self.chosen.contains(*proposal))
+            .collect();
+        counted.len().hash(h);
+        for (proposal, voters) in counted {
+            let mut voters: Vec<NodeId> = voters.iter().map(|&n| rename(n)).collect();
+            voters.sort_unstable();
+            (proposal, voters).hash(h);
         }
     }
 

@@ -69,8 +69,9 @@ pub struct ExploreConfig {
     pub breadth_first: bool,
     /// Apply the reductions of [`explore`] (dead messages, moves that change nothing,
     /// covering, sleep sets, symmetry). Off, the search takes every move from every state and
-    /// only an identical state counts as seen: slower, and the yardstick that shows
-    /// the reductions lose no node state.
+    /// only a state identical up to closed ballots and doomed proposers counts as seen
+    /// (the abstraction both searches share): slower, and the yardstick that shows the
+    /// reductions lose no node state.
     pub reduce: bool,
 }
 
@@ -220,7 +221,9 @@ impl Move {
     }
 
     /// Whether the two moves commute: taken in either order from any state where both
-    /// are possible, they lead to the same state, and neither disables the other.
+    /// are possible, they lead to the same state, and neither disables the other (a
+    /// move may make another one's message dead, so that it is no longer offered; a
+    /// dead message changes nothing, so that loses no state).
     /// Moves at different nodes do: each changes only its own node and adds messages
     /// to the network, and a message in flight stays deliverable. Two crashes do not,
     /// since they share the crash budget. At one node, a move of its acceptor and a
@@ -421,7 +424,7 @@ struct Shape {
 }
 
 /// A node's acceptor, proposer and storage, hashed. Its learner is hashed with the
-/// state as a whole ([`Shape::key`]), which knows which of its votes can still count.
+/// state as a whole ([`canonical`]), which knows which of its votes can still count.
 fn node_hash(sim: &Sim<PaxosNode>, id: NodeId) -> Result<u64> {
     Ok(match sim.node(id) {
         Some(node) => {
@@ -809,7 +812,8 @@ fn permutations(n: usize) -> Vec<Vec<usize>> {
 /// A state as the search files it: under the renaming of acceptors that gives the
 /// smallest key and, among those, the smallest events pending.
 struct Canonical {
-    /// The node states, their storage, the history of acceptances (see [`Shape::key`]).
+    /// The node states, their storage, the history of acceptances, closed ballots left
+    /// out (see [`canonical`]).
     key: u64,
     /// The events pending (messages that will never change anything left out), sorted.
     pool: Vec<u64>,
@@ -953,6 +957,8 @@ enum Visit {
 /// hold those numbers (4 bytes each), all in one vector.
 struct Visited {
     subsume: bool,
+    /// File covered states that are woken, too (see [`Visited::visit`]).
+    file_woken: bool,
     by_key: HashMap<u64, Vec<Seen>, BuildFx>,
     /// The number of each identity, and the identity of each number.
     numbers: HashMap<u64, u32, BuildFx>,
@@ -974,9 +980,10 @@ impl Seen {
 }
 
 impl Visited {
-    fn new(subsume: bool) -> Visited {
+    fn new(subsume: bool, file_woken: bool) -> Visited {
         Visited {
             subsume,
+            file_woken,
             by_key: HashMap::default(),
             numbers: HashMap::default(),
             identities: Vec::new(),
@@ -1057,6 +1064,7 @@ impl Visited {
         let same = entries
             .iter_mut()
             .find(|e| e.crashes_left == crashes_left && e.pool(data) == pool.as_slice());
+        let same_missing = same.is_none();
         let woken = match same {
             Some(before) => {
                 // Explored before with moves asleep that are awake now: take those, and
@@ -1082,12 +1090,20 @@ impl Visited {
                 .map(|e| awake_here(e, data))
                 .min_by_key(Vec::len),
         };
-        if let Some(woken) = woken {
-            let identities = &self.identities;
-            return Ok(Visit::Woken(
-                woken.iter().map(|&n| identities[n as usize]).collect(),
-            ));
+        let identities = &self.identities;
+        let as_identities =
+            |woken: &[u32]| -> Vec<u64> { woken.iter().map(|&n| identities[n as usize]).collect() };
+        // A state covered but woken is filed too where a move may lead back to the very
+        // same state (a message delivered again that changes nothing, when messages
+        // stay in flight): its next visit then finds it, and its sleep set only shrinks.
+        let file = woken.is_none() || (self.file_woken && same_missing);
+        if !file {
+            return Ok(woken.map_or(Visit::Covered, |w| Visit::Woken(as_identities(&w))));
         }
+        let answer = match &woken {
+            Some(w) => Visit::Woken(as_identities(w)),
+            None => Visit::New,
+        };
         // A new state; it replaces the explored states it covers that slept through at
         // least as much.
         if subsume {
@@ -1106,7 +1122,7 @@ impl Visited {
         data.extend_from_slice(&pool);
         data.extend_from_slice(&asleep);
         self.states += 1;
-        Ok(Visit::New)
+        Ok(answer)
     }
 }
 
@@ -1120,14 +1136,18 @@ fn includes(big: &[u32], small: &[u32]) -> bool {
 /// Explores every reachable state of `config`, depth first (or breadth first).
 ///
 /// Every node starts before the first choice (a start only arms a timer that fires
-/// whenever the explorer chooses). Then five reductions keep the search small, and none
-/// loses a reachable combination of node states:
+/// whenever the explorer chooses). A state's key leaves out what can never count again:
+/// a learner's votes, and the checker's record of acceptances, for a ballot no acceptor
+/// can accept any more (unless they made a majority), and the state of a doomed
+/// proposer. Then five reductions keep the search small, and none loses a reachable
+/// combination of node states:
 ///
 /// - **Dead messages.** A message that will never change anything (a promise for a
-///   ballot its proposer has left; a prepare or accept its acceptor refuses for good,
-///   whose refusal goes to a proposer with no ballot left or a doomed one, see
-///   `doomed`; a promise or a refusal sent to a doomed proposer) is neither delivered
-///   nor part of the state.
+///   ballot its proposer has left; an acceptance to a learner that has learned, or that
+///   can never count it; a prepare or accept its acceptor refuses for good, or a
+///   prepare for the ballot it has promised, whose answer goes to a proposer that
+///   ignores it for good; a promise or a refusal sent to a doomed proposer, see
+///   `doomed`) is neither delivered nor part of the state.
 /// - **Moves that change nothing** but their own removal from the network are not
 ///   taken: they lead to this state with a message lost, which this state covers.
 /// - **Covering.** A state with the same node states as one explored, and a subset of
@@ -1176,7 +1196,7 @@ pub fn explore(config: &ExploreConfig) -> Result<Exploration> {
         }
     };
     // Each state explored, with the identities of the moves asleep there.
-    let mut seen = Visited::new(config.reduce);
+    let mut seen = Visited::new(config.reduce, config.duplicates);
     // The classes of node states (and acceptance histories) reached, messages in
     // flight aside.
     let mut node_states: HashSet<u64, BuildFx> = HashSet::default();

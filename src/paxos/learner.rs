@@ -40,12 +40,12 @@ impl Learner {
         rename: impl Fn(NodeId) -> NodeId,
     ) {
         self.learned.hash(h);
-        for (ballot, (value, voters)) in &self.votes {
-            if open(*ballot) {
-                let mut voters: Vec<NodeId> = voters.iter().map(|&n| rename(n)).collect();
-                voters.sort_unstable();
-                (ballot, value, voters).hash(h);
-            }
+        let counted: Vec<_> = self.votes.iter().filter(|(b, _)| open(**b)).collect();
+        counted.len().hash(h);
+        for (ballot, (value, voters)) in counted {
+            let mut voters: Vec<NodeId> = voters.iter().map(|&n| rename(n)).collect();
+            voters.sort_unstable();
+            (ballot, value, voters).hash(h);
         }
     }
 

@@ -90,8 +90,11 @@ impl PaxosNode {
     /// now and in every state that can follow: delivering it changes nothing here and
     /// only sends a refusal to the ballot's proposer. So it is when the promise held is
     /// above the ballot, because a promise only grows (it is on disk, unless
-    /// `no-persist` is broken and a crash may come). The acceptor's own rule must agree
-    /// that it refuses, so that a rule written wrong is still explored.
+    /// `no-persist` is broken and a crash may come, and the acceptor's rule refuses
+    /// every ballot below its promise). The acceptor's own rule must agree that it
+    /// refuses this ballot now; a rule that would let a promise fall later (an exercise
+    /// solution that promises lower ballots) is beyond this check, and is caught by the
+    /// sweeps and the random walks rather than by the exhaustive search.
     pub fn refuses_for_good(&self, msg: &Msg, may_crash: bool) -> Option<Ballot> {
         if may_crash && self.config.breaks(Rule::NoPersist) {
             return None;

@@ -85,15 +85,17 @@ impl Proposer {
         doomed: bool,
     ) {
         use std::hash::Hash;
+        // A tag first, so that the three forms can't run into one another.
         self.value.hash(h);
         if self.phase == Phase::Done {
             // Done for good (a restart reloads what matters from storage).
-            return self.phase.hash(h);
+            return 0xd0u8.hash(h);
         }
         if doomed || self.is_inert(config) {
             // Nothing it receives can make it send again, restart or not.
-            return 1u8.hash(h);
+            return 0x1eu8.hash(h);
         }
+        0xacu8.hash(h);
         self.ballot.hash(h);
         self.phase.hash(h);
         if self.phase == Phase::Preparing || config.breaks(Rule::StaleVotes) {

@@ -355,10 +355,11 @@ pub fn claim_dir(dir: &Path) -> Result<DirClaim> {
         Err(std::fs::TryLockError::WouldBlock) => Err(Error::Storage {
             path,
             problem: format!(
-                "another process is running a cluster in {} (it holds this lock file)",
+                "{} is in use by another run: another process is running a cluster in it \
+                 (or this process claimed it already)",
                 dir.display()
             ),
-            fix: "wait for it to finish, or give this run another --data-dir".to_string(),
+            fix: "wait for that run to finish, or give this run another --data-dir".to_string(),
         }),
         Err(std::fs::TryLockError::Error(source)) => Err(Error::io(&path, source)),
     }
