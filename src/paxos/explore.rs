@@ -491,12 +491,7 @@ impl Shape {
         // Ballots that may still be accepted somewhere: a proposer collecting
         // promises for it will send accepts, or an accept for it is in flight to an
         // acceptor that may take it.
-        let mut open: Vec<Ballot> = sim
-            .live_nodes()
-            .filter_map(|(_, n)| n.proposer.as_ref())
-            .filter(|p| p.phase == Phase::Preparing)
-            .map(|p| p.ballot)
-            .collect();
+        let open = open_ballots(sim, may_crash);
         // Acceptances in flight to a learner that may count them: (learner, ballot).
         let mut unheard: Vec<(NodeId, Ballot)> = Vec::new();
         for p in sim.pending() {
@@ -511,16 +506,10 @@ impl Shape {
             match p.what {
                 PendingWhat::Deliver { to, msg, .. } => {
                     let is_dead = dead(sim, &p.what, may_crash);
-                    match msg {
-                        Msg::Accept { ballot, .. }
-                            if sim
-                                .node(to)
-                                .is_none_or(|n| n.refuses_for_good(msg, may_crash).is_none()) =>
-                        {
-                            open.push(*ballot)
+                    if let Msg::Accepted { ballot, .. } = msg {
+                        if !is_dead {
+                            unheard.push((to, *ballot));
                         }
-                        Msg::Accepted { ballot, .. } if !is_dead => unheard.push((to, *ballot)),
-                        _ => {}
                     }
                     if !(reduce && is_dead) {
                         pending.push(hash);
@@ -533,8 +522,6 @@ impl Shape {
         by_seq.sort_unstable();
         pending.sort_unstable();
         fixed.sort_unstable();
-        open.sort_unstable();
-        open.dedup();
         let learners = sim
             .ids()
             .into_iter()
@@ -629,38 +616,44 @@ fn dead(sim: &Sim<PaxosNode>, what: &PendingWhat<'_, PaxosNode>, may_crash: bool
     }
 }
 
-/// Whether ballot `b` is open: some acceptor may still accept it, because its proposer
-/// is gathering promises for it (and will send accepts), or an accept for it is in
-/// flight to an acceptor that does not refuse it for good.
-fn open_ballot(sim: &Sim<PaxosNode>, b: Ballot, may_crash: bool) -> bool {
-    let preparing = sim
-        .node(b.node)
-        .and_then(|n| n.proposer.as_ref())
-        .is_some_and(|p| p.phase == Phase::Preparing && p.ballot == b);
-    preparing
-        || sim.pending().iter().any(|p| match p.what {
-            PendingWhat::Deliver {
-                to,
-                msg: msg @ Msg::Accept { ballot, .. },
-                ..
-            } => {
-                *ballot == b
-                    && sim
-                        .node(to)
-                        .is_none_or(|a| a.refuses_for_good(msg, may_crash).is_none())
+/// The ballots still open, sorted: those some acceptor may still accept, because their
+/// proposer is gathering promises for them (and will send accepts), or an accept for
+/// them is in flight to an acceptor that does not refuse it for good.
+fn open_ballots(sim: &Sim<PaxosNode>, may_crash: bool) -> Vec<Ballot> {
+    let mut open: Vec<Ballot> = sim
+        .live_nodes()
+        .filter_map(|(_, n)| n.proposer.as_ref())
+        .filter(|p| p.phase == Phase::Preparing)
+        .map(|p| p.ballot)
+        .collect();
+    for p in sim.pending() {
+        if let PendingWhat::Deliver {
+            to,
+            msg: msg @ Msg::Accept { ballot, .. },
+            ..
+        } = p.what
+        {
+            if sim
+                .node(to)
+                .is_none_or(|a| a.refuses_for_good(msg, may_crash).is_none())
+            {
+                open.push(*ballot);
             }
-            _ => false,
-        })
+        }
+    }
+    open.sort_unstable();
+    open.dedup();
+    open
 }
 
 /// Whether learner `learner` can never learn from ballot `b`: the ballot is closed
-/// (see [`open_ballot`]), and the votes it holds for it, with the acceptances for it
+/// (see [`open_ballots`]), and the votes it holds for it, with the acceptances for it
 /// in flight to it, fall short of a majority.
 fn short(sim: &Sim<PaxosNode>, learner: NodeId, b: Ballot, may_crash: bool) -> bool {
     let Some(l) = sim.node(learner) else {
         return false;
     };
-    if open_ballot(sim, b, may_crash) {
+    if open_ballots(sim, may_crash).binary_search(&b).is_ok() {
         return false;
     }
     let mut voters: Vec<NodeId> = l
