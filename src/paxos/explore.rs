@@ -69,9 +69,8 @@ pub struct ExploreConfig {
     pub breadth_first: bool,
     /// Apply the reductions of [`explore`] (dead messages, moves that change nothing,
     /// covering, sleep sets, symmetry). Off, the search takes every move from every state and
-    /// only a state identical up to closed ballots and doomed proposers counts as seen
-    /// (the abstraction both searches share): slower, and the yardstick that shows the
-    /// reductions lose no node state.
+    /// only an identical state counts as seen (the key leaves nothing out): slower, and
+    /// the yardstick that shows the reductions lose no node state.
     pub reduce: bool,
 }
 
@@ -101,10 +100,10 @@ pub struct Exploration {
     /// is one of them, or covered by one of them (the same node states, fewer
     /// messages in flight), up to a renaming of acceptors.
     pub states: usize,
-    /// Distinct combinations of node states (protocol state and storage of every
-    /// node) and acceptance history among them, messages in flight left aside, counted
-    /// up to a renaming of acceptors: what the checks read, and what the reductions
-    /// must not lose.
+    /// Distinct combinations, among the states reached, of what the properties read:
+    /// every acceptor's state and storage, what every learner learned, and the values
+    /// chosen, counted up to a renaming of acceptors. What the reductions must not
+    /// lose.
     pub node_states: usize,
     /// Steps taken from one state to another, counting those that reached a state
     /// already seen.
@@ -812,7 +811,8 @@ struct Canonical {
     pool: Vec<u64>,
     /// The renaming used (an index into the search's list of permutations).
     perm: usize,
-    /// The smallest key under any renaming: the state's class of node states.
+    /// The state's class of what the properties read (acceptors, learned values,
+    /// chosen values), up to a renaming of acceptors.
     node_class: u64,
 }
 
@@ -850,25 +850,30 @@ fn canonical(
         .filter(|p| !(reduce && dead(sim, &p.what, may_crash)))
         .map(|p| EventKey::of(&p.what))
         .collect();
-    let open = |b: Ballot| shape.open.binary_search(&b).is_ok();
-    let key_under = |perm: &[usize]| -> u64 {
-        let rename = |n: NodeId| renamed(n, perm);
-        let mut h = Fx::default();
-        // The acceptor now named k is the one that was named perm⁻¹(k).
+    // The abstraction of the key (closed ballots, doomed proposers) is a reduction too:
+    // the full search goes without it, so that comparing the two checks it as well.
+    let open = |b: Ballot| !reduce || shape.open.binary_search(&b).is_ok();
+    let doomed = |id: NodeId| reduce && doomed(sim, id, may_crash);
+    // The acceptors' hashes under a renaming: the acceptor now named k is the one that
+    // was named perm⁻¹(k).
+    let moved = |perm: &[usize]| -> Vec<u64> {
         let mut moved = acceptors.clone();
         for (i, a) in acceptors.iter().enumerate() {
             if let Some(&k) = perm.get(i) {
                 moved[k] = *a;
             }
         }
-        moved.hash(&mut h);
+        moved
+    };
+    let key_under = |perm: &[usize]| -> u64 {
+        let rename = |n: NodeId| renamed(n, perm);
+        let mut h = Fx::default();
+        moved(perm).hash(&mut h);
         for (i, &id) in ids.iter().enumerate() {
             match sim.node(id) {
                 Some(n) => {
                     match &n.proposer {
-                        Some(p) => {
-                            p.hash_future(n.config(), &mut h, rename, doomed(sim, id, may_crash))
-                        }
+                        Some(p) => p.hash_future(n.config(), &mut h, rename, doomed(id)),
                         None => 0u8.hash(&mut h),
                     }
                     durable[i].hash(&mut h);
@@ -886,7 +891,18 @@ fn canonical(
         h.finish()
     };
     let keys: Vec<u64> = perms.iter().map(|p| key_under(p)).collect();
-    let node_class = keys.iter().copied().min().unwrap_or(0);
+    // What the properties read, and what no reduction may lose: every acceptor's state,
+    // what every learner learned, and the values chosen, up to a renaming of acceptors.
+    let learned: Vec<Option<&(Ballot, Value)>> = ids
+        .iter()
+        .map(|&id| sim.node(id).and_then(|n| n.learner.learned.as_ref()))
+        .collect();
+    let chosen = agreement.chosen_values();
+    let node_class = perms
+        .iter()
+        .map(|perm| hash_of((moved(perm), &learned, &chosen)))
+        .min()
+        .unwrap_or(0);
     let mut best: Option<Canonical> = None;
     for i in tried {
         let Some(&key) = keys.get(i) else { continue };
@@ -1129,11 +1145,13 @@ fn includes(big: &[u32], small: &[u32]) -> bool {
 /// Explores every reachable state of `config`, depth first (or breadth first).
 ///
 /// Every node starts before the first choice (a start only arms a timer that fires
-/// whenever the explorer chooses). A state's key leaves out what can never count again:
-/// a learner's votes, and the checker's record of acceptances, for a ballot no acceptor
-/// can accept any more (unless they made a majority), and the state of a doomed
-/// proposer. Then five reductions keep the search small, and none loses a reachable
-/// combination of node states:
+/// whenever the explorer chooses). With the reductions on, a state's key leaves out
+/// what can never count again: a learner's votes, and the checker's record of
+/// acceptances, for a ballot no acceptor can accept any more (unless they made a
+/// majority), and the state of a doomed proposer. Then five reductions keep the search
+/// small. None of this may lose a reachable combination of what the properties read
+/// (acceptor states, learned values, chosen values), which [`ExploreConfig::reduce`]
+/// turned off checks:
 ///
 /// - **Dead messages.** A message that will never change anything (a promise for a
 ///   ballot its proposer has left; an acceptance to a learner that has learned, or that
