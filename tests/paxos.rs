@@ -326,6 +326,18 @@ fn explorer_finds_counterexamples() {
             "the replay carries the full trace"
         );
         assert!(ce.records.iter().any(|r| r.event == "accepted"));
+        // The replayed trace shows the violation to a fresh checker, on its own.
+        let mut checker = quorum::paxos::check::Agreement::new(config.nodes);
+        let found: Vec<_> = ce
+            .records
+            .iter()
+            .flat_map(|r| checker.observe_record(r))
+            .collect();
+        assert!(
+            found.iter().any(|v| v.property == ce.violation.property),
+            "{rule}: the replay does not break {}: {found:?}",
+            ce.violation.property
+        );
     }
 }
 
