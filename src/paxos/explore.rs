@@ -412,6 +412,9 @@ struct Shape {
     open: Vec<Ballot>,
     /// Acceptances in flight to a learner that may count them: (learner, ballot).
     unheard: Vec<(NodeId, Ballot)>,
+    /// Every pending event the state is filed with (with the reductions on, dead
+    /// messages left out), to be named under each renaming of acceptors.
+    events: Vec<EventKey>,
     /// The messages in flight and timers armed (which a larger state may have more of).
     pending: Vec<u64>,
     /// The other events pending (a node's start), which a state covering this one
@@ -487,6 +490,7 @@ impl Shape {
         let mut by_seq = Vec::new();
         let mut pending = Vec::new();
         let mut fixed = Vec::new();
+        let mut events = Vec::new();
         // Ballots that may still be accepted somewhere: a proposer collecting
         // promises for it will send accepts, or an accept for it is in flight to an
         // acceptor that may take it.
@@ -512,10 +516,17 @@ impl Shape {
                     }
                     if !(reduce && is_dead) {
                         pending.push(hash);
+                        events.push(EventKey::of(&p.what));
                     }
                 }
-                PendingWhat::Timer { .. } => pending.push(hash),
-                _ => fixed.push(hash),
+                PendingWhat::Timer { .. } => {
+                    pending.push(hash);
+                    events.push(EventKey::of(&p.what));
+                }
+                _ => {
+                    fixed.push(hash);
+                    events.push(EventKey::of(&p.what));
+                }
             }
         }
         by_seq.sort_unstable();
@@ -545,6 +556,7 @@ impl Shape {
             by_seq,
             open,
             unheard,
+            events,
         }
     }
 
@@ -844,12 +856,6 @@ fn canonical(
                 .transpose()
         })
         .collect::<Result<_>>()?;
-    let events: Vec<EventKey> = sim
-        .pending()
-        .iter()
-        .filter(|p| !(reduce && dead(sim, &p.what, may_crash)))
-        .map(|p| EventKey::of(&p.what))
-        .collect();
     // The abstraction of the key (closed ballots, doomed proposers) is a reduction too:
     // the full search goes without it, so that comparing the two checks it as well.
     let open = |b: Ballot| !reduce || shape.open.binary_search(&b).is_ok();
@@ -909,7 +915,7 @@ fn canonical(
         if best.as_ref().is_some_and(|b| key > b.key) {
             continue;
         }
-        let mut pool: Vec<u64> = events.iter().map(|e| e.id(&perms[i])).collect();
+        let mut pool: Vec<u64> = shape.events.iter().map(|e| e.id(&perms[i])).collect();
         pool.sort_unstable();
         pool.dedup();
         if best
