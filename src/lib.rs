@@ -9,6 +9,8 @@
 //!   harness every later chapter uses.
 //! - [`detector`] (chapter 0): a heartbeat failure detector, the first node written
 //!   against the runtime: timers, messages and every fault at work.
+//! - [`raft`] (chapters 3–5, *Raft*): one Raft node over Figure 2's state; chapter 3
+//!   writes its leader election, checked for Election Safety on every simulated step.
 //! - [`storage`] (every chapter): stable storage, in SQLite (one file per node) or in
 //!   memory, which survives a node's crash.
 //! - [`check`] (every chapter): named properties checked on every simulated step.
@@ -24,6 +26,7 @@ pub mod detector;
 pub mod error;
 pub mod exercises;
 pub mod paxos;
+pub mod raft;
 pub mod runtime;
 pub mod storage;
 

@@ -43,3 +43,11 @@ impl std::fmt::Display for Violation {
         )
     }
 }
+
+// ANCHOR: majority
+/// The size of a majority of `n` nodes: any two majorities share a node, which is the
+/// whole of Paxos's safety, and of Raft's Election Safety, in one line.
+pub fn majority(n: usize) -> usize {
+    n / 2 + 1
+}
+// ANCHOR_END: majority

@@ -60,3 +60,30 @@ pub mod backoff;
 #[cfg(feature = "ex1_3")]
 #[path = "../../chapters/ch01-paxos/exercises/backoff.rs"]
 pub mod backoff;
+
+/// Exercise 3.1: PreVote's answer.
+#[cfg(not(feature = "ex3_1"))]
+#[path = "../../chapters/ch03-raft-election/solutions/pre_vote.rs"]
+pub mod pre_vote;
+/// Exercise 3.1: PreVote's answer.
+#[cfg(feature = "ex3_1")]
+#[path = "../../chapters/ch03-raft-election/exercises/pre_vote.rs"]
+pub mod pre_vote;
+
+/// Exercise 3.2: CheckQuorum.
+#[cfg(not(feature = "ex3_2"))]
+#[path = "../../chapters/ch03-raft-election/solutions/check_quorum.rs"]
+pub mod check_quorum;
+/// Exercise 3.2: CheckQuorum.
+#[cfg(feature = "ex3_2")]
+#[path = "../../chapters/ch03-raft-election/exercises/check_quorum.rs"]
+pub mod check_quorum;
+
+/// Exercise 3.3: leadership transfer.
+#[cfg(not(feature = "ex3_3"))]
+#[path = "../../chapters/ch03-raft-election/solutions/transfer.rs"]
+pub mod transfer;
+/// Exercise 3.3: leadership transfer.
+#[cfg(feature = "ex3_3")]
+#[path = "../../chapters/ch03-raft-election/exercises/transfer.rs"]
+pub mod transfer;

@@ -93,13 +93,7 @@ impl<'de> Deserialize<'de> for Ballot {
     }
 }
 
-// ANCHOR: majority
-/// The size of a majority of `n` acceptors: any two majorities share an acceptor, which
-/// is the whole of Paxos's safety in one line.
-pub fn majority(n: usize) -> usize {
-    n / 2 + 1
-}
-// ANCHOR_END: majority
+pub use crate::check::majority;
 
 #[cfg(test)]
 mod tests {

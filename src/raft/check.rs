@@ -1,0 +1,182 @@
+//! Leader election's safety properties, checked on every simulated step.
+//!
+//! The checker reads the nodes' events and keeps what no single node can see: every
+//! election ever won, and every vote ever given, across crashes. The properties:
+//!
+//! - **Election Safety** (Figure 3): "at most one leader can be elected in a given term";
+//! - **one vote per term** (§5.2): a node never votes for two candidates in one term,
+//!   even across a crash and restart (a candidate's vote for itself counts).
+
+use std::collections::BTreeMap;
+
+use super::Term;
+use crate::check::Violation;
+use crate::runtime::trace::Record;
+use crate::runtime::{Event, NodeId, Time};
+
+/// The property names, as the book and the violations print them.
+pub const ELECTION_SAFETY: &str = "Election Safety";
+/// See the module documentation.
+pub const ONE_VOTE_PER_TERM: &str = "one vote per term";
+
+/// The checker's memory of a run.
+#[derive(Clone, Debug, Default)]
+pub struct ElectionSafety {
+    /// The winner of each term's election, with when it won.
+    leaders: BTreeMap<Term, (NodeId, Time)>,
+    /// Every vote given: (voter, term) -> candidate.
+    votes: BTreeMap<(NodeId, Term), NodeId>,
+    /// How many elections were started (`became_candidate` events).
+    elections: u64,
+}
+
+/// One election won: who, which term, when.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Elected {
+    /// The term.
+    pub term: Term,
+    /// The leader.
+    pub node: NodeId,
+    /// When it won, in microseconds since the run began.
+    pub elected_at_us: u64,
+}
+
+impl ElectionSafety {
+    /// A checker that has seen nothing yet.
+    pub fn new() -> ElectionSafety {
+        ElectionSafety::default()
+    }
+
+    // ANCHOR: observe
+    /// Takes in one event of `node` at `t`; returns the violations it reveals.
+    pub fn observe(&mut self, t: Time, node: NodeId, event: &Event) -> Vec<Violation> {
+        let term = || event.get("term").and_then(|v| v.as_u64());
+        let mut found = Vec::new();
+        match event.name {
+            "became_leader" => {
+                let Some(term) = term() else { return found };
+                match self.leaders.get(&term) {
+                    Some((first, _)) if *first != node => found.push(Violation::new(
+                        t,
+                        ELECTION_SAFETY,
+                        format!("{node} became leader of term {term}, which {first} already won"),
+                    )),
+                    Some(_) => {}
+                    None => {
+                        self.leaders.insert(term, (node, t));
+                    }
+                }
+            }
+            "became_candidate" | "voted" => {
+                let Some(term) = term() else { return found };
+                let candidate = match event.name {
+                    "voted" => event
+                        .get("for")
+                        .and_then(|v| serde_json::from_value::<NodeId>(v.clone()).ok()),
+                    _ => {
+                        self.elections += 1;
+                        Some(node)
+                    }
+                };
+                let Some(candidate) = candidate else {
+                    return found;
+                };
+                match self.votes.get(&(node, term)) {
+                    Some(first) if *first != candidate => found.push(Violation::new(
+                        t,
+                        ONE_VOTE_PER_TERM,
+                        format!("{node} voted for {first} and then for {candidate} in term {term}"),
+                    )),
+                    Some(_) => {}
+                    None => {
+                        self.votes.insert((node, term), candidate);
+                    }
+                }
+            }
+            _ => {}
+        }
+        found
+    }
+    // ANCHOR_END: observe
+
+    /// [`ElectionSafety::observe`] for a trace record (how the threaded runs are checked,
+    /// after the fact).
+    pub fn observe_record(&mut self, r: &Record) -> Vec<Violation> {
+        let name = ["became_leader", "became_candidate", "voted"]
+            .into_iter()
+            .find(|n| *n == r.event);
+        let Some(name) = name else {
+            return Vec::new();
+        };
+        let mut event = Event::new(name);
+        for key in ["term", "for"] {
+            if let Some(v) = r.fields.get(key) {
+                event.fields.push((key, v.clone()));
+            }
+        }
+        self.observe(Time(r.t_us), r.node, &event)
+    }
+
+    /// Every election won, in term order.
+    pub fn leaders(&self) -> Vec<Elected> {
+        self.leaders
+            .iter()
+            .map(|(&term, &(node, at))| Elected {
+                term,
+                node,
+                elected_at_us: at.as_micros(),
+            })
+            .collect()
+    }
+
+    /// How many elections were started.
+    pub fn elections(&self) -> u64 {
+        self.elections
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn leader(term: u64) -> Event {
+        Event::new("became_leader").with("term", term)
+    }
+
+    #[test]
+    fn two_leaders_in_one_term_break_election_safety() {
+        let mut c = ElectionSafety::new();
+        assert!(c.observe(Time(1), NodeId(1), &leader(1)).is_empty());
+        assert!(c.observe(Time(2), NodeId(2), &leader(2)).is_empty());
+        // The same leader again (a duplicate event) is not a second leader.
+        assert!(c.observe(Time(3), NodeId(2), &leader(2)).is_empty());
+        let v = c.observe(Time(4), NodeId(3), &leader(2));
+        assert_eq!(v.len(), 1);
+        assert_eq!(v[0].property, ELECTION_SAFETY);
+        assert!(v[0]
+            .detail
+            .contains("n3 became leader of term 2, which n2 already won"));
+        assert_eq!(c.leaders().len(), 2);
+    }
+
+    #[test]
+    fn a_second_vote_in_a_term_is_caught_and_a_candidate_votes_for_itself() {
+        let mut c = ElectionSafety::new();
+        let voted = |term: u64, for_: u32| {
+            Event::new("voted")
+                .with("term", term)
+                .with("for", NodeId(for_))
+        };
+        assert!(c.observe(Time(1), NodeId(1), &voted(1, 2)).is_empty());
+        assert!(c.observe(Time(2), NodeId(1), &voted(1, 2)).is_empty());
+        assert_eq!(c.observe(Time(3), NodeId(1), &voted(1, 3)).len(), 1);
+        let candidate = Event::new("became_candidate").with("term", 2u64);
+        assert!(c.observe(Time(4), NodeId(1), &candidate).is_empty());
+        let v = c.observe(Time(5), NodeId(1), &voted(2, 3));
+        assert_eq!(v.len(), 1);
+        assert!(v[0]
+            .detail
+            .contains("n1 voted for n1 and then for n3 in term 2"));
+        assert_eq!(c.elections(), 1);
+    }
+}

@@ -1,0 +1,389 @@
+//! Chapter 3: leader election (Raft §5.2, with §5.4.1's election restriction).
+//!
+//! A node starts as a follower and stays one as long as it hears from a leader or a
+//! candidate it votes for. If a whole **election timeout** passes without either, it
+//! assumes there is no leader and starts an election: it raises its term, votes for
+//! itself (both on disk first) and asks every other node for its vote. Three things can
+//! happen:
+//!
+//! - it gets votes from a majority and **becomes leader** of the term, and at once sends
+//!   heartbeats (AppendEntries with no entries) to keep everyone else a follower;
+//! - it hears from a leader of its term (or any node of a newer term) and **steps
+//!   down** to follower;
+//! - its timeout passes again with neither (a **split vote**): it starts another
+//!   election in the next term.
+//!
+//! Why it is safe: a node votes at most once per term, and a vote survives a crash, so
+//! two candidates can't both gather a majority in one term (any two majorities share a
+//! voter): **Election Safety**, "at most one leader can be elected in a given term".
+//! Why it ends: each node draws its timeout at random (150–300 ms by default), so one
+//! node usually times out well before the others and wins before they wake.
+//!
+//! What goes wrong without each rule is a [`Rule`](super::Rule) the chapter binary
+//! breaks on purpose (`--break`), and a test in `tests/raft.rs` that watches it fail.
+//!
+//! The exercises add three refinements of production Rafts: PreVote (exercise 3.1,
+//! `exercises::pre_vote`), CheckQuorum (3.2, `exercises::check_quorum`) and leadership
+//! transfer (3.3, `exercises::transfer`).
+
+use std::collections::BTreeSet;
+
+use super::node::{LeaderState, RaftNode, Role};
+use super::state::LogPosition;
+use super::{majority, Msg, Rule, Term, Timer};
+use crate::error::Result;
+use crate::exercises::{check_quorum, pre_vote};
+use crate::runtime::{Context, Event, NodeId};
+
+impl RaftNode {
+    // ANCHOR: election_timer
+    /// Arms the election timeout with a fresh random draw from the configured range
+    /// (§5.2: "election timeouts are chosen randomly from a fixed interval"), unless
+    /// `fixed-timeout` is broken and every node waits the shortest timeout.
+    pub(crate) fn reset_election_timer(&mut self, ctx: &mut Context<'_, Self>) {
+        let (min, max) = (self.config.election_min, self.config.election_max);
+        let timeout = if self.config.breaks(Rule::FixedTimeout) {
+            min
+        } else {
+            ctx.rng().duration_between(min, max)
+        };
+        ctx.set_timer(Timer::Election, timeout);
+    }
+    // ANCHOR_END: election_timer
+
+    // ANCHOR: become_follower
+    /// Becomes a follower of `term`, whose leader is `leader` if known. A newer term is
+    /// written to disk, with no vote in it, before anything else happens.
+    pub(crate) fn become_follower(
+        &mut self,
+        ctx: &mut Context<'_, Self>,
+        term: Term,
+        leader: Option<NodeId>,
+    ) -> Result<()> {
+        if term > self.state.current_term {
+            self.state.current_term = term;
+            self.state.voted_for = None;
+            self.persist_term_and_vote()?;
+            self.heard_from_leader = None;
+        }
+        if self.is_leader() {
+            ctx.cancel_timer(Timer::Heartbeat);
+            ctx.trace(Event::new("stepped_down").with("term", self.state.current_term));
+            ctx.log(format_args!("steps down"));
+        }
+        self.role = Role::Follower;
+        self.leader = leader;
+        self.reset_election_timer(ctx);
+        Ok(())
+    }
+    // ANCHOR_END: become_follower
+
+    /// The election timer fired. A leader checks its quorum (exercise 3.2) and re-arms
+    /// it; anyone else heard from no leader for a whole timeout and campaigns.
+    pub(crate) fn on_election_timeout(&mut self, ctx: &mut Context<'_, Self>) -> Result<()> {
+        if let Role::Leader(leader) = &self.role {
+            if self.config.check_quorum
+                && !check_quorum::leader_has_quorum(
+                    self.id,
+                    self.config.nodes,
+                    &leader.heard,
+                    ctx.now(),
+                    self.config.election_min,
+                )
+            {
+                ctx.log(format_args!(
+                    "heard from no majority for {}: steps down (CheckQuorum)",
+                    crate::runtime::time::format_duration(self.config.election_min)
+                ));
+                return self.become_follower(ctx, self.state.current_term, None);
+            }
+            ctx.set_timer(Timer::Election, self.config.election_min);
+            return Ok(());
+        }
+        if self.config.pre_vote {
+            self.start_pre_vote(ctx);
+            Ok(())
+        } else {
+            self.start_election(ctx)
+        }
+    }
+
+    // ANCHOR: start_election
+    /// Starts an election (§5.2): a new term, a vote for itself (both on disk before
+    /// anyone is asked), a fresh random timeout, and a RequestVote to every other node.
+    pub(crate) fn start_election(&mut self, ctx: &mut Context<'_, Self>) -> Result<()> {
+        self.state.current_term += 1;
+        self.state.voted_for = Some(self.id);
+        self.persist_term_and_vote()?;
+        self.role = Role::Candidate {
+            votes: BTreeSet::from([self.id]),
+        };
+        self.leader = None;
+        self.heard_from_leader = None;
+        let term = self.state.current_term;
+        ctx.trace(Event::new("became_candidate").with("term", term));
+        ctx.log(format_args!("election timeout: campaigns in term {term}"));
+        self.reset_election_timer(ctx);
+        let last_log = self.state.last_log();
+        for peer in self.config.peers(self.id) {
+            ctx.send(peer, Msg::RequestVote { term, last_log });
+        }
+        self.maybe_win(ctx);
+        Ok(())
+    }
+    // ANCHOR_END: start_election
+
+    // ANCHOR: request_vote
+    /// A RequestVote of our current term (the term rule has run). The vote is granted
+    /// if this node has not voted for another candidate in this term and the candidate's
+    /// log is at least as up-to-date as its own (§5.4.1); a granted vote is on disk
+    /// before the answer leaves.
+    pub(crate) fn on_request_vote(
+        &mut self,
+        ctx: &mut Context<'_, Self>,
+        candidate: NodeId,
+        last_log: LogPosition,
+    ) -> Result<()> {
+        let free = match self.state.voted_for {
+            None => true,
+            Some(v) => v == candidate || self.config.breaks(Rule::VoteTwice),
+        };
+        let up_to_date = last_log.at_least_as_up_to_date_as(self.state.last_log())
+            || self.config.breaks(Rule::NoRestriction);
+        let granted = free && up_to_date;
+        if granted {
+            self.state.voted_for = Some(candidate);
+            self.persist_term_and_vote()?;
+            let term = self.state.current_term;
+            ctx.trace(
+                Event::new("voted")
+                    .with("term", term)
+                    .with("for", candidate),
+            );
+            ctx.log(format_args!("grants its vote to {candidate}"));
+            // Granting a vote counts as hearing from a would-be leader (Figure 2).
+            self.reset_election_timer(ctx);
+        } else {
+            ctx.log(format_args!(
+                "refuses {candidate}: {}",
+                if free {
+                    "its log is behind ours (§5.4.1)"
+                } else {
+                    "already voted in this term"
+                }
+            ));
+        }
+        ctx.send(
+            candidate,
+            Msg::Vote {
+                term: self.state.current_term,
+                granted,
+            },
+        );
+        Ok(())
+    }
+    // ANCHOR_END: request_vote
+
+    // ANCHOR: on_vote
+    /// A vote of our current term: a candidate counts it, and wins with a majority.
+    pub(crate) fn on_vote(
+        &mut self,
+        ctx: &mut Context<'_, Self>,
+        voter: NodeId,
+        granted: bool,
+    ) -> Result<()> {
+        if let Role::Candidate { votes } = &mut self.role {
+            if granted {
+                votes.insert(voter);
+            }
+        }
+        self.maybe_win(ctx);
+        Ok(())
+    }
+
+    /// A candidate with votes from a majority becomes leader.
+    fn maybe_win(&mut self, ctx: &mut Context<'_, Self>) {
+        let won = match &self.role {
+            Role::Candidate { votes } => votes.len() >= majority(self.config.nodes),
+            _ => false,
+        };
+        if won {
+            self.become_leader(ctx);
+        }
+    }
+    // ANCHOR_END: on_vote
+
+    // ANCHOR: become_leader
+    /// Becomes leader of the current term and at once sends heartbeats, "to establish its
+    /// authority and prevent new elections" (§5.2).
+    fn become_leader(&mut self, ctx: &mut Context<'_, Self>) {
+        let next = self.state.last_log().index + 1;
+        let peers: Vec<NodeId> = self.config.peers(self.id).collect();
+        self.role = Role::Leader(LeaderState {
+            next_index: peers.iter().map(|&p| (p, next)).collect(),
+            match_index: peers.iter().map(|&p| (p, 0)).collect(),
+            heard: Default::default(),
+        });
+        self.leader = Some(self.id);
+        let term = self.state.current_term;
+        ctx.trace(Event::new("became_leader").with("term", term));
+        ctx.log(format_args!("wins the election of term {term}"));
+        // A leader's election timer only checks its quorum (exercise 3.2).
+        if self.config.check_quorum {
+            ctx.set_timer(Timer::Election, self.config.election_min);
+        } else {
+            ctx.cancel_timer(Timer::Election);
+        }
+        self.send_heartbeats(ctx);
+    }
+    // ANCHOR_END: become_leader
+
+    // ANCHOR: heartbeats
+    /// A leader's round of heartbeats: an empty AppendEntries to every other node, then
+    /// the timer for the next round.
+    pub(crate) fn send_heartbeats(&mut self, ctx: &mut Context<'_, Self>) {
+        if !self.is_leader() {
+            return;
+        }
+        let term = self.state.current_term;
+        let prev_log = self.state.last_log();
+        for peer in self.config.peers(self.id) {
+            ctx.send(
+                peer,
+                Msg::AppendEntries {
+                    term,
+                    prev_log,
+                    entries: Vec::new(),
+                    leader_commit: self.state.commit_index,
+                },
+            );
+        }
+        ctx.set_timer(Timer::Heartbeat, self.config.heartbeat);
+    }
+
+    /// A heartbeat of our current term: its sender is the term's leader. A candidate
+    /// recognizes it and steps down (§5.2); anyone resets its election timer.
+    pub(crate) fn on_heartbeat(
+        &mut self,
+        ctx: &mut Context<'_, Self>,
+        leader: NodeId,
+        prev_log: LogPosition,
+    ) -> Result<()> {
+        if self.is_leader() {
+            // Two leaders in one term: Election Safety is already broken (the checker
+            // says so); this node keeps its own view.
+            ctx.log(format_args!("{leader} also claims to lead this term"));
+            return Ok(());
+        }
+        if !matches!(self.role, Role::Follower) || self.leader != Some(leader) {
+            self.become_follower(ctx, self.state.current_term, Some(leader))?;
+        } else {
+            self.reset_election_timer(ctx);
+        }
+        self.heard_from_leader = Some(ctx.now());
+        // The consistency check of §5.3; with chapter 3's empty heartbeats it only
+        // tells the leader how far the logs agree.
+        let matches = prev_log.index == 0
+            || self
+                .state
+                .log
+                .get(prev_log.index as usize - 1)
+                .is_some_and(|e| e.term == prev_log.term);
+        ctx.send(
+            leader,
+            Msg::AppendReply {
+                term: self.state.current_term,
+                success: matches,
+                match_index: if matches { prev_log.index } else { 0 },
+            },
+        );
+        Ok(())
+    }
+
+    /// A follower's answer to a heartbeat of our term: the leader notes that it heard
+    /// from it, and how far its log matches.
+    pub(crate) fn on_append_reply(
+        &mut self,
+        ctx: &mut Context<'_, Self>,
+        follower: NodeId,
+        match_index: u64,
+    ) {
+        if let Role::Leader(leader) = &mut self.role {
+            leader.heard.insert(follower, ctx.now());
+            let m = leader.match_index.entry(follower).or_default();
+            *m = (*m).max(match_index);
+        }
+    }
+    // ANCHOR_END: heartbeats
+
+    // ANCHOR: pre_vote
+    /// PreVote (exercise 3.1): before raising its term, ask whether a majority would
+    /// vote for it. Nothing is written: the term does not change.
+    pub(crate) fn start_pre_vote(&mut self, ctx: &mut Context<'_, Self>) {
+        self.role = Role::PreCandidate {
+            votes: BTreeSet::from([self.id]),
+        };
+        self.leader = None;
+        let term = self.state.current_term + 1;
+        ctx.trace(Event::new("pre_vote").with("term", term));
+        self.reset_election_timer(ctx);
+        let last_log = self.state.last_log();
+        for peer in self.config.peers(self.id) {
+            ctx.send(peer, Msg::PreVote { term, last_log });
+        }
+        if majority(self.config.nodes) == 1 {
+            // A cluster of one needs nobody's answer.
+            let _ = self.start_election(ctx);
+        }
+    }
+
+    /// Someone asks whether we would vote for it in `term`. The answer is the exercise's
+    /// [`pre_vote::grant_pre_vote`]; nothing here changes.
+    pub(crate) fn on_pre_vote(
+        &mut self,
+        ctx: &mut Context<'_, Self>,
+        from: NodeId,
+        term: Term,
+        last_log: LogPosition,
+    ) {
+        let leader_alive = self.is_leader()
+            || self
+                .heard_from_leader
+                .is_some_and(|t| ctx.now().since(t) < self.config.election_min);
+        let granted = pre_vote::grant_pre_vote(
+            term,
+            last_log,
+            self.state.current_term,
+            self.state.last_log(),
+            leader_alive,
+        );
+        let term = if granted {
+            term
+        } else {
+            self.state.current_term
+        };
+        ctx.send(from, Msg::PreVoteReply { term, granted });
+    }
+
+    /// An answer to our PreVote: with a majority of grants for the next term, campaign
+    /// for real.
+    pub(crate) fn on_pre_vote_reply(
+        &mut self,
+        ctx: &mut Context<'_, Self>,
+        from: NodeId,
+        term: Term,
+        granted: bool,
+    ) -> Result<()> {
+        let Role::PreCandidate { votes } = &mut self.role else {
+            return Ok(());
+        };
+        if granted && term == self.state.current_term + 1 {
+            votes.insert(from);
+            if votes.len() >= majority(self.config.nodes) {
+                return self.start_election(ctx);
+            }
+        }
+        Ok(())
+    }
+    // ANCHOR_END: pre_vote
+}

@@ -1,0 +1,228 @@
+//! The state of a Raft node: the paper's Figure 2, field by field.
+//!
+//! Figure 2 splits a server's state in three: what every server keeps on stable storage
+//! (`currentTerm`, `votedFor`, `log[]`), what every server keeps in memory
+//! (`commitIndex`, `lastApplied`), and what a leader keeps in memory about each
+//! follower (`nextIndex[]`, `matchIndex[]`, in [`Role::Leader`](super::Role::Leader)).
+//! Each field's comment names the chapter that first uses it.
+//!
+//! The durable fields are written through [`Storage`] *before* any message that
+//! depends on them leaves the node: a vote is on disk before the `Vote` is sent, a new
+//! term is on disk before the node acts in it. [`RaftState::persist_term_and_vote`]
+//! writes both in one transaction, so a crash never leaves a vote for one term beside
+//! another term.
+
+use std::path::PathBuf;
+
+use super::Term;
+use crate::error::{Error, Result};
+use crate::runtime::NodeId;
+use crate::storage::Storage;
+
+/// The storage key of `current_term`.
+pub const TERM_KEY: &str = "raft.current_term";
+/// The storage key of `voted_for` (absent, or empty: no vote in `current_term`).
+pub const VOTE_KEY: &str = "raft.voted_for";
+
+/// One entry of the replicated log: a command for the state machine, and the term in
+/// which a leader received it (§5.3).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Entry {
+    /// The term of the leader that created the entry.
+    pub term: Term,
+    /// The command, as bytes (chapter 4 gives them meaning).
+    pub command: Vec<u8>,
+}
+
+impl Entry {
+    /// The entry as stored: 8 bytes of term, big-endian, then the command.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut bytes = self.term.to_be_bytes().to_vec();
+        bytes.extend_from_slice(&self.command);
+        bytes
+    }
+
+    /// An entry read back from storage; fewer than 8 bytes is a damaged log, named with
+    /// its index and the file it came from.
+    pub fn decode(bytes: &[u8], index: u64, storage: &Storage) -> Result<Entry> {
+        let Some((term, command)) = bytes.split_first_chunk::<8>() else {
+            return Err(Error::Storage {
+                path: PathBuf::from(storage.describe()),
+                problem: format!(
+                    "log entry {index} holds {} bytes, fewer than the 8 of its term",
+                    bytes.len()
+                ),
+                fix: "the log was not written by this program; move the file away and start the node afresh".into(),
+            });
+        };
+        Ok(Entry {
+            term: u64::from_be_bytes(*term),
+            command: command.to_vec(),
+        })
+    }
+}
+
+/// Where a log ends: the index and term of its last entry, `(0, 0)` for an empty log.
+/// The election restriction (§5.4.1) compares two of these.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct LogPosition {
+    /// The term of the last entry (0: the log is empty).
+    pub term: Term,
+    /// The index of the last entry, 1-based (0: the log is empty).
+    pub index: u64,
+}
+
+// ANCHOR: up_to_date
+impl LogPosition {
+    /// Raft §5.4.1, the election restriction: whether a log ending at `self` is at
+    /// least as up-to-date as one ending at `other`. "If the logs have last entries with
+    /// different terms, then the log with the later term is more up-to-date. If the logs
+    /// end with the same term, then whichever log is longer is more up-to-date."
+    pub fn at_least_as_up_to_date_as(self, other: LogPosition) -> bool {
+        (self.term, self.index) >= (other.term, other.index)
+    }
+}
+// ANCHOR_END: up_to_date
+
+// ANCHOR: state
+/// Figure 2's state of a server.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RaftState {
+    // Persistent state on all servers (updated on stable storage before responding).
+    /// `currentTerm` (chapter 3): the latest term this server has seen, 0 at first,
+    /// only growing. Persisted before the node acts in a new term.
+    pub current_term: Term,
+    /// `votedFor` (chapter 3): the candidate this node voted for in `current_term`, if
+    /// any. Persisted, with the term, before the vote is sent: one vote per term, even
+    /// across a crash.
+    pub voted_for: Option<NodeId>,
+    /// `log[]` (chapter 4; chapter 3 reads only where it ends): the log entries, index 1
+    /// first.
+    pub log: Vec<Entry>,
+
+    // Volatile state on all servers.
+    /// `commitIndex` (chapter 4): the highest log index known to be committed.
+    pub commit_index: u64,
+    /// `lastApplied` (chapter 4): the highest log index applied to the state machine.
+    pub last_applied: u64,
+}
+// ANCHOR_END: state
+
+impl RaftState {
+    /// The durable state in `storage` (a fresh node's is term 0, no vote, empty log).
+    pub fn load(storage: &Storage) -> Result<RaftState> {
+        let current_term = storage.get_u64(TERM_KEY)?.unwrap_or(0);
+        let voted_for = match storage.get(VOTE_KEY)? {
+            None => None,
+            Some(bytes) if bytes.is_empty() => None,
+            Some(bytes) => match <[u8; 4]>::try_from(bytes.as_slice()) {
+                Ok(id) => Some(NodeId(u32::from_be_bytes(id))),
+                Err(_) => {
+                    return Err(Error::Storage {
+                        path: PathBuf::from(storage.describe()),
+                        problem: format!(
+                            "holds {} bytes under '{VOTE_KEY}', not the 4 bytes of a node id",
+                            bytes.len()
+                        ),
+                        fix: "the file was not written by this program's Raft; move it away and start the node afresh".into(),
+                    })
+                }
+            },
+        };
+        let last = storage.last_log_index()?;
+        let log = storage
+            .log_range(1, last + 1)?
+            .iter()
+            .zip(1..)
+            .map(|(bytes, index)| Entry::decode(bytes, index, storage))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(RaftState {
+            current_term,
+            voted_for,
+            log,
+            commit_index: 0,
+            last_applied: 0,
+        })
+    }
+
+    /// Writes `current_term` and `voted_for` in one transaction: both or neither
+    /// survive a crash.
+    pub fn persist_term_and_vote(&self, storage: &mut Storage) -> Result<()> {
+        let term = self.current_term.to_be_bytes();
+        let vote = self.voted_for.map(|n| n.0.to_be_bytes().to_vec());
+        storage.put_all(&[
+            (TERM_KEY, &term),
+            (VOTE_KEY, vote.as_deref().unwrap_or(&[])),
+        ])
+    }
+
+    /// Where the log ends.
+    pub fn last_log(&self) -> LogPosition {
+        LogPosition {
+            term: self.log.last().map_or(0, |e| e.term),
+            index: self.log.len() as u64,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::storage::Location;
+
+    fn pos(term: Term, index: u64) -> LogPosition {
+        LogPosition { term, index }
+    }
+
+    /// Raft §5.4.1: a later last term wins whatever the lengths; with equal last terms,
+    /// the longer log wins; equal logs are each as up-to-date as the other.
+    #[test]
+    fn election_restriction_compares_last_term_then_length() {
+        assert!(pos(3, 1).at_least_as_up_to_date_as(pos(2, 9)));
+        assert!(!pos(2, 9).at_least_as_up_to_date_as(pos(3, 1)));
+        assert!(pos(2, 5).at_least_as_up_to_date_as(pos(2, 4)));
+        assert!(!pos(2, 4).at_least_as_up_to_date_as(pos(2, 5)));
+        assert!(pos(2, 4).at_least_as_up_to_date_as(pos(2, 4)));
+        assert!(pos(0, 0).at_least_as_up_to_date_as(pos(0, 0)));
+        assert!(!pos(0, 0).at_least_as_up_to_date_as(pos(1, 1)));
+    }
+
+    #[test]
+    fn term_vote_and_log_survive_a_reload() {
+        let mut storage = Location::memory().open().unwrap();
+        let entries = [Entry {
+            term: 1,
+            command: b"x".to_vec(),
+        }];
+        storage
+            .append_log(1, &entries.iter().map(Entry::encode).collect::<Vec<_>>())
+            .unwrap();
+        let state = RaftState {
+            current_term: 7,
+            voted_for: Some(NodeId(3)),
+            ..RaftState::default()
+        };
+        state.persist_term_and_vote(&mut storage).unwrap();
+        let back = RaftState::load(&storage).unwrap();
+        assert_eq!(back.current_term, 7);
+        assert_eq!(back.voted_for, Some(NodeId(3)));
+        assert_eq!(back.log, entries);
+        assert_eq!(back.last_log(), pos(1, 1));
+        // A new term without a vote clears the vote on disk too.
+        let state = RaftState {
+            current_term: 8,
+            voted_for: None,
+            ..back
+        };
+        state.persist_term_and_vote(&mut storage).unwrap();
+        assert_eq!(RaftState::load(&storage).unwrap().voted_for, None);
+    }
+
+    #[test]
+    fn a_damaged_vote_is_refused_with_the_key_named() {
+        let mut storage = Location::memory().open().unwrap();
+        storage.put(VOTE_KEY, b"xy").unwrap();
+        let e = RaftState::load(&storage).unwrap_err().to_string();
+        assert!(e.contains(VOTE_KEY), "{e}");
+    }
+}
