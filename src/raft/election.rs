@@ -19,7 +19,7 @@
 //! Why it ends: each node draws its timeout at random (150–300 ms by default), so one
 //! node usually times out well before the others and wins before they wake.
 //!
-//! What goes wrong without each rule is a [`Rule`](super::Rule) the chapter binary
+//! What goes wrong without each rule is a [`Rule`] the chapter binary
 //! breaks on purpose (`--break`), and a test in `tests/raft.rs` that watches it fail.
 //!
 //! The exercises add three refinements of production Rafts: PreVote (exercise 3.1,
@@ -54,6 +54,12 @@ impl RaftNode {
     // ANCHOR: become_follower
     /// Becomes a follower of `term`, whose leader is `leader` if known. A newer term is
     /// written to disk, with no vote in it, before anything else happens.
+    ///
+    /// The election timer keeps running: learning of a newer term is not hearing from a
+    /// leader, and Figure 2 resets the timer only for a current leader's AppendEntries
+    /// or a granted vote. (Resetting it here lets a candidate that cannot win, its log
+    /// being behind, hold off the elections of those that can, round after round.) A
+    /// leader had no election timeout running, so it arms one.
     pub(crate) fn become_follower(
         &mut self,
         ctx: &mut Context<'_, Self>,
@@ -65,15 +71,21 @@ impl RaftNode {
             self.state.voted_for = None;
             self.persist_term_and_vote()?;
             self.heard_from_leader = None;
+            if self.config.breaks(Rule::ResetOnNewTerm) {
+                self.reset_election_timer(ctx);
+            }
         }
         if self.is_leader() {
             ctx.cancel_timer(Timer::Heartbeat);
             ctx.trace(Event::new("stepped_down").with("term", self.state.current_term));
             ctx.log(format_args!("steps down"));
+            self.reset_election_timer(ctx);
+        }
+        if matches!(self.role, Role::Candidate { .. }) {
+            ctx.cancel_timer(Timer::RetryVotes);
         }
         self.role = Role::Follower;
         self.leader = leader;
-        self.reset_election_timer(ctx);
         Ok(())
     }
     // ANCHOR_END: become_follower
@@ -117,6 +129,7 @@ impl RaftNode {
         self.persist_term_and_vote()?;
         self.role = Role::Candidate {
             votes: BTreeSet::from([self.id]),
+            answered: BTreeSet::from([self.id]),
         };
         self.leader = None;
         self.heard_from_leader = None;
@@ -124,12 +137,22 @@ impl RaftNode {
         ctx.trace(Event::new("became_candidate").with("term", term));
         ctx.log(format_args!("election timeout: campaigns in term {term}"));
         self.reset_election_timer(ctx);
-        let last_log = self.state.last_log();
-        for peer in self.config.peers(self.id) {
-            ctx.send(peer, Msg::RequestVote { term, last_log });
-        }
+        self.request_votes(ctx);
         self.maybe_win(ctx);
         Ok(())
+    }
+
+    /// A candidate sends RequestVote to every node that has not answered yet, and sets
+    /// the timer to ask again.
+    pub(crate) fn request_votes(&mut self, ctx: &mut Context<'_, Self>) {
+        let Role::Candidate { answered, .. } = &self.role else {
+            return;
+        };
+        let (term, last_log) = (self.state.current_term, self.state.last_log());
+        for peer in self.config.peers(self.id).filter(|p| !answered.contains(p)) {
+            ctx.send(peer, Msg::RequestVote { term, last_log });
+        }
+        ctx.set_timer(Timer::RetryVotes, self.config.heartbeat);
     }
     // ANCHOR_END: start_election
 
@@ -192,7 +215,8 @@ impl RaftNode {
         voter: NodeId,
         granted: bool,
     ) -> Result<()> {
-        if let Role::Candidate { votes } = &mut self.role {
+        if let Role::Candidate { votes, answered } = &mut self.role {
+            answered.insert(voter);
             if granted {
                 votes.insert(voter);
             }
@@ -204,7 +228,7 @@ impl RaftNode {
     /// A candidate with votes from a majority becomes leader.
     fn maybe_win(&mut self, ctx: &mut Context<'_, Self>) {
         let won = match &self.role {
-            Role::Candidate { votes } => votes.len() >= majority(self.config.nodes),
+            Role::Candidate { votes, .. } => votes.len() >= majority(self.config.nodes),
             _ => false,
         };
         if won {
@@ -225,6 +249,7 @@ impl RaftNode {
             heard: Default::default(),
         });
         self.leader = Some(self.id);
+        ctx.cancel_timer(Timer::RetryVotes);
         let term = self.state.current_term;
         ctx.trace(Event::new("became_leader").with("term", term));
         ctx.log(format_args!("wins the election of term {term}"));
@@ -277,9 +302,8 @@ impl RaftNode {
         }
         if !matches!(self.role, Role::Follower) || self.leader != Some(leader) {
             self.become_follower(ctx, self.state.current_term, Some(leader))?;
-        } else {
-            self.reset_election_timer(ctx);
         }
+        self.reset_election_timer(ctx);
         self.heard_from_leader = Some(ctx.now());
         // The consistency check of §5.3; with chapter 3's empty heartbeats it only
         // tells the leader how far the logs agree.

@@ -1,1 +1,474 @@
-//! Chapter 3 experiment (in progress).
+//! Chapter 3's experiment: how long a cluster goes without a leader after its leader
+//! crashes, the Raft paper's Figure 16 (§9.3), replayed in the simulator.
+//!
+//! The paper's setup, and ours:
+//!
+//! - five servers, with "a broadcast time of roughly 15 ms": here every message takes a
+//!   uniform 5–9 ms one way, so a leader's round trip to all four followers (the slowest
+//!   of four round trips) takes 15.3 ms on average ([`broadcast_time`]);
+//! - "the servers in each trial had different log lengths, so some candidates were not
+//!   eligible to become leader": each trial gives the five servers logs of 0 to 4 entries,
+//!   shuffled, so the election restriction (§5.4.1) rules some candidates out;
+//! - "the leader was crashed uniformly randomly within its heartbeat interval, which was
+//!   half of the minimum election timeout": the heartbeat is half the shortest timeout,
+//!   and the crash falls at a uniform point between two of the leader's heartbeats;
+//! - the paper's test script also "triggered a synchronized broadcast of heartbeat RPCs
+//!   from the leader before terminating its process": a leader's heartbeat here *is* one
+//!   broadcast, sent to every follower at once.
+//!
+//! - servers come up at different times, each within the shortest timeout of the
+//!   first, as the servers of a real cluster do (and again, if the first election does
+//!   not end within 2 s).
+//!
+//! A trial measures the time from the crash to the moment a new leader is elected
+//! (`became_leader` in a newer term), and how many terms that took.
+
+use std::time::Duration;
+
+use super::{run, Entry, RaftConfig, RaftNode, Term};
+use crate::error::{Error, Result};
+use crate::runtime::sim::Factory;
+use crate::runtime::{Action, Faults, NodeId, Rng, Sim, SimConfig, Time};
+use crate::storage::{Location, Storage};
+
+/// One configuration of the experiment.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Setup {
+    /// How many servers (the paper: 5).
+    pub nodes: usize,
+    /// The shortest election timeout.
+    pub election_min: Duration,
+    /// The longest election timeout.
+    pub election_max: Duration,
+    /// The leader's heartbeat interval (the paper: half the shortest timeout).
+    pub heartbeat: Duration,
+    /// The one-way delay of every message, drawn uniformly from this range.
+    pub delay: (Duration, Duration),
+    /// The probability that the network loses a message.
+    pub drop: f64,
+    /// Whether the servers' logs differ in length (the paper's worst case).
+    pub distinct_logs: bool,
+    /// A trial with no new leader this long after the crash counts as a failure.
+    pub limit: Duration,
+    /// A rule removed on purpose.
+    pub broken: Option<super::Rule>,
+}
+
+impl Setup {
+    /// The paper's setup for timeouts drawn from `min..max` milliseconds.
+    pub fn paper(min_ms: u64, max_ms: u64) -> Setup {
+        let election_min = Duration::from_millis(min_ms);
+        Setup {
+            nodes: 5,
+            election_min,
+            election_max: Duration::from_millis(max_ms),
+            heartbeat: election_min / 2,
+            delay: (Duration::from_millis(5), Duration::from_millis(9)),
+            drop: 0.0,
+            distinct_logs: true,
+            limit: Duration::from_secs(10),
+            broken: None,
+        }
+    }
+
+    /// The timeout range as the paper writes it: `150–300ms`.
+    pub fn label(&self) -> String {
+        format!(
+            "{}–{}ms",
+            self.election_min.as_millis(),
+            self.election_max.as_millis()
+        )
+    }
+
+    fn raft_config(&self) -> RaftConfig {
+        RaftConfig {
+            election_min: self.election_min,
+            election_max: self.election_max,
+            heartbeat: self.heartbeat,
+            broken: self.broken,
+            ..RaftConfig::new(self.nodes)
+        }
+    }
+}
+
+/// What one trial measured.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Trial {
+    /// The trial's seed: `ch03-raft-election experiment` replays trials by seed.
+    pub seed: u64,
+    /// From the crash to the new leader's election; `None` if none within the limit.
+    pub downtime: Option<Duration>,
+    /// The crashed leader's term.
+    pub old_term: Term,
+    /// How many terms the new election took: the new leader's term minus the old one.
+    pub terms: u64,
+}
+
+/// A factory whose servers start with logs of `lengths[i]` entries of term 1.
+fn factory_with_logs(config: &RaftConfig, lengths: Vec<u64>) -> Factory<RaftNode> {
+    let config = config.clone();
+    std::sync::Arc::new(move |id: NodeId, mut storage: Storage| {
+        let want = lengths.get(id.index()).copied().unwrap_or(0);
+        if storage.last_log_index()? < want {
+            let entry = Entry {
+                term: 1,
+                command: Vec::new(),
+            }
+            .encode();
+            let entries = vec![entry; want as usize];
+            storage.append_log(1, &entries)?;
+        }
+        RaftNode::new(id, config.clone(), storage)
+    })
+}
+
+/// The live leader of the highest term, if any.
+fn leader(sim: &Sim<RaftNode>) -> Option<(NodeId, Term)> {
+    sim.live_nodes()
+        .filter(|(_, n)| n.is_leader())
+        .map(|(id, n)| (id, n.term()))
+        .max_by_key(|&(_, t)| t)
+}
+
+// ANCHOR: trial
+/// One trial: elect a leader, let it lead, crash it at a uniform point of its heartbeat
+/// interval, and time the election of the next.
+pub fn trial(setup: &Setup, seed: u64) -> Result<Trial> {
+    let mut rng = Rng::derived(seed, 0xf16);
+    let mut lengths: Vec<u64> = (0..setup.nodes as u64).collect();
+    if setup.distinct_logs {
+        for i in (1..lengths.len()).rev() {
+            lengths.swap(i, rng.index(i + 1));
+        }
+    } else {
+        lengths.iter_mut().for_each(|l| *l = 0);
+    }
+    let config = setup.raft_config();
+    let sim_config = SimConfig {
+        faults: Faults {
+            drop: setup.drop,
+            delay: setup.delay,
+            duplicate: 0.0,
+        },
+        ..SimConfig::new(setup.nodes, seed)
+    };
+    let locations = (0..setup.nodes).map(|_| Location::memory()).collect();
+    let factory = factory_with_logs(&config, lengths);
+    let (mut sim, checker) = run::checked_sim_with(sim_config, locations, factory)?;
+    // Servers come up at different times, each within the shortest timeout: without
+    // that, timeouts of no randomness (150–150ms) would never elect a first leader.
+    let stagger = |sim: &mut Sim<RaftNode>, rng: &mut Rng| -> Result<()> {
+        let now = sim.now().as_micros();
+        for id in NodeId::all(setup.nodes).into_iter().skip(1) {
+            sim.apply(Action::Crash(id))?;
+            let up = now + rng.between(0, crate::runtime::time::micros(setup.election_min));
+            sim.schedule_at(Time(up), Action::Restart(id))?;
+        }
+        Ok(())
+    };
+    stagger(&mut sim, &mut rng)?;
+    // Let a leader settle in, then pick the crash: a uniform point between two of its
+    // heartbeats (it sends them at its election time plus whole intervals).
+    let mut tries = 0;
+    let (crashed, old_term, crash_at) = loop {
+        tries += 1;
+        if tries > 20 {
+            return Err(Error::Runtime(format!(
+                "experiment {} seed {seed}: no leader to crash after 20 staggered starts",
+                setup.label()
+            )));
+        }
+        let limit = sim.now() + Duration::from_secs(2);
+        if !sim.run_until_true(limit, |s| leader(s).is_some())? {
+            // Split votes that never end (no randomness): start the others again.
+            stagger(&mut sim, &mut rng)?;
+            continue;
+        }
+        sim.run_for(setup.election_max * 4)?;
+        let Some((l, term)) = leader(&sim) else {
+            continue;
+        };
+        let elected = checker
+            .borrow()
+            .leaders()
+            .iter()
+            .find(|e| e.term == term)
+            .map(|e| Time(e.elected_at_us));
+        let Some(elected) = elected else { continue };
+        let hb = crate::runtime::time::micros(setup.heartbeat).max(1);
+        let since = sim.now().as_micros() - elected.as_micros();
+        let next_beat = elected.as_micros() + since.div_ceil(hb) * hb;
+        let at = Time(next_beat + rng.between(0, hb - 1));
+        sim.run_until(at)?;
+        if sim
+            .node(l)
+            .is_some_and(|n| n.is_leader() && n.term() == term)
+        {
+            break (l, term, at);
+        }
+    };
+    sim.apply(Action::Crash(crashed))?;
+    let elected = sim.run_until_true(crash_at + setup.limit, |s| {
+        leader(s).is_some_and(|(_, t)| t > old_term)
+    })?;
+    let new_term = leader(&sim).map_or(old_term, |(_, t)| t);
+    if let Some(v) = sim.violations().first() {
+        return Err(Error::Runtime(format!(
+            "experiment {} seed {seed}: {v}",
+            setup.label()
+        )));
+    }
+    Ok(Trial {
+        seed,
+        downtime: elected.then(|| sim.now().since(crash_at)),
+        old_term,
+        terms: new_term.saturating_sub(old_term),
+    })
+}
+// ANCHOR_END: trial
+
+/// `trials` trials of `setup`, seeds `first_seed..`.
+pub fn trials(setup: &Setup, first_seed: u64, trials: u64) -> Result<Vec<Trial>> {
+    (first_seed..first_seed + trials)
+        .map(|seed| trial(setup, seed))
+        .collect()
+}
+
+/// What a row of the experiment's table shows.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct Summary {
+    /// The timeout range, `150–300ms`.
+    pub range: String,
+    /// How many trials.
+    pub trials: usize,
+    /// Trials with no new leader within the limit.
+    pub failed: usize,
+    /// Downtime percentiles and extremes, in milliseconds (over the trials that elected).
+    pub mean_ms: f64,
+    /// The median.
+    pub p50_ms: f64,
+    /// The 90th percentile.
+    pub p90_ms: f64,
+    /// The 99th percentile.
+    pub p99_ms: f64,
+    /// The longest.
+    pub max_ms: f64,
+    /// How many trials needed 1, 2, 3, … terms (index 0: one term).
+    pub terms: Vec<usize>,
+}
+
+/// The downtimes of the trials that elected, sorted, in milliseconds.
+pub fn downtimes_ms(trials: &[Trial]) -> Vec<f64> {
+    let mut ms: Vec<f64> = trials
+        .iter()
+        .filter_map(|t| t.downtime)
+        .map(|d| d.as_secs_f64() * 1000.0)
+        .collect();
+    ms.sort_by(f64::total_cmp);
+    ms
+}
+
+/// The table row of `trials` of `setup`.
+pub fn summarize(setup: &Setup, trials: &[Trial]) -> Summary {
+    let ms = downtimes_ms(trials);
+    let rank = |p: usize| {
+        let at = (p * ms.len()).div_ceil(100).max(1) - 1;
+        ms.get(at).copied().unwrap_or(f64::NAN)
+    };
+    let mut terms = Vec::new();
+    for t in trials.iter().filter(|t| t.downtime.is_some()) {
+        let i = t.terms.max(1) as usize - 1;
+        if terms.len() <= i {
+            terms.resize(i + 1, 0);
+        }
+        terms[i] += 1;
+    }
+    Summary {
+        range: setup.label(),
+        trials: trials.len(),
+        failed: trials.len() - ms.len(),
+        mean_ms: if ms.is_empty() {
+            f64::NAN
+        } else {
+            ms.iter().sum::<f64>() / ms.len() as f64
+        },
+        p50_ms: rank(50),
+        p90_ms: rank(90),
+        p99_ms: rank(99),
+        max_ms: ms.last().copied().unwrap_or(f64::NAN),
+        terms,
+    }
+}
+
+/// The mean time for a leader to hear back from every follower, for one-way delays
+/// drawn from `delay`: the slowest of `nodes - 1` round trips, each two draws. Worked
+/// out by drawing 100,000 broadcasts.
+pub fn broadcast_time(nodes: usize, delay: (Duration, Duration)) -> Duration {
+    let mut rng = Rng::new(15);
+    let rounds = 100_000u32;
+    let total: Duration = (0..rounds)
+        .map(|_| {
+            (1..nodes)
+                .map(|_| {
+                    rng.duration_between(delay.0, delay.1) + rng.duration_between(delay.0, delay.1)
+                })
+                .max()
+                .unwrap_or_default()
+        })
+        .sum();
+    total / rounds
+}
+
+/// One graph of the CDF figure: its title, its x axis, and one line per setup.
+pub struct Panel<'a> {
+    /// The graph's title.
+    pub title: &'a str,
+    /// Whether the x axis is logarithmic (the paper's top graph spans 100 ms to 10 s).
+    pub log_x: bool,
+    /// The x axis's range, in milliseconds.
+    pub x_ms: (f64, f64),
+    /// The lines: a label and the sorted downtimes of its trials (with the count of
+    /// trials, so that failures keep a line below 100%).
+    pub lines: Vec<(String, Vec<f64>, usize)>,
+}
+
+/// Draws the panels one above the other as an SVG, as the paper's Figure 16 does: for
+/// each setup, the share of trials (y) that had elected a leader within a time (x).
+pub fn cdf_svg(panels: &[Panel<'_>]) -> String {
+    const W: f64 = 640.0;
+    const H: f64 = 260.0;
+    const LEFT: f64 = 60.0;
+    const RIGHT: f64 = 150.0;
+    const TOP: f64 = 30.0;
+    const BOTTOM: f64 = 40.0;
+    let colors = [
+        "#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e", "#e6ab02",
+    ];
+    let plot_w = W - LEFT - RIGHT;
+    let plot_h = H - TOP - BOTTOM;
+    let mut s = format!(
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{W}\" height=\"{}\" font-family=\"sans-serif\" font-size=\"11\">\n<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n",
+        H * panels.len() as f64
+    );
+    for (p, panel) in panels.iter().enumerate() {
+        let y0 = H * p as f64;
+        let (lo, hi) = panel.x_ms;
+        let x_of = |ms: f64| {
+            let f = if panel.log_x {
+                (ms.max(lo).ln() - lo.ln()) / (hi.ln() - lo.ln())
+            } else {
+                (ms - lo) / (hi - lo)
+            };
+            LEFT + f.clamp(0.0, 1.0) * plot_w
+        };
+        let y_of = |share: f64| y0 + TOP + (1.0 - share) * plot_h;
+        s += &format!(
+            "<text x=\"{LEFT}\" y=\"{}\" font-weight=\"bold\">{}</text>\n",
+            y0 + 18.0,
+            panel.title
+        );
+        // Axes, grid and ticks.
+        for pct in [0, 25, 50, 75, 100] {
+            let y = y_of(pct as f64 / 100.0);
+            s += &format!(
+                "<line x1=\"{LEFT}\" y1=\"{y:.1}\" x2=\"{:.1}\" y2=\"{y:.1}\" stroke=\"#ddd\"/>\n<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\">{pct}%</text>\n",
+                LEFT + plot_w,
+                LEFT - 6.0,
+                y + 4.0
+            );
+        }
+        let ticks: Vec<f64> = if panel.log_x {
+            let mut t = Vec::new();
+            let mut v = 10f64.powf(lo.log10().floor());
+            while v <= hi * 1.0001 {
+                for m in [1.0, 2.0, 5.0] {
+                    let x = v * m;
+                    if x >= lo * 0.9999 && x <= hi * 1.0001 {
+                        t.push(x);
+                    }
+                }
+                v *= 10.0;
+            }
+            t
+        } else {
+            let step = ((hi - lo) / 6.0 / 50.0).ceil() * 50.0;
+            let mut t = Vec::new();
+            let mut x = lo;
+            while x <= hi + 0.001 {
+                t.push(x);
+                x += step;
+            }
+            t
+        };
+        for t in ticks {
+            let x = x_of(t);
+            s += &format!(
+                "<line x1=\"{x:.1}\" y1=\"{:.1}\" x2=\"{x:.1}\" y2=\"{:.1}\" stroke=\"#ddd\"/>\n<text x=\"{x:.1}\" y=\"{:.1}\" text-anchor=\"middle\">{}</text>\n",
+                y_of(1.0),
+                y_of(0.0),
+                y_of(0.0) + 15.0,
+                if t >= 1000.0 { format!("{}s", t / 1000.0) } else { format!("{t}") }
+            );
+        }
+        s += &format!(
+            "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\">time without leader (ms)</text>\n",
+            LEFT + plot_w / 2.0,
+            y_of(0.0) + 32.0
+        );
+        for (i, (label, ms, count)) in panel.lines.iter().enumerate() {
+            let color = colors[i % colors.len()];
+            let mut points = format!("{:.1},{:.1}", x_of(lo), y_of(0.0));
+            for (k, &v) in ms.iter().enumerate() {
+                let before = k as f64 / *count as f64;
+                let after = (k + 1) as f64 / *count as f64;
+                points += &format!(
+                    " {:.1},{:.1} {:.1},{:.1}",
+                    x_of(v),
+                    y_of(before),
+                    x_of(v),
+                    y_of(after)
+                );
+            }
+            let last = ms.len() as f64 / *count as f64;
+            points += &format!(" {:.1},{:.1}", x_of(hi), y_of(last));
+            s += &format!(
+                "<polyline fill=\"none\" stroke=\"{color}\" stroke-width=\"1.5\" points=\"{points}\"/>\n<line x1=\"{:.1}\" y1=\"{:.1}\" x2=\"{:.1}\" y2=\"{:.1}\" stroke=\"{color}\" stroke-width=\"2\"/>\n<text x=\"{:.1}\" y=\"{:.1}\">{label}</text>\n",
+                LEFT + plot_w + 12.0,
+                y0 + TOP + 10.0 + 16.0 * i as f64,
+                LEFT + plot_w + 30.0,
+                y0 + TOP + 10.0 + 16.0 * i as f64,
+                LEFT + plot_w + 35.0,
+                y0 + TOP + 14.0 + 16.0 * i as f64,
+            );
+        }
+    }
+    s += "</svg>\n";
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_broadcast_time_is_about_the_papers_15_ms() {
+        let b = broadcast_time(5, (Duration::from_millis(5), Duration::from_millis(9)));
+        assert!(
+            (Duration::from_millis(14)..Duration::from_millis(17)).contains(&b),
+            "{b:?}"
+        );
+    }
+
+    #[test]
+    fn a_trial_elects_a_new_leader_no_sooner_than_half_the_shortest_timeout() {
+        let setup = Setup::paper(150, 300);
+        for t in trials(&setup, 0, 20).unwrap() {
+            let d = t.downtime.expect("a new leader within 10 s");
+            // The followers heard the last heartbeat at most one interval (75 ms)
+            // before the crash, and wait at least 150 ms after it.
+            assert!(d >= Duration::from_millis(75), "seed {}: {d:?}", t.seed);
+            assert!(d < Duration::from_secs(2), "seed {}: {d:?}", t.seed);
+            assert!(t.terms >= 1);
+        }
+    }
+}

@@ -17,7 +17,7 @@
 //! - a message from a newer term makes the node a follower in that term, before
 //!   anything else happens.
 //!
-//! Leader election (§5.2) in four rules, each of which this chapter removes on purpose
+//! Leader election (§5.2) in five rules, each of which this chapter removes on purpose
 //! ([`Rule`]) to show what goes wrong without it:
 //!
 //! - **one vote per term**, kept on disk before the vote is sent (§5.2, Figure 2:
@@ -26,7 +26,10 @@
 //!   dropped); without it a candidate wins with votes for an older term;
 //! - **randomized election timeouts** (§5.2); without them split votes repeat;
 //! - **the election restriction** (§5.4.1): a voter refuses a candidate whose log is less
-//!   up-to-date than its own; without it a node that missed committed entries can lead.
+//!   up-to-date than its own; without it a node that missed committed entries can lead;
+//! - **only a leader's heartbeat or a granted vote resets the election timer** (Figure
+//!   2); a node that resets it on every newer term lets candidates that cannot win
+//!   (their logs are behind) hold off, round after round, those that can.
 //!
 //! Files: [`state`] (Figure 2), [`node`] (the node: roles, the term rule, dispatch),
 //! [`election`] (chapter 3), [`check`] (Election Safety, checked on every step),
@@ -175,6 +178,9 @@ pub enum Timer {
     Election,
     /// A leader's next round of heartbeats is due.
     Heartbeat,
+    /// A candidate asks again the nodes that have not answered its RequestVote (every
+    /// heartbeat interval: a lost request or answer costs a retry, not a whole term).
+    RetryVotes,
 }
 
 // ANCHOR: rules
@@ -200,17 +206,22 @@ pub enum Rule {
     /// A voter grants its vote whatever the candidate's log (§5.4.1, the election
     /// restriction).
     NoRestriction,
+    /// A node resets its election timer whenever it learns a newer term, not only when
+    /// it hears from the term's leader or grants a vote (Figure 2, "Rules for Servers",
+    /// Followers): a candidate that cannot win holds off the elections of those that can.
+    ResetOnNewTerm,
 }
 // ANCHOR_END: rules
 
 impl Rule {
     /// Every rule, in the order the book discusses them.
-    pub const ALL: [Rule; 5] = [
+    pub const ALL: [Rule; 6] = [
         Rule::VoteTwice,
         Rule::NoPersist,
         Rule::StaleTerms,
         Rule::FixedTimeout,
         Rule::NoRestriction,
+        Rule::ResetOnNewTerm,
     ];
 
     /// The rule's name on the command line (`vote-twice`).
@@ -221,6 +232,7 @@ impl Rule {
             Rule::StaleTerms => "stale-terms",
             Rule::FixedTimeout => "fixed-timeout",
             Rule::NoRestriction => "no-restriction",
+            Rule::ResetOnNewTerm => "reset-on-new-term",
         }
     }
 }

@@ -24,6 +24,9 @@ pub enum Role {
     Candidate {
         /// Who voted for it in `current_term`, itself included.
         votes: BTreeSet<NodeId>,
+        /// Who answered at all, yes or no: the others are asked again (§5.1: "servers
+        /// retry RPCs if they do not receive a response in a timely manner").
+        answered: BTreeSet<NodeId>,
     },
     /// Won its term's election: sends heartbeats (and, from chapter 4, entries).
     Leader(LeaderState),
@@ -179,10 +182,14 @@ impl Node for RaftNode {
     type Response = Response;
 
     fn on_start(&mut self, ctx: &mut Context<'_, Self>) -> Result<()> {
+        let last = self.state.last_log();
         ctx.log(format_args!(
-            "starts as follower, voted for {:?}, log ends at {:?}",
-            self.state.voted_for,
-            self.state.last_log()
+            "starts as follower, vote in this term: {}, log ends at index {} (term {})",
+            self.state
+                .voted_for
+                .map_or("none".to_string(), |n| n.to_string()),
+            last.index,
+            last.term
         ));
         self.reset_election_timer(ctx);
         Ok(())
@@ -226,6 +233,10 @@ impl Node for RaftNode {
             Timer::Election => self.on_election_timeout(ctx),
             Timer::Heartbeat => {
                 self.send_heartbeats(ctx);
+                Ok(())
+            }
+            Timer::RetryVotes => {
+                self.request_votes(ctx);
                 Ok(())
             }
         }
