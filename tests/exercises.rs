@@ -378,3 +378,230 @@ fn ex1_3_the_wait_is_random() {
 fn ex1_3_dueling_proposers_decide() {
     paxos_duels_stay_safe_and_decide();
 }
+
+// --- Chapter 3: Raft leader election ---------------------------------------------------
+
+use quorum::exercises::{check_quorum, pre_vote};
+use quorum::raft::node::{Request, Response};
+use quorum::raft::{run as raft_run, LogPosition, RaftConfig, RaftNode};
+use quorum::runtime::Cluster;
+
+fn pos(term: u64, index: u64) -> LogPosition {
+    LogPosition { term, index }
+}
+
+fn raft_cluster(nodes: usize, seed: u64, tweak: impl Fn(&mut RaftConfig)) -> Cluster<RaftNode> {
+    let mut config = RaftConfig::new(nodes);
+    tweak(&mut config);
+    raft_run::cluster(config, seed).unwrap()
+}
+
+#[test]
+fn ex3_1_a_pre_vote_is_granted_only_for_a_newer_term_no_live_leader_and_a_log_as_good() {
+    // Term 4 asks a voter in term 3 whose log is as good: yes.
+    assert!(pre_vote::grant_pre_vote(4, pos(2, 5), 3, pos(2, 5), false));
+    // Not for the voter's own term or an older one.
+    assert!(!pre_vote::grant_pre_vote(3, pos(2, 5), 3, pos(2, 5), false));
+    assert!(!pre_vote::grant_pre_vote(2, pos(2, 5), 3, pos(2, 5), false));
+    // Not while the voter hears from a leader.
+    assert!(!pre_vote::grant_pre_vote(4, pos(2, 5), 3, pos(2, 5), true));
+    // Not for a log behind the voter's (§5.4.1), by length or by last term.
+    assert!(!pre_vote::grant_pre_vote(4, pos(2, 4), 3, pos(2, 5), false));
+    assert!(!pre_vote::grant_pre_vote(4, pos(1, 9), 3, pos(2, 5), false));
+    assert!(pre_vote::grant_pre_vote(4, pos(3, 1), 3, pos(2, 5), false));
+}
+
+/// Thesis §9.6: a follower cut off for two seconds times out again and again; when it
+/// comes back, the leader and its term are untouched. Without PreVote (the same
+/// scenario with it off) the returning node's higher term unseats the leader.
+#[test]
+fn ex3_1_a_rejoining_node_does_not_disturb_a_stable_leader() {
+    let rejoin = |pre_vote: bool, seed: u64| {
+        let mut cluster = raft_cluster(5, seed, |c| c.pre_vote = pre_vote);
+        let (leader, term) = cluster.check_one_leader().unwrap();
+        let follower = cluster.ids().into_iter().find(|&i| i != leader).unwrap();
+        cluster.disconnect(follower).unwrap();
+        cluster.run_for(secs(2)).unwrap();
+        cluster.connect(follower).unwrap();
+        cluster.run_for(secs(1)).unwrap();
+        assert!(cluster.violations().is_empty());
+        (cluster.check_one_leader().unwrap(), (leader, term))
+    };
+    for seed in 0..10 {
+        let (after, before) = rejoin(true, seed);
+        assert_eq!(
+            after, before,
+            "seed {seed}: with PreVote the leader changed"
+        );
+        let (after, before) = rejoin(false, seed);
+        assert!(
+            after.1 > before.1,
+            "seed {seed}: without PreVote the term stayed"
+        );
+    }
+}
+
+#[test]
+fn ex3_2_a_leader_counts_itself_and_the_followers_heard_within_the_window() {
+    use std::collections::BTreeMap;
+    let now = Time(1_000_000);
+    let window = ms(150);
+    let heard = |pairs: &[(u32, u64)]| -> BTreeMap<NodeId, Time> {
+        pairs.iter().map(|&(n, t)| (NodeId(n), Time(t))).collect()
+    };
+    // Five nodes: the leader and two recent followers make three.
+    assert!(check_quorum::leader_has_quorum(
+        n(1),
+        5,
+        &heard(&[(2, 990_000), (3, 900_000)]),
+        now,
+        window
+    ));
+    // One of them heard too long ago: two of five is not a majority.
+    assert!(!check_quorum::leader_has_quorum(
+        n(1),
+        5,
+        &heard(&[(2, 990_000), (3, 800_000), (4, 700_000)]),
+        now,
+        window
+    ));
+    // Exactly at the edge of the window still counts.
+    assert!(check_quorum::leader_has_quorum(
+        n(1),
+        3,
+        &heard(&[(2, 850_000)]),
+        now,
+        window
+    ));
+    // Heard from nobody: a leader alone is a majority only of one.
+    assert!(!check_quorum::leader_has_quorum(
+        n(1),
+        3,
+        &heard(&[]),
+        now,
+        window
+    ));
+    assert!(check_quorum::leader_has_quorum(
+        n(1),
+        1,
+        &heard(&[]),
+        now,
+        window
+    ));
+    // The leader's own entry, if any, is not a second vote.
+    assert!(!check_quorum::leader_has_quorum(
+        n(1),
+        3,
+        &heard(&[(1, 999_000)]),
+        now,
+        window
+    ));
+}
+
+/// A leader cut off with one follower from the other three steps down within a few
+/// election timeouts; without CheckQuorum it leads its old term forever.
+#[test]
+fn ex3_2_a_leader_cut_off_from_the_majority_steps_down() {
+    let cut_off = |check_quorum: bool, seed: u64| {
+        let mut cluster = raft_cluster(5, seed, |c| c.check_quorum = check_quorum);
+        let (leader, _) = cluster.check_one_leader().unwrap();
+        let friend = cluster.ids().into_iter().find(|&i| i != leader).unwrap();
+        let others: Vec<NodeId> = cluster
+            .ids()
+            .into_iter()
+            .filter(|&i| i != leader && i != friend)
+            .collect();
+        cluster.partition(&[leader, friend], &others).unwrap();
+        cluster.run_for(secs(1)).unwrap();
+        assert!(cluster.violations().is_empty());
+        cluster.node(leader).unwrap().is_leader()
+    };
+    for seed in 0..10 {
+        assert!(
+            !cut_off(true, seed),
+            "seed {seed}: still leads with CheckQuorum"
+        );
+        assert!(
+            cut_off(false, seed),
+            "seed {seed}: stepped down without CheckQuorum"
+        );
+    }
+    // And a leader that keeps its majority keeps leading.
+    let mut cluster = raft_cluster(5, 3, |c| c.check_quorum = true);
+    let first = cluster.check_one_leader().unwrap();
+    cluster.run_for(secs(3)).unwrap();
+    assert_eq!(cluster.check_one_leader().unwrap(), first);
+}
+
+/// Thesis §3.10: asked to hand over to a follower, the leader sends TimeoutNow, and the
+/// follower wins the next term within a few message delays, far sooner than an
+/// election timeout (150 ms), with one election and no other candidate.
+#[test]
+fn ex3_3_leadership_moves_to_the_chosen_follower_at_once() {
+    for (seed, pre_vote) in [(1, false), (2, false), (3, true), (4, true)] {
+        let mut cluster = raft_cluster(5, seed, |c| c.pre_vote = pre_vote);
+        let (leader, term) = cluster.check_one_leader().unwrap();
+        let to = cluster
+            .ids()
+            .into_iter()
+            .rev()
+            .find(|&i| i != leader)
+            .unwrap();
+        let elections_before = count(&cluster, "became_candidate");
+        let asked = cluster.now();
+        cluster.request(leader, Request::Transfer(to)).unwrap();
+        let moved = cluster
+            .run_until(|s| s.node(to).is_some_and(|n| n.is_leader()), ms(50))
+            .unwrap();
+        assert!(
+            moved,
+            "seed {seed}: {to} does not lead 50 ms after the transfer"
+        );
+        assert_eq!(cluster.node(to).unwrap().term(), term + 1, "seed {seed}");
+        assert!(cluster.now().since(asked) < ms(20), "seed {seed}");
+        assert_eq!(
+            count(&cluster, "became_candidate"),
+            elections_before + 1,
+            "seed {seed}"
+        );
+        let reply = cluster.replies().last().unwrap().response.clone();
+        assert_eq!(reply, Response::Transferring { to, term }, "seed {seed}");
+        cluster.run_for(secs(1)).unwrap();
+        assert_eq!(
+            cluster.check_one_leader().unwrap(),
+            (to, term + 1),
+            "seed {seed}"
+        );
+        assert!(cluster.violations().is_empty());
+    }
+}
+
+fn count(cluster: &Cluster<RaftNode>, event: &str) -> usize {
+    cluster
+        .records()
+        .iter()
+        .filter(|r| r.event == event)
+        .count()
+}
+
+/// Only a leader transfers, and only to another node of the cluster; a refusal says
+/// why, and names the leader when it is asked of a follower.
+#[test]
+fn ex3_3_a_transfer_is_refused_by_a_follower_or_to_a_node_that_is_not_a_follower() {
+    let mut cluster = raft_cluster(3, 1, |_| {});
+    let (leader, term) = cluster.check_one_leader().unwrap();
+    let follower = cluster.ids().into_iter().find(|&i| i != leader).unwrap();
+    for (ask, to) in [(follower, leader), (leader, leader), (leader, n(9))] {
+        cluster.request(ask, Request::Transfer(to)).unwrap();
+        cluster.run_for(ms(1)).unwrap();
+        let reply = cluster.replies().last().unwrap().response.clone();
+        let Response::Refused(why) = reply else {
+            panic!("asking {ask} to transfer to {to}: {reply:?}");
+        };
+        if ask == follower {
+            assert!(why.contains(&leader.to_string()), "{why}");
+        }
+    }
+    cluster.run_for(secs(1)).unwrap();
+    assert_eq!(cluster.check_one_leader().unwrap(), (leader, term));
+}
