@@ -414,3 +414,141 @@ fn a_paxos_sweep_counts_ballots_and_times_decisions() {
     ));
     assert_eq!(few["ballots_tried"], one("0") + one("1") + one("2"));
 }
+
+fn ch03(args: &[&str]) -> Output {
+    run_bin(env!("CARGO_BIN_EXE_ch03-raft-election"), args)
+}
+
+/// A reversed timeout range, or one not above the heartbeat, is refused with exit 2 and
+/// a message that names the flags and says what to write instead.
+#[test]
+fn raft_timeouts_that_make_no_sense_exit_2() {
+    for (args, says) in [
+        (
+            &["sim", "--election-timeout", "300ms..150ms"][..],
+            "starts after it ends",
+        ),
+        (
+            &["sim", "--election-timeout", "40ms..80ms"][..],
+            "not above the heartbeat",
+        ),
+        (
+            &[
+                "sim",
+                "--election-timeout",
+                "150ms..300ms",
+                "--heartbeat",
+                "150ms",
+            ][..],
+            "not above the heartbeat",
+        ),
+        (
+            &["sim", "--election-timeout", "soon"][..],
+            "--election-timeout",
+        ),
+        (&["sim", "--break", "nonsense"][..], "--break"),
+    ] {
+        let out = ch03(args);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains(says), "{args:?}: {err}");
+    }
+}
+
+/// The summary of a simulated run names every election won, each node's term and the
+/// elections started; with --crash-leader-every, the failover times.
+#[test]
+fn a_raft_run_reports_its_leaders_terms_and_failovers() {
+    let out = ch03(&[
+        "sim",
+        "--nodes",
+        "5",
+        "--crash-leader-every",
+        "1s",
+        "--duration",
+        "5s",
+        "--json",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let j = json(&out);
+    let leaders = j["leaders"].as_array().unwrap();
+    // One leader at the start, then one after each of the four crashes.
+    assert_eq!(leaders.len(), 5, "{j}");
+    let terms: Vec<u64> = leaders
+        .iter()
+        .map(|l| l["term"].as_u64().unwrap())
+        .collect();
+    assert!(terms.windows(2).all(|w| w[0] < w[1]), "{terms:?}");
+    assert!(leaders
+        .iter()
+        .all(|l| l["node"].as_u64().is_some() && l["elected_at_us"].as_u64().is_some()));
+    assert_eq!(j["terms"].as_object().unwrap().len(), 5, "{j}");
+    assert!(j["elections"].as_u64().unwrap() >= 5);
+    assert_eq!(j["leader_crashes"], 4);
+    assert_eq!(j["failovers"], 4);
+    let p50 = j["failover_us"]["p50"].as_u64().unwrap();
+    assert!((50_000..400_000).contains(&p50), "{p50}");
+    assert_eq!(j["violations"].as_array().unwrap().len(), 0);
+}
+
+/// A broken rule shows in a sweep: failing seeds, the replay command, exit 1.
+#[test]
+fn a_raft_sweep_with_a_broken_rule_fails_and_says_how_to_replay() {
+    let out = ch03(&[
+        "sim",
+        "--seeds",
+        "0..50",
+        "--nodes",
+        "3",
+        "--delay",
+        "0ms..150ms",
+        "--break",
+        "vote-twice",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("replay: ch03-raft-election sim --seed"),
+        "{err}"
+    );
+    assert!(err.contains("--break vote-twice"), "{err}");
+    let out = ch03(&[
+        "sim",
+        "--seeds",
+        "0..50",
+        "--nodes",
+        "3",
+        "--delay",
+        "0ms..30ms",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}
+
+#[test]
+fn raft_help_documents_its_flags_and_subcommands() {
+    let out = ch03(&["--help"]);
+    assert!(out.status.success());
+    let help = String::from_utf8_lossy(&out.stdout);
+    for flag in [
+        "--election-timeout",
+        "--heartbeat",
+        "--crash-leader-every",
+        "--break",
+        "--pre-vote",
+        "--check-quorum",
+        "--data-dir",
+    ] {
+        assert!(help.contains(flag), "--help does not mention {flag}");
+    }
+    for sub in ["run", "sim", "experiment", "bench"] {
+        assert!(help.contains(sub), "--help does not list {sub}");
+    }
+}
