@@ -426,6 +426,43 @@ pub fn print_bench(
     Ok(())
 }
 
+/// Prints a run's last lines: its message counts, then `properties: {holds}` if the run
+/// broke no property, else one `VIOLATION` line per violation.
+pub fn print_verdict(stats: &NodeStats, violations: &[Violation], holds: &str) {
+    println!(
+        "messages: {} sent, {} delivered, {} dropped",
+        stats.sent, stats.delivered, stats.dropped
+    );
+    if violations.is_empty() {
+        println!("properties: {holds}");
+    }
+    for v in violations {
+        println!("VIOLATION {v}");
+    }
+}
+
+/// What a binary's `main` returns for `result`: success if the run held every property
+/// (`Ok(true)`), failure if it did not (`Ok(false)`) or could not run (`Err`, printed on
+/// stderr after `program`'s name).
+pub fn exit_code(program: &str, result: Result<bool>) -> std::process::ExitCode {
+    match result {
+        Ok(true) => std::process::ExitCode::SUCCESS,
+        Ok(false) => std::process::ExitCode::FAILURE,
+        Err(e) => {
+            eprintln!("{program}: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+/// Refuses the command line of the binary whose parser is `C` with `msg`, and exit code
+/// 2, as clap refuses a bad value: for what clap cannot check flag by flag.
+pub fn refuse<C: clap::CommandFactory>(msg: String) -> ! {
+    C::command()
+        .error(clap::error::ErrorKind::ValueValidation, msg)
+        .exit()
+}
+
 /// Sets up human logs: `RUST_LOG=info` tells the run's story, one line per event, as
 /// `12.345ms n2 inc1: suspects n3: silent for 500ms`. Off (warnings only) by default.
 pub fn init_logging() {

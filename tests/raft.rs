@@ -7,9 +7,10 @@ use std::time::Duration;
 use quorum::check::Violation;
 use quorum::raft::check::{ELECTION_SAFETY, ONE_VOTE_PER_TERM};
 use quorum::raft::experiment::{self, Setup};
-use quorum::raft::{run, Entry, RaftConfig, RaftNode, Rule};
+use quorum::raft::run::agreed_leader;
+use quorum::raft::{run, Entry, RaftConfig, Rule};
 use quorum::runtime::cluster::{ms, n, secs};
-use quorum::runtime::{Action, Faults, NodeId, Rng, Sim, SimConfig, Time};
+use quorum::runtime::{Action, Faults, NodeId, Rng, SimConfig, Time};
 use quorum::storage::Location;
 
 mod common;
@@ -17,18 +18,6 @@ use common::sweep_seeds;
 
 fn config(nodes: usize) -> RaftConfig {
     RaftConfig::new(nodes)
-}
-
-/// The leader every live node follows, with its term, if they all agree on one.
-fn agreed_leader(sim: &Sim<RaftNode>) -> Option<(NodeId, u64)> {
-    let mut live = sim.live_nodes();
-    let (_, first) = live.next()?;
-    let (leader, term) = (first.leader?, first.term());
-    let leads = sim
-        .node(leader)
-        .is_some_and(|l| l.is_leader() && l.term() == term);
-    (leads && live.all(|(_, n)| n.leader == Some(leader) && n.term() == term))
-        .then_some((leader, term))
 }
 
 // --- The scenarios of the issue ---------------------------------------------------

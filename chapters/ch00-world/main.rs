@@ -16,7 +16,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-use clap::{CommandFactory, Parser, Subcommand};
+use clap::{Parser, Subcommand};
 use serde_json::{json, Value};
 
 use quorum::check::Violation;
@@ -130,23 +130,12 @@ fn main() -> ExitCode {
             bench::run(*events, *messages, cli.common.json)
         }
     };
-    match result {
-        Ok(true) => ExitCode::SUCCESS,
-        Ok(false) => ExitCode::FAILURE,
-        Err(e) => {
-            eprintln!("ch00-world: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    cli::exit_code("ch00-world", result)
 }
 
 /// Checks what clap cannot check flag by flag; a problem exits with code 2, as clap does.
 fn validate(cli: &Cli) -> Schedule {
-    let fail = |msg: String| -> ! {
-        Cli::command()
-            .error(clap::error::ErrorKind::ValueValidation, msg)
-            .exit()
-    };
+    let fail = |msg: String| -> ! { cli::refuse::<Cli>(msg) };
     let d = &cli.detector;
     if d.timeout <= d.heartbeat {
         fail(format!(

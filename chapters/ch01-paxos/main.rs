@@ -138,21 +138,12 @@ fn main() -> ExitCode {
         ),
         Some(Command::Bench { decisions }) => bench::run(*decisions, cli.common.json),
     };
-    match result {
-        Ok(true) => ExitCode::SUCCESS,
-        Ok(false) => ExitCode::FAILURE,
-        Err(e) => {
-            eprintln!("ch01-paxos: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    cli::exit_code("ch01-paxos", result)
 }
 
 /// Refuses the command line with `msg`, exit code 2, as clap refuses a bad value.
 fn refuse(msg: String) -> ! {
-    Cli::command()
-        .error(clap::error::ErrorKind::ValueValidation, msg)
-        .exit()
+    cli::refuse::<Cli>(msg)
 }
 
 /// The cluster the explorer searches when `--proposers` and `--nodes` are not given.
@@ -435,16 +426,11 @@ fn report(cli: &Cli, o: &Outcome) -> quorum::Result<bool> {
                 o.ballots
             ),
         }
-        println!(
-            "messages: {} sent, {} delivered, {} dropped",
-            o.stats.sent, o.stats.delivered, o.stats.dropped
+        cli::print_verdict(
+            &o.stats,
+            &o.violations,
+            "at most one value chosen, only a proposed value chosen, every learner learned it",
         );
-        if o.violations.is_empty() {
-            println!("properties: at most one value chosen, only a proposed value chosen, every learner learned it");
-        }
-        for v in &o.violations {
-            println!("VIOLATION {v}");
-        }
     }
     Ok(o.violations.is_empty())
 }

@@ -11,8 +11,8 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 
 use quorum::raft::experiment::{self, Setup};
-use quorum::raft::{run, RaftConfig, RaftNode};
-use quorum::runtime::{Action, Faults, NodeId, Threads, ThreadsConfig};
+use quorum::raft::{run, RaftConfig};
+use quorum::runtime::{Action, Faults, Threads, ThreadsConfig};
 use quorum::storage::Location;
 
 /// Experiment trials per second in the simulator, over `trials` trials.
@@ -38,18 +38,8 @@ fn threads_failovers(crashes: u32) -> quorum::Result<Vec<f64>> {
     let mut crash_times = Vec::new();
     for k in 1..=crashes {
         std::thread::sleep((Duration::from_secs(k as u64)).saturating_sub(started.elapsed()));
-        let mut leader = None;
-        for id in NodeId::all(5) {
-            let term = threads.inspect(id, |n: Option<&RaftNode>| {
-                n.filter(|n| n.is_leader()).map(|n| n.term())
-            })?;
-            if let Some(t) = term {
-                if leader.is_none_or(|(u, _)| t > u) {
-                    leader = Some((t, id));
-                }
-            }
-        }
-        if let Some((term, id)) = leader {
+        let leader = crate::threads_leader(&threads, 5)?;
+        if let Some((id, term)) = leader {
             crash_times.push((threads.now(), term));
             threads.apply(&Action::Crash(id))?;
             std::thread::sleep(Duration::from_millis(500));

@@ -15,7 +15,7 @@ use std::ops::Range;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use clap::{CommandFactory, Parser, Subcommand};
+use clap::{Parser, Subcommand};
 use serde_json::{json, Value};
 
 use quorum::check::Violation;
@@ -24,7 +24,7 @@ use quorum::raft::check::{Elected, ElectionSafety};
 use quorum::raft::experiment::{self, Panel, Setup};
 use quorum::raft::{run, timeout_range_text, RaftConfig, RaftNode, Rule};
 use quorum::runtime::trace::Record;
-use quorum::runtime::{Action, NodeId, NodeStats, Schedule, Sim, SimConfig, Threads, Time};
+use quorum::runtime::{Action, NodeId, NodeStats, Schedule, SimConfig, Threads, Time};
 
 /// Chapter 3: Raft leader election on threads, in the simulator, and the paper's
 /// election-time experiment.
@@ -58,7 +58,7 @@ enum Command {
         #[arg(long, value_parser = parse_seed_range, value_name = "A..B")]
         seeds: Option<Range<u64>>,
     },
-    /// Reproduce the Raft paper's Figure 16 (time to elect a new leader after a crash) and the OCaml Raft report's term counts
+    /// Reproduce the Raft paper's Figure 16 (time to elect a new leader after a crash), and count the terms each election takes
     Experiment {
         /// Trials per timeout range (example: --trials 1000)
         #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..=100_000))]
@@ -119,21 +119,12 @@ fn main() -> ExitCode {
         Some(Command::Experiment { trials }) => run_experiment(&cli, *trials),
         Some(Command::Bench) => bench::run(cli.common.json),
     };
-    match result {
-        Ok(true) => ExitCode::SUCCESS,
-        Ok(false) => ExitCode::FAILURE,
-        Err(e) => {
-            eprintln!("ch03-raft-election: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    cli::exit_code("ch03-raft-election", result)
 }
 
 /// Refuses the command line with `msg`, exit code 2, as clap refuses a bad value.
 fn refuse(msg: String) -> ! {
-    Cli::command()
-        .error(clap::error::ErrorKind::ValueValidation, msg)
-        .exit()
+    cli::refuse::<Cli>(msg)
 }
 
 /// Checks what clap cannot check flag by flag; a problem exits with code 2.
@@ -196,18 +187,6 @@ impl Outcome {
     }
 }
 
-/// The leader every live node follows, with its term, if they all agree on one.
-fn agreed_leader(sim: &Sim<RaftNode>) -> Option<(NodeId, u64)> {
-    let mut live = sim.live_nodes();
-    let (_, first) = live.next()?;
-    let (leader, term) = (first.leader?, first.term());
-    let leads = sim
-        .node(leader)
-        .is_some_and(|l| l.is_leader() && l.term() == term);
-    (leads && live.all(|(_, n)| n.leader == Some(leader) && n.term() == term))
-        .then_some((leader, term))
-}
-
 /// When the schedule's last fault happens.
 fn last_fault(schedule: &Schedule) -> Duration {
     schedule
@@ -245,7 +224,7 @@ fn run_sim(
         let mut at = Time::ZERO + every;
         while at < end {
             sim.run_until(at)?;
-            if let Some((leader, _)) = leader_of_highest_term(&sim) {
+            if let Some((leader, _)) = run::leader_of_highest_term(&sim) {
                 sim.apply(Action::Crash(leader))?;
                 sim.schedule_at(at + every / 2, Action::Restart(leader))?;
                 crashes.push((at, leader));
@@ -261,21 +240,13 @@ fn run_sim(
         leaders: checker.leaders(),
         elections: checker.elections(),
         terms: sim.live_nodes().map(|(id, n)| (id, n.term())).collect(),
-        agreed: agreed_leader(&sim),
+        agreed: run::agreed_leader(&sim),
         crashes,
         violations: sim.violations().to_vec(),
         records: sim.take_records(),
     })
 }
 // ANCHOR_END: run_sim
-
-/// The live leader of the highest term, if any node leads.
-fn leader_of_highest_term(sim: &Sim<RaftNode>) -> Option<(NodeId, u64)> {
-    sim.live_nodes()
-        .filter(|(_, n)| n.is_leader())
-        .map(|(id, n)| (id, n.term()))
-        .max_by_key(|&(_, t)| t)
-}
 
 /// One run on real threads for the whole duration. The harness carries out the
 /// schedule's faults and, with `--crash-leader-every D`, asks every node whom it
@@ -328,7 +299,7 @@ fn run_threads(cli: &Cli, config: &RaftConfig, schedule: &Schedule) -> quorum::R
         match &actions[i].1 {
             Some(action) => threads.apply(action)?,
             None => {
-                if let Some(leader) = threads_leader(&threads, c.node_count())? {
+                if let Some((leader, _)) = threads_leader(&threads, c.node_count())? {
                     let now = threads.now();
                     threads.apply(&Action::Crash(leader))?;
                     crashes.push((now, leader));
@@ -378,20 +349,24 @@ fn run_threads(cli: &Cli, config: &RaftConfig, schedule: &Schedule) -> quorum::R
     })
 }
 
-/// The node that leads the highest term on threads, asked of each node on its own thread.
-fn threads_leader(threads: &Threads<RaftNode>, nodes: usize) -> quorum::Result<Option<NodeId>> {
-    let mut best: Option<(u64, NodeId)> = None;
+/// The node that leads the highest term on threads, with its term, asked of each node
+/// on its own thread.
+pub(crate) fn threads_leader(
+    threads: &Threads<RaftNode>,
+    nodes: usize,
+) -> quorum::Result<Option<(NodeId, u64)>> {
+    let mut best: Option<(NodeId, u64)> = None;
     for id in NodeId::all(nodes) {
         let leads = threads.inspect(id, |n: Option<&RaftNode>| {
             n.filter(|n| n.is_leader()).map(|n| n.term())
         })?;
         if let Some(term) = leads {
-            if best.is_none_or(|(t, _)| term > t) {
-                best = Some((term, id));
+            if best.is_none_or(|(_, t)| term > t) {
+                best = Some((id, term));
             }
         }
     }
-    Ok(best.map(|(_, id)| id))
+    Ok(best)
 }
 
 /// `123.4ms`, or `-` when there is no figure (no trial elected a leader).
@@ -519,16 +494,11 @@ fn report(cli: &Cli, o: &Outcome) -> quorum::Result<bool> {
                 .map_or("-".to_string(), |d| format!("{:.1}ms", ms(*d)))
         );
     }
-    println!(
-        "messages: {} sent, {} delivered, {} dropped",
-        o.stats.sent, o.stats.delivered, o.stats.dropped
+    cli::print_verdict(
+        &o.stats,
+        &o.violations,
+        "Election Safety and one vote per term hold",
     );
-    if o.violations.is_empty() {
-        println!("properties: Election Safety and one vote per term hold");
-    }
-    for v in &o.violations {
-        println!("VIOLATION {v}");
-    }
     Ok(o.violations.is_empty())
 }
 

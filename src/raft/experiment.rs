@@ -122,14 +122,6 @@ fn factory_with_logs(config: &RaftConfig, lengths: Vec<u64>) -> Factory<RaftNode
     })
 }
 
-/// The live leader of the highest term, if any.
-fn leader(sim: &Sim<RaftNode>) -> Option<(NodeId, Term)> {
-    sim.live_nodes()
-        .filter(|(_, n)| n.is_leader())
-        .map(|(id, n)| (id, n.term()))
-        .max_by_key(|&(_, t)| t)
-}
-
 // ANCHOR: trial
 /// One trial: elect a leader, let it lead, crash it at a uniform point of its heartbeat
 /// interval, and time the election of the next.
@@ -179,13 +171,13 @@ pub fn trial(setup: &Setup, seed: u64) -> Result<Trial> {
             )));
         }
         let limit = sim.now() + Duration::from_secs(2);
-        if !sim.run_until_true(limit, |s| leader(s).is_some())? {
+        if !sim.run_until_true(limit, |s| run::leader_of_highest_term(s).is_some())? {
             // Split votes that never end (no randomness): start the others again.
             stagger(&mut sim, &mut rng)?;
             continue;
         }
         sim.run_for(setup.election_max * 4)?;
-        let Some((l, term)) = leader(&sim) else {
+        let Some((l, term)) = run::leader_of_highest_term(&sim) else {
             continue;
         };
         let elected = checker
@@ -209,9 +201,9 @@ pub fn trial(setup: &Setup, seed: u64) -> Result<Trial> {
     };
     sim.apply(Action::Crash(crashed))?;
     let elected = sim.run_until_true(crash_at + setup.limit, |s| {
-        leader(s).is_some_and(|(_, t)| t > old_term)
+        run::leader_of_highest_term(s).is_some_and(|(_, t)| t > old_term)
     })?;
-    let new_term = leader(&sim).map_or(old_term, |(_, t)| t);
+    let new_term = run::leader_of_highest_term(&sim).map_or(old_term, |(_, t)| t);
     if let Some(v) = sim.violations().first() {
         return Err(Error::Runtime(format!(
             "experiment {} seed {seed}: {v}",

@@ -112,6 +112,27 @@ fn leaders_among(sim: &Sim<RaftNode>, nodes: &[NodeId]) -> Vec<(NodeId, Term)> {
     leaders
 }
 
+/// The leader every live node follows, with its term, if they all agree on one: the
+/// leader leads that term and every other live node is in it and names it.
+pub fn agreed_leader(sim: &Sim<RaftNode>) -> Option<(NodeId, Term)> {
+    let mut live = sim.live_nodes();
+    let (_, first) = live.next()?;
+    let (leader, term) = (first.leader?, first.term());
+    let leads = sim
+        .node(leader)
+        .is_some_and(|l| l.is_leader() && l.term() == term);
+    (leads && live.all(|(_, n)| n.leader == Some(leader) && n.term() == term))
+        .then_some((leader, term))
+}
+
+/// The live node that leads the highest term, with the term, if any node leads.
+pub fn leader_of_highest_term(sim: &Sim<RaftNode>) -> Option<(NodeId, Term)> {
+    sim.live_nodes()
+        .filter(|(_, n)| n.is_leader())
+        .map(|(id, n)| (id, n.term()))
+        .max_by_key(|&(_, t)| t)
+}
+
 impl Cluster<RaftNode> {
     // ANCHOR: check_one_leader
     /// Runs until a reachable node leads, for at most [`LEADER_WAIT`], and returns it
