@@ -10,7 +10,7 @@ use quorum::runtime::cluster::{ms, n, secs};
 use quorum::runtime::{Action, Faults, SimConfig, Time};
 
 mod common;
-use common::{detector_sim, everyone_learned};
+use common::{detector_sim, everyone_learned, OrSeed};
 
 // --- Exercise 0.1: a slow node -------------------------------------------------------
 
@@ -418,14 +418,14 @@ fn ex3_1_a_pre_vote_is_granted_only_for_a_newer_term_no_live_leader_and_a_log_as
 fn ex3_1_a_rejoining_node_does_not_disturb_a_stable_leader() {
     let rejoin = |pre_vote: bool, seed: u64| {
         let mut cluster = raft_cluster(5, seed, |c| c.pre_vote = pre_vote);
-        let (leader, term) = cluster.check_one_leader().unwrap();
+        let (leader, term) = cluster.check_one_leader().or_seed(seed);
         let follower = cluster.ids().into_iter().find(|&i| i != leader).unwrap();
         cluster.disconnect(follower).unwrap();
         cluster.run_for(secs(2)).unwrap();
         cluster.connect(follower).unwrap();
         cluster.run_for(secs(1)).unwrap();
         assert!(cluster.violations().is_empty());
-        (cluster.check_one_leader().unwrap(), (leader, term))
+        (cluster.check_one_leader().or_seed(seed), (leader, term))
     };
     for seed in 0..10 {
         let (after, before) = rejoin(true, seed);
@@ -504,7 +504,7 @@ fn ex3_2_a_leader_counts_itself_and_the_followers_heard_within_the_window() {
 fn ex3_2_a_leader_cut_off_from_the_majority_steps_down() {
     let cut_off = |check_quorum: bool, seed: u64| {
         let mut cluster = raft_cluster(5, seed, |c| c.check_quorum = check_quorum);
-        let (leader, _) = cluster.check_one_leader().unwrap();
+        let (leader, _) = cluster.check_one_leader().or_seed(seed);
         let friend = cluster.ids().into_iter().find(|&i| i != leader).unwrap();
         let others: Vec<NodeId> = cluster
             .ids()
@@ -527,10 +527,11 @@ fn ex3_2_a_leader_cut_off_from_the_majority_steps_down() {
         );
     }
     // And a leader that keeps its majority keeps leading.
-    let mut cluster = raft_cluster(5, 3, |c| c.check_quorum = true);
-    let first = cluster.check_one_leader().unwrap();
+    let seed = 3;
+    let mut cluster = raft_cluster(5, seed, |c| c.check_quorum = true);
+    let first = cluster.check_one_leader().or_seed(seed);
     cluster.run_for(secs(3)).unwrap();
-    assert_eq!(cluster.check_one_leader().unwrap(), first);
+    assert_eq!(cluster.check_one_leader().or_seed(seed), first);
 }
 
 /// Thesis §3.10: asked to hand over to a follower, the leader sends TimeoutNow, and the
@@ -540,7 +541,7 @@ fn ex3_2_a_leader_cut_off_from_the_majority_steps_down() {
 fn ex3_3_leadership_moves_to_the_chosen_follower_at_once() {
     for (seed, pre_vote) in [(1, false), (2, false), (3, true), (4, true)] {
         let mut cluster = raft_cluster(5, seed, |c| c.pre_vote = pre_vote);
-        let (leader, term) = cluster.check_one_leader().unwrap();
+        let (leader, term) = cluster.check_one_leader().or_seed(seed);
         let to = cluster
             .ids()
             .into_iter()
@@ -568,7 +569,7 @@ fn ex3_3_leadership_moves_to_the_chosen_follower_at_once() {
         assert_eq!(reply, Response::Transferring { to, term }, "seed {seed}");
         cluster.run_for(secs(1)).unwrap();
         assert_eq!(
-            cluster.check_one_leader().unwrap(),
+            cluster.check_one_leader().or_seed(seed),
             (to, term + 1),
             "seed {seed}"
         );
@@ -588,8 +589,9 @@ fn count(cluster: &Cluster<RaftNode>, event: &str) -> usize {
 /// why, and names the leader when it is asked of a follower.
 #[test]
 fn ex3_3_a_transfer_is_refused_by_a_follower_or_to_a_node_that_is_not_a_follower() {
-    let mut cluster = raft_cluster(3, 1, |_| {});
-    let (leader, term) = cluster.check_one_leader().unwrap();
+    let seed = 1;
+    let mut cluster = raft_cluster(3, seed, |_| {});
+    let (leader, term) = cluster.check_one_leader().or_seed(seed);
     let follower = cluster.ids().into_iter().find(|&i| i != leader).unwrap();
     for (ask, to) in [(follower, leader), (leader, leader), (leader, n(9))] {
         cluster.request(ask, Request::Transfer(to)).unwrap();
@@ -603,5 +605,47 @@ fn ex3_3_a_transfer_is_refused_by_a_follower_or_to_a_node_that_is_not_a_follower
         }
     }
     cluster.run_for(secs(1)).unwrap();
-    assert_eq!(cluster.check_one_leader().unwrap(), (leader, term));
+    assert_eq!(cluster.check_one_leader().or_seed(seed), (leader, term));
+}
+
+/// A follower whose log is behind the leader's could not win the election a transfer
+/// starts (§5.4.1), so the leader refuses to hand over to it, and says why; a follower
+/// that has caught up gets leadership.
+#[test]
+fn ex3_3_a_transfer_to_a_follower_whose_log_is_behind_is_refused() {
+    use quorum::raft::Entry;
+    let seed = 2;
+    let config = RaftConfig::new(3);
+    let f = raft_run::factory(&config);
+    // n1 and n2 hold an entry that n3 lacks, so n3 never leads.
+    let mut cluster = Cluster::with_config(SimConfig::new(3, seed), move |id, mut storage| {
+        if id != n(3) && storage.last_log_index()? == 0 {
+            let entry = Entry {
+                term: 1,
+                command: b"x".to_vec(),
+            };
+            storage.append_log(1, &[entry.encode()])?;
+        }
+        f(id, storage)
+    })
+    .unwrap();
+    raft_run::install_checker(&mut cluster.sim);
+    let (leader, term) = cluster.check_one_leader().or_seed(seed);
+    cluster.run_for(ms(200)).unwrap();
+    cluster.request(leader, Request::Transfer(n(3))).unwrap();
+    cluster.run_for(ms(1)).unwrap();
+    let reply = cluster.replies().last().unwrap().response.clone();
+    let Response::Refused(why) = reply else {
+        panic!("a transfer to n3, whose log is behind: {reply:?}");
+    };
+    assert!(why.contains("n3"), "{why}");
+    let other = if leader == n(1) { n(2) } else { n(1) };
+    cluster.request(leader, Request::Transfer(other)).unwrap();
+    cluster.run_for(ms(50)).unwrap();
+    assert_eq!(cluster.check_one_leader().or_seed(seed), (other, term + 1));
+    assert!(
+        cluster.violations().is_empty(),
+        "{:?}",
+        cluster.violations()
+    );
 }

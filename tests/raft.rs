@@ -14,7 +14,7 @@ use quorum::runtime::{Action, Faults, NodeId, Rng, SimConfig, Time};
 use quorum::storage::Location;
 
 mod common;
-use common::sweep_seeds;
+use common::{sweep_range, OrSeed};
 
 fn config(nodes: usize) -> RaftConfig {
     RaftConfig::new(nodes)
@@ -28,17 +28,21 @@ fn config(nodes: usize) -> RaftConfig {
 fn initial_election_elects_one_leader_and_keeps_it() {
     for seed in 0..20 {
         let mut cluster = run::cluster(config(3), seed).unwrap();
-        let (leader, term) = cluster.check_one_leader().unwrap();
+        let (leader, term) = cluster.check_one_leader().or_seed(seed);
         cluster.run_for(ms(300)).unwrap();
-        assert_eq!(cluster.check_terms().unwrap(), term, "seed {seed}");
+        assert_eq!(cluster.check_terms().or_seed(seed), term, "seed {seed}");
         cluster.run_for(secs(5)).unwrap();
         assert_eq!(
-            cluster.check_one_leader().unwrap(),
+            cluster.check_one_leader().or_seed(seed),
             (leader, term),
             "seed {seed}: a re-election while nothing failed"
         );
-        assert_eq!(cluster.check_terms().unwrap(), term, "seed {seed}");
-        assert!(cluster.violations().is_empty(), "seed {seed}");
+        assert_eq!(cluster.check_terms().or_seed(seed), term, "seed {seed}");
+        assert!(
+            cluster.violations().is_empty(),
+            "seed {seed}: {:?}",
+            cluster.violations()
+        );
     }
 }
 
@@ -48,9 +52,9 @@ fn initial_election_elects_one_leader_and_keeps_it() {
 fn a_disconnected_leader_is_replaced_and_rejoins_as_follower() {
     for seed in 0..20 {
         let mut cluster = run::cluster(config(3), seed).unwrap();
-        let (old, term) = cluster.check_one_leader().unwrap();
+        let (old, term) = cluster.check_one_leader().or_seed(seed);
         cluster.disconnect(old).unwrap();
-        let (new, new_term) = cluster.check_one_leader().unwrap();
+        let (new, new_term) = cluster.check_one_leader().or_seed(seed);
         assert!(new != old && new_term > term, "seed {seed}");
         // Cut off, the old leader still believes it leads its old term.
         assert!(cluster.node(old).unwrap().is_leader(), "seed {seed}");
@@ -63,12 +67,16 @@ fn a_disconnected_leader_is_replaced_and_rejoins_as_follower() {
         );
         assert_eq!(rejoined.leader, Some(new), "seed {seed}");
         assert_eq!(
-            cluster.check_one_leader().unwrap(),
+            cluster.check_one_leader().or_seed(seed),
             (new, new_term),
             "seed {seed}"
         );
-        assert_eq!(cluster.check_terms().unwrap(), new_term, "seed {seed}");
-        assert!(cluster.violations().is_empty(), "seed {seed}");
+        assert_eq!(cluster.check_terms().or_seed(seed), new_term, "seed {seed}");
+        assert!(
+            cluster.violations().is_empty(),
+            "seed {seed}: {:?}",
+            cluster.violations()
+        );
     }
 }
 
@@ -77,12 +85,12 @@ fn a_disconnected_leader_is_replaced_and_rejoins_as_follower() {
 fn no_leader_while_a_majority_is_down_and_one_once_it_returns() {
     for seed in 0..20 {
         let mut cluster = run::cluster(config(3), seed).unwrap();
-        let (leader, _) = cluster.check_one_leader().unwrap();
+        let (leader, _) = cluster.check_one_leader().or_seed(seed);
         let other = cluster.ids().into_iter().find(|&i| i != leader).unwrap();
         cluster.crash(leader).unwrap();
         cluster.crash(other).unwrap();
         cluster.run_for(secs(3)).unwrap();
-        cluster.check_no_leader().unwrap();
+        cluster.check_no_leader().or_seed(seed);
         // The lone node campaigned, again and again, in vain.
         let elections = cluster
             .records()
@@ -91,9 +99,13 @@ fn no_leader_while_a_majority_is_down_and_one_once_it_returns() {
             .count();
         assert!(elections >= 5, "seed {seed}: only {elections} elections");
         cluster.restart(other).unwrap();
-        let (_, term) = cluster.check_one_leader().unwrap();
+        let (_, term) = cluster.check_one_leader().or_seed(seed);
         assert!(term > 1, "seed {seed}");
-        assert!(cluster.violations().is_empty(), "seed {seed}");
+        assert!(
+            cluster.violations().is_empty(),
+            "seed {seed}: {:?}",
+            cluster.violations()
+        );
     }
 }
 
@@ -101,9 +113,11 @@ fn no_leader_while_a_majority_is_down_and_one_once_it_returns() {
 /// kept) among the other four, then they return and one leader leads all seven.
 #[test]
 fn seven_nodes_with_three_disconnected_elect_one_leader_each_round() {
-    let mut cluster = run::cluster(config(7), 7).unwrap();
-    let mut rng = Rng::new(7);
-    cluster.check_one_leader().unwrap();
+    let seed = 7;
+    let mut cluster = run::cluster(config(7), seed).unwrap();
+    let mut rng = Rng::new(seed);
+    let (mut leader, mut term) = cluster.check_one_leader().or_seed(seed);
+    let mut replaced = 0;
     for round in 0..20 {
         let mut cut: Vec<NodeId> = Vec::new();
         while cut.len() < 3 {
@@ -115,15 +129,48 @@ fn seven_nodes_with_three_disconnected_elect_one_leader_each_round() {
         for &i in &cut {
             cluster.disconnect(i).unwrap();
         }
-        let (leader, _) = cluster.check_one_leader().unwrap();
-        assert!(!cut.contains(&leader), "round {round}: {leader} is cut off");
+        // Several election timeouts with three nodes cut off.
+        cluster.run_for(secs(1)).unwrap();
+        let (now, now_term) = cluster
+            .check_one_leader()
+            .unwrap_or_else(|e| panic!("round {round}, {cut:?} cut off: {e}"));
+        if cut.contains(&leader) {
+            // The four left elected a new leader, in a newer term.
+            assert!(now != leader && now_term > term, "round {round}");
+            replaced += 1;
+        } else {
+            // A leader that kept its majority is not disturbed by the cut nodes.
+            assert_eq!((now, now_term), (leader, term), "round {round}");
+        }
+        for id in cluster.ids().into_iter().filter(|i| !cut.contains(i)) {
+            let node = cluster.node(id).unwrap();
+            assert_eq!(
+                (node.leader, node.term()),
+                (Some(now), now_term),
+                "round {round}: {id}"
+            );
+        }
+        // A cut node leads at most the old term: alone, it can win nothing.
+        for &i in &cut {
+            let node = cluster.node(i).unwrap();
+            assert!(
+                !node.is_leader() || node.term() == term,
+                "round {round}: {i}"
+            );
+        }
         for &i in &cut {
             cluster.connect(i).unwrap();
         }
-        cluster.run_for(ms(500)).unwrap();
-        let (_, term) = cluster.check_one_leader().unwrap();
-        assert_eq!(cluster.check_terms().unwrap(), term, "round {round}");
+        cluster.run_for(secs(1)).unwrap();
+        (leader, term) = cluster
+            .check_one_leader()
+            .unwrap_or_else(|e| panic!("round {round}, reconnected: {e}"));
+        assert_eq!(cluster.check_terms().or_seed(seed), term, "round {round}");
     }
+    assert!(
+        replaced >= 3,
+        "the leader was cut off in only {replaced} of 20 rounds"
+    );
     assert!(
         cluster.violations().is_empty(),
         "{:?}",
@@ -255,7 +302,7 @@ fn chaotic_run(
 fn sweep_election_is_safe_and_elects_once_faults_heal() {
     let mut failures = Vec::new();
     // QUORUM_SEEDS sets how many seeds (10,000 by default: about a second in release).
-    for seed in 0..sweep_seeds(10_000) {
+    for seed in sweep_range(10_000) {
         let (violations, led) = chaotic_run(seed, 5, None);
         if let Some(v) = violations.first() {
             failures.push(format!("seed {seed}: {v}"));
@@ -267,7 +314,7 @@ fn sweep_election_is_safe_and_elects_once_faults_heal() {
     }
     assert!(
         failures.is_empty(),
-        "{} seeds failed (replay: QUORUM_SEEDS=<seed+1> cargo test --test raft sweep):\n{}",
+        "{} seeds failed (replay one: QUORUM_SEED=<seed> cargo test --test raft sweep):\n{}",
         failures.len(),
         failures.join("\n")
     );
@@ -369,7 +416,11 @@ fn the_election_restriction_keeps_a_node_with_a_shorter_log_from_leading() {
             }
         }
         sim.run_until(Time(4_500_000)).unwrap();
-        assert!(sim.violations().is_empty());
+        assert!(
+            sim.violations().is_empty(),
+            "seed {seed}: {:?}",
+            sim.violations()
+        );
         let leaders = checker.borrow().leaders();
         assert!(
             leaders.len() >= 5,
@@ -390,8 +441,8 @@ fn the_election_restriction_keeps_a_node_with_a_shorter_log_from_leading() {
     );
 }
 
-/// The term and vote survive a restart from SQLite: a node comes back in its term,
-/// having voted, and votes for nobody else in it.
+/// The term and vote survive a restart from SQLite: every node comes back in the term
+/// it was in, with the vote it had given.
 #[test]
 fn term_and_vote_survive_a_restart_from_sqlite() {
     let dir = std::env::temp_dir().join(format!("quorum-raft-{}", std::process::id()));
@@ -403,8 +454,10 @@ fn term_and_vote_survive_a_restart_from_sqlite() {
         .collect();
     let (mut sim, _) =
         run::checked_sim_with(SimConfig::new(3, 5), locations, run::factory(&config(3))).unwrap();
-    sim.run_until_true(Time(5_000_000), |s| agreed_leader(s).is_some())
+    let led = sim
+        .run_until_true(Time(5_000_000), |s| agreed_leader(s).is_some())
         .unwrap();
+    assert!(led, "no leader in 5 s");
     let before: Vec<(u64, Option<NodeId>)> = sim
         .live_nodes()
         .map(|(_, n)| (n.term(), n.state.voted_for))
@@ -422,8 +475,58 @@ fn term_and_vote_survive_a_restart_from_sqlite() {
     assert_eq!(before, after);
     assert!(after.iter().all(|&(t, v)| t >= 1 && v.is_some()));
     sim.run_for(secs(2)).unwrap();
-    assert!(sim.violations().is_empty());
+    assert!(sim.violations().is_empty(), "{:?}", sim.violations());
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// Figure 2: granting a vote resets the election timer, so the voter gives the
+/// candidate a whole timeout to win and send its first heartbeat. Without the reset,
+/// with timeouts (12–24 ms) hardly longer than a round trip (10–18 ms), voters time out
+/// before the heartbeat arrives and start elections of their own: in the paper's
+/// experiment, most trials never settle on a leader.
+#[test]
+fn granting_a_vote_resets_the_election_timer() {
+    let leaderless = |broken| {
+        let setup = Setup {
+            broken,
+            ..Setup::paper(12, 24)
+        };
+        let results = experiment::trials(&setup, 0, 100).unwrap();
+        experiment::summarize(&setup, &results).failed
+    };
+    // Measured on 1000 trials: 0 with the rule, 887 without it.
+    assert_eq!(leaderless(None), 0);
+    let without = leaderless(Some(Rule::NoResetOnVote));
+    assert!(
+        without >= 50,
+        "only {without} of 100 trials without a leader"
+    );
+}
+
+/// §5.1: a candidate asks again the nodes that have not answered. With a third of all
+/// messages lost, most elections then need one term; asking once per term, most do not.
+#[test]
+fn a_candidate_retries_the_nodes_that_have_not_answered() {
+    let one_term = |broken| {
+        let setup = Setup {
+            drop: 1.0 / 3.0,
+            distinct_logs: false,
+            broken,
+            ..Setup::paper(300, 600)
+        };
+        let results = experiment::trials(&setup, 0, 300).unwrap();
+        let s = experiment::summarize(&setup, &results);
+        assert_eq!(s.failed, 0, "{broken:?}: trials without a leader in 10 s");
+        s.terms.first().copied().unwrap_or(0)
+    };
+    // Measured on 1000 trials: 746 in one term with retries, 393 without.
+    let with = one_term(None);
+    let without = one_term(Some(Rule::NoRetry));
+    assert!(with >= 195, "only {with} of 300 elections in one term");
+    assert!(
+        without <= 150,
+        "{without} of 300 elections in one term without retries"
+    );
 }
 
 /// Figure 2 resets a follower's election timer only for the current leader's
@@ -440,11 +543,11 @@ fn learning_a_newer_term_does_not_reset_the_election_timer() {
         };
         let results = experiment::trials(&setup, 0, 300).unwrap();
         let s = experiment::summarize(&setup, &results);
-        assert_eq!(s.failed, 0);
+        assert_eq!(s.failed, 0, "{broken:?}: trials without a leader in 10 s");
         (s.p99_ms, s.max_ms)
     };
-    // 300 trials each (seeds 0..300); measured: p99 514 ms, max 635 ms with the rule,
-    // p99 1,983 ms, max 2,308 ms without it.
+    // 300 trials each (seeds 0..300). On 1000 trials: p99 497 ms and max 701 ms with
+    // the rule, p99 1,626 ms and max 2,230 ms without it.
     let (p99, max) = worst(None);
     assert!(p99 < 800.0 && max < 1000.0, "p99 {p99} ms, max {max} ms");
     let (bad_p99, bad_max) = worst(Some(Rule::ResetOnNewTerm));

@@ -15,7 +15,7 @@ use quorum::runtime::{
 use quorum::storage::{Location, Storage};
 
 mod common;
-use common::{detector_sim, sweep_seeds};
+use common::{detector_sim, sweep_range};
 
 // --- A test node: sends what it is told, counts what it gets, persists a counter -----
 
@@ -650,8 +650,8 @@ fn an_unreliable_network_causes_false_suspicions_a_fixed_timeout_cannot_avoid() 
 #[test]
 fn sweep_detector_is_complete_and_accurate_once_faults_heal() {
     let mut failures = Vec::new();
-    // QUORUM_SEEDS sets how many seeds; the long setting is 10000.
-    for seed in 0..sweep_seeds(200) {
+    // QUORUM_SEEDS sets how many seeds (the long setting is 10000); QUORUM_SEED=N runs one.
+    for seed in sweep_range(200) {
         let mut r = quorum::runtime::Rng::new(seed);
         let nodes = 3 + r.index(4);
         let faults = Faults {
@@ -690,7 +690,7 @@ fn sweep_detector_is_complete_and_accurate_once_faults_heal() {
     }
     assert!(
         failures.is_empty(),
-        "{} seeds failed; replay one with QUORUM_SEEDS and the seed:\n{}",
+        "{} seeds failed (replay one: QUORUM_SEED=<seed> cargo test --test world sweep):\n{}",
         failures.len(),
         failures.join("\n")
     );

@@ -14,9 +14,11 @@ use crate::check::Violation;
 use crate::runtime::trace::Record;
 use crate::runtime::{Event, NodeId, Time};
 
-/// The property names, as the book and the violations print them.
+/// The property that at most one leader is elected in a given term (Figure 3), as the
+/// book and the violations print it.
 pub const ELECTION_SAFETY: &str = "Election Safety";
-/// See the module documentation.
+/// The property that no node votes for two candidates in one term, across crashes
+/// (§5.2); a candidate's vote for itself counts.
 pub const ONE_VOTE_PER_TERM: &str = "one vote per term";
 
 /// The checker's memory of a run.

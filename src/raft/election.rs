@@ -77,6 +77,7 @@ impl RaftNode {
         }
         if self.is_leader() {
             ctx.cancel_timer(Timer::Heartbeat);
+            ctx.cancel_timer(Timer::CheckQuorum);
             ctx.trace(Event::new("stepped_down").with("term", self.state.current_term));
             ctx.log(format_args!("steps down"));
             self.reset_election_timer(ctx);
@@ -90,34 +91,42 @@ impl RaftNode {
     }
     // ANCHOR_END: become_follower
 
-    /// The election timer fired. A leader checks its quorum (exercise 3.2) and re-arms
-    /// it; anyone else heard from no leader for a whole timeout and campaigns.
+    /// The election timer fired: this node heard from no leader, and granted no vote,
+    /// for a whole timeout. It campaigns (with PreVote, it asks first).
     pub(crate) fn on_election_timeout(&mut self, ctx: &mut Context<'_, Self>) -> Result<()> {
-        if let Role::Leader(leader) = &self.role {
-            if self.config.check_quorum
-                && !check_quorum::leader_has_quorum(
-                    self.id,
-                    self.config.nodes,
-                    &leader.heard,
-                    ctx.now(),
-                    self.config.election_min,
-                )
-            {
-                ctx.log(format_args!(
-                    "heard from no majority for {}: steps down (CheckQuorum)",
-                    crate::runtime::time::format_duration(self.config.election_min)
-                ));
-                return self.become_follower(ctx, self.state.current_term, None);
-            }
-            ctx.set_timer(Timer::Election, self.config.election_min);
+        if self.is_leader() {
+            // A leader has no election timeout (one left armed by a race is stale).
             return Ok(());
         }
         if self.config.pre_vote {
-            self.start_pre_vote(ctx);
-            Ok(())
+            self.start_pre_vote(ctx)
         } else {
             self.start_election(ctx)
         }
+    }
+
+    /// CheckQuorum (exercise 3.2): once per shortest election timeout, a leader checks
+    /// that a majority answered it in that time, and steps down if not.
+    pub(crate) fn on_check_quorum(&mut self, ctx: &mut Context<'_, Self>) -> Result<()> {
+        let Role::Leader(leader) = &self.role else {
+            return Ok(());
+        };
+        let window = self.config.election_min;
+        if !check_quorum::leader_has_quorum(
+            self.id,
+            self.config.nodes,
+            &leader.heard,
+            ctx.now(),
+            window,
+        ) {
+            ctx.log(format_args!(
+                "heard from no majority for {}: steps down (CheckQuorum)",
+                crate::runtime::time::format_duration(window)
+            ));
+            return self.become_follower(ctx, self.state.current_term, None);
+        }
+        ctx.set_timer(Timer::CheckQuorum, window);
+        Ok(())
     }
 
     // ANCHOR: start_election
@@ -152,7 +161,9 @@ impl RaftNode {
         for peer in self.config.peers(self.id).filter(|p| !answered.contains(p)) {
             ctx.send(peer, Msg::RequestVote { term, last_log });
         }
-        ctx.set_timer(Timer::RetryVotes, self.config.heartbeat);
+        if !self.config.breaks(Rule::NoRetry) {
+            ctx.set_timer(Timer::RetryVotes, self.config.heartbeat);
+        }
     }
     // ANCHOR_END: start_election
 
@@ -175,17 +186,22 @@ impl RaftNode {
             || self.config.breaks(Rule::NoRestriction);
         let granted = free && up_to_date;
         if granted {
-            self.state.voted_for = Some(candidate);
-            self.persist_term_and_vote()?;
-            let term = self.state.current_term;
-            ctx.trace(
-                Event::new("voted")
-                    .with("term", term)
-                    .with("for", candidate),
-            );
-            ctx.log(format_args!("grants its vote to {candidate}"));
-            // Granting a vote counts as hearing from a would-be leader (Figure 2).
-            self.reset_election_timer(ctx);
+            if self.state.voted_for != Some(candidate) {
+                self.state.voted_for = Some(candidate);
+                self.persist_term_and_vote()?;
+                let term = self.state.current_term;
+                ctx.trace(
+                    Event::new("voted")
+                        .with("term", term)
+                        .with("for", candidate),
+                );
+                ctx.log(format_args!("grants its vote to {candidate}"));
+            }
+            // Granting a vote counts as hearing from a would-be leader (Figure 2): the
+            // candidate gets a whole timeout to win and send its first heartbeat.
+            if !self.config.breaks(Rule::NoResetOnVote) {
+                self.reset_election_timer(ctx);
+            }
         } else {
             ctx.log(format_args!(
                 "refuses {candidate}: {}",
@@ -253,11 +269,10 @@ impl RaftNode {
         let term = self.state.current_term;
         ctx.trace(Event::new("became_leader").with("term", term));
         ctx.log(format_args!("wins the election of term {term}"));
-        // A leader's election timer only checks its quorum (exercise 3.2).
+        // A leader waits for no election; it may check its quorum (exercise 3.2).
+        ctx.cancel_timer(Timer::Election);
         if self.config.check_quorum {
-            ctx.set_timer(Timer::Election, self.config.election_min);
-        } else {
-            ctx.cancel_timer(Timer::Election);
+            ctx.set_timer(Timer::CheckQuorum, self.config.election_min);
         }
         self.send_heartbeats(ctx);
     }
@@ -286,9 +301,10 @@ impl RaftNode {
         ctx.set_timer(Timer::Heartbeat, self.config.heartbeat);
     }
 
-    /// A heartbeat of our current term: its sender is the term's leader. A candidate
-    /// recognizes it and steps down (§5.2); anyone resets its election timer.
-    pub(crate) fn on_heartbeat(
+    /// An AppendEntries of our current term (in this chapter always a heartbeat): its
+    /// sender is the term's leader. A candidate recognizes it and steps down (§5.2);
+    /// anyone resets its election timer.
+    pub(crate) fn on_append_entries(
         &mut self,
         ctx: &mut Context<'_, Self>,
         leader: NodeId,
@@ -343,7 +359,7 @@ impl RaftNode {
     // ANCHOR: pre_vote
     /// PreVote (exercise 3.1): before raising its term, ask whether a majority would
     /// vote for it. Nothing is written: the term does not change.
-    pub(crate) fn start_pre_vote(&mut self, ctx: &mut Context<'_, Self>) {
+    pub(crate) fn start_pre_vote(&mut self, ctx: &mut Context<'_, Self>) -> Result<()> {
         self.role = Role::PreCandidate {
             votes: BTreeSet::from([self.id]),
         };
@@ -357,8 +373,9 @@ impl RaftNode {
         }
         if majority(self.config.nodes) == 1 {
             // A cluster of one needs nobody's answer.
-            let _ = self.start_election(ctx);
+            return self.start_election(ctx);
         }
+        Ok(())
     }
 
     /// Someone asks whether we would vote for it in `term`. The answer is the exercise's

@@ -17,8 +17,8 @@
 //! - a message from a newer term makes the node a follower in that term, before
 //!   anything else happens.
 //!
-//! Leader election (§5.2) in five rules, each of which this chapter removes on purpose
-//! ([`Rule`]) to show what goes wrong without it:
+//! Leader election (§5.2) in a handful of rules, each of which this chapter removes on
+//! purpose ([`Rule`]) to show what goes wrong without it:
 //!
 //! - **one vote per term**, kept on disk before the vote is sent (§5.2, Figure 2:
 //!   `votedFor`); without it two candidates win the same term;
@@ -28,8 +28,11 @@
 //! - **the election restriction** (§5.4.1): a voter refuses a candidate whose log is less
 //!   up-to-date than its own; without it a node that missed committed entries can lead;
 //! - **only a leader's heartbeat or a granted vote resets the election timer** (Figure
-//!   2); a node that resets it on every newer term lets candidates that cannot win
-//!   (their logs are behind) hold off, round after round, those that can.
+//!   2): a node that resets it on every newer term lets candidates that cannot win hold
+//!   off those that can, and one that does not reset it on a vote may start a needless
+//!   election before the candidate it voted for has won;
+//! - **a candidate retries** the nodes that have not answered (§5.1); without it, on a
+//!   lossy network, elections take more terms.
 //!
 //! Files: [`state`] (Figure 2), [`node`] (the node: roles, the term rule, dispatch),
 //! [`election`] (chapter 3), [`check`] (Election Safety, checked on every step),
@@ -174,13 +177,15 @@ impl Message for Msg {
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Timer {
     /// A follower or candidate heard from no leader for a whole randomized timeout:
-    /// it starts an election. A leader uses it to check its quorum (exercise 3.2).
+    /// it starts an election. A leader has none.
     Election,
     /// A leader's next round of heartbeats is due.
     Heartbeat,
     /// A candidate asks again the nodes that have not answered its RequestVote (every
     /// heartbeat interval: a lost request or answer costs a retry, not a whole term).
     RetryVotes,
+    /// A leader checks that a majority answered it lately (CheckQuorum, exercise 3.2).
+    CheckQuorum,
 }
 
 // ANCHOR: rules
@@ -210,18 +215,28 @@ pub enum Rule {
     /// it hears from the term's leader or grants a vote (Figure 2, "Rules for Servers",
     /// Followers): a candidate that cannot win holds off the elections of those that can.
     ResetOnNewTerm,
+    /// A node does not reset its election timer when it grants a vote (Figure 2): it may
+    /// time out before the candidate it voted for has won and sent its first heartbeat,
+    /// and start a needless election in the next term.
+    NoResetOnVote,
+    /// A candidate asks each node once per term, and never again (§5.1: "servers retry
+    /// RPCs if they do not receive a response in a timely manner"): on a lossy network,
+    /// a lost request or answer costs the whole term.
+    NoRetry,
 }
 // ANCHOR_END: rules
 
 impl Rule {
     /// Every rule, in the order the book discusses them.
-    pub const ALL: [Rule; 6] = [
+    pub const ALL: [Rule; 8] = [
         Rule::VoteTwice,
         Rule::NoPersist,
         Rule::StaleTerms,
         Rule::FixedTimeout,
         Rule::NoRestriction,
         Rule::ResetOnNewTerm,
+        Rule::NoResetOnVote,
+        Rule::NoRetry,
     ];
 
     /// The rule's name on the command line (`vote-twice`).
@@ -233,6 +248,8 @@ impl Rule {
             Rule::FixedTimeout => "fixed-timeout",
             Rule::NoRestriction => "no-restriction",
             Rule::ResetOnNewTerm => "reset-on-new-term",
+            Rule::NoResetOnVote => "no-reset-on-vote",
+            Rule::NoRetry => "no-retry",
         }
     }
 }

@@ -200,20 +200,23 @@ impl Node for RaftNode {
         // The term rule, once for every message (§5.1, Figure 2 "Rules for Servers").
         let term = msg.term();
         if term > self.state.current_term && Self::adopts_term(&msg) {
-            // A newer term: follow it (persisted first), whoever we were.
-            let leader = matches!(msg, Msg::AppendEntries { .. }).then_some(from);
+            // A newer term: follow it (persisted first), whoever we were. Only that
+            // term's leader sends AppendEntries or TimeoutNow.
+            let leader =
+                matches!(msg, Msg::AppendEntries { .. } | Msg::TimeoutNow { .. }).then_some(from);
             self.become_follower(ctx, term, leader)?;
         } else if term < self.state.current_term && !self.config.breaks(Rule::StaleTerms) {
             // A stale message: answer a request with our term, drop a reply.
             self.answer_stale(ctx, from, &msg);
             return Ok(());
         }
-        // Past this point, a message's term is our current term (or, for PreVote, the
-        // term it asks about).
+        // Past this point, a message's term is our current term, except for the PreVote
+        // messages (a PreVote, and a granted PreVoteReply, carry the term asked about),
+        // and for stale messages when `stale-terms` is broken.
         match msg {
             Msg::RequestVote { last_log, .. } => self.on_request_vote(ctx, from, last_log),
             Msg::Vote { granted, .. } => self.on_vote(ctx, from, granted),
-            Msg::AppendEntries { prev_log, .. } => self.on_heartbeat(ctx, from, prev_log),
+            Msg::AppendEntries { prev_log, .. } => self.on_append_entries(ctx, from, prev_log),
             Msg::AppendReply { match_index, .. } => {
                 self.on_append_reply(ctx, from, match_index);
                 Ok(())
@@ -231,6 +234,7 @@ impl Node for RaftNode {
     fn on_timer(&mut self, ctx: &mut Context<'_, Self>, timer: Timer) -> Result<()> {
         match timer {
             Timer::Election => self.on_election_timeout(ctx),
+            Timer::CheckQuorum => self.on_check_quorum(ctx),
             Timer::Heartbeat => {
                 self.send_heartbeats(ctx);
                 Ok(())

@@ -27,3 +27,27 @@ pub fn sweep_seeds(default: u64) -> u64 {
         .and_then(|s| s.parse().ok())
         .unwrap_or(default)
 }
+
+/// The seeds a randomized sweep runs: the one seed `QUORUM_SEED` names (to replay a
+/// failure), else `0..QUORUM_SEEDS`, else `0..default`.
+pub fn sweep_range(default: u64) -> std::ops::Range<u64> {
+    match std::env::var("QUORUM_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+    {
+        Some(seed) => seed..seed + 1,
+        None => 0..sweep_seeds(default),
+    }
+}
+
+/// `.or_seed(seed)`: unwraps a harness result, naming the seed if it failed.
+pub trait OrSeed<T> {
+    /// The value, or a panic that names `seed` and the error.
+    fn or_seed(self, seed: u64) -> T;
+}
+
+impl<T> OrSeed<T> for quorum::Result<T> {
+    fn or_seed(self, seed: u64) -> T {
+        self.unwrap_or_else(|e| panic!("seed {seed}: {e}"))
+    }
+}

@@ -6,7 +6,7 @@
 //! leader checks once per election timeout whether a majority answered it during that
 //! time, and steps down to follower if not.
 //!
-//! `RaftNode::on_election_timeout` (src/raft/election.rs) calls this on a leader. The
+//! `RaftNode::on_check_quorum` (src/raft/election.rs) calls this on a leader. The
 //! leader counts itself; `heard` says when each follower last answered a heartbeat.
 //! `crate::raft::majority` and `Time::since` do the arithmetic.
 //!
