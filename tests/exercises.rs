@@ -613,22 +613,10 @@ fn ex3_3_a_transfer_is_refused_by_a_follower_or_to_a_node_that_is_not_a_follower
 /// that has caught up gets leadership.
 #[test]
 fn ex3_3_a_transfer_to_a_follower_whose_log_is_behind_is_refused() {
-    use quorum::raft::Entry;
     let seed = 2;
-    let config = RaftConfig::new(3);
-    let f = raft_run::factory(&config);
     // n1 and n2 hold an entry that n3 lacks, so n3 never leads.
-    let mut cluster = Cluster::with_config(SimConfig::new(3, seed), move |id, mut storage| {
-        if id != n(3) && storage.last_log_index()? == 0 {
-            let entry = Entry {
-                term: 1,
-                command: b"x".to_vec(),
-            };
-            storage.append_log(1, &[entry.encode()])?;
-        }
-        f(id, storage)
-    })
-    .unwrap();
+    let f = raft_run::factory_with_logs(&RaftConfig::new(3), vec![1, 1, 0]);
+    let mut cluster = Cluster::with_config(SimConfig::new(3, seed), move |id, s| f(id, s)).unwrap();
     raft_run::install_checker(&mut cluster.sim);
     let (leader, term) = cluster.check_one_leader().or_seed(seed);
     cluster.run_for(ms(200)).unwrap();

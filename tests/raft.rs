@@ -8,7 +8,7 @@ use quorum::check::Violation;
 use quorum::raft::check::{ELECTION_SAFETY, ONE_VOTE_PER_TERM};
 use quorum::raft::experiment::{self, Setup};
 use quorum::raft::run::agreed_leader;
-use quorum::raft::{run, Entry, RaftConfig, Rule};
+use quorum::raft::{run, RaftConfig, Rule};
 use quorum::runtime::cluster::{ms, n, secs};
 use quorum::runtime::{Action, Faults, NodeId, Rng, SimConfig, Time};
 use quorum::storage::Location;
@@ -387,18 +387,8 @@ fn the_election_restriction_keeps_a_node_with_a_shorter_log_from_leading() {
     let n3_leads = |seed: u64, broken: Option<Rule>| {
         let mut c = config(3);
         c.broken = broken;
-        let f = run::factory(&c);
-        let factory =
-            std::sync::Arc::new(move |id: NodeId, mut storage: quorum::storage::Storage| {
-                if id != n(3) && storage.last_log_index()? == 0 {
-                    let entry = Entry {
-                        term: 1,
-                        command: b"x".to_vec(),
-                    };
-                    storage.append_log(1, &[entry.encode()])?;
-                }
-                f(id, storage)
-            });
+        // n1 and n2 hold an entry of term 1; n3's log is empty.
+        let factory = run::factory_with_logs(&c, vec![1, 1, 0]);
         let locations = (0..3).map(|_| Location::memory()).collect();
         let (mut sim, checker) =
             run::checked_sim_with(SimConfig::new(3, seed), locations, factory).unwrap();

@@ -26,11 +26,10 @@
 
 use std::time::Duration;
 
-use super::{run, Entry, RaftConfig, RaftNode, Term};
+use super::{run, RaftConfig, RaftNode, Term};
 use crate::error::{Error, Result};
-use crate::runtime::sim::Factory;
 use crate::runtime::{Action, Faults, NodeId, Rng, Sim, SimConfig, Time};
-use crate::storage::{Location, Storage};
+use crate::storage::Location;
 
 /// One configuration of the experiment.
 #[derive(Clone, Debug, PartialEq)]
@@ -105,24 +104,6 @@ pub struct Trial {
     pub terms: u64,
 }
 
-/// A factory whose servers start with logs of `lengths[i]` entries of term 1.
-fn factory_with_logs(config: &RaftConfig, lengths: Vec<u64>) -> Factory<RaftNode> {
-    let config = config.clone();
-    std::sync::Arc::new(move |id: NodeId, mut storage: Storage| {
-        let want = lengths.get(id.index()).copied().unwrap_or(0);
-        if storage.last_log_index()? < want {
-            let entry = Entry {
-                term: 1,
-                command: Vec::new(),
-            }
-            .encode();
-            let entries = vec![entry; want as usize];
-            storage.append_log(1, &entries)?;
-        }
-        RaftNode::new(id, config.clone(), storage)
-    })
-}
-
 // ANCHOR: trial
 /// One trial: elect a leader, let it lead, crash it at a uniform point of its heartbeat
 /// interval, and time the election of the next.
@@ -146,7 +127,7 @@ pub fn trial(setup: &Setup, seed: u64) -> Result<Trial> {
         ..SimConfig::new(setup.nodes, seed)
     };
     let locations = (0..setup.nodes).map(|_| Location::memory()).collect();
-    let factory = factory_with_logs(&config, lengths);
+    let factory = run::factory_with_logs(&config, lengths);
     let (mut sim, checker) = run::checked_sim_with(sim_config, locations, factory)?;
     // Servers come up at different times, each within the shortest timeout: without
     // that, timeouts of no randomness (150–150ms) would never elect a first leader.

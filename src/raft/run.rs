@@ -19,16 +19,37 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::check::ElectionSafety;
-use super::{majority, RaftConfig, RaftNode, Term};
+use super::{majority, Entry, RaftConfig, RaftNode, Term};
 use crate::error::{Error, Result};
 use crate::runtime::sim::Factory;
 use crate::runtime::{Cluster, NodeId, Sim, SimConfig};
-use crate::storage::Location;
+use crate::storage::{Location, Storage};
 
 /// A factory of Raft nodes that all follow `config`.
 pub fn factory(config: &RaftConfig) -> Factory<RaftNode> {
     let config = config.clone();
     Arc::new(move |id: NodeId, storage| RaftNode::new(id, config.clone(), storage))
+}
+
+/// A factory of Raft nodes following `config` whose node `n(i+1)` starts with a log of
+/// `lengths[i]` entries of term 1 (none past the list's end): logs of different lengths,
+/// for the election restriction to have something to decide. A restarted node keeps
+/// the log it has.
+pub fn factory_with_logs(config: &RaftConfig, lengths: Vec<u64>) -> Factory<RaftNode> {
+    let config = config.clone();
+    Arc::new(move |id: NodeId, mut storage: Storage| {
+        let want = lengths.get(id.index()).copied().unwrap_or(0);
+        if storage.last_log_index()? < want {
+            let entry = Entry {
+                term: 1,
+                command: Vec::new(),
+            }
+            .encode();
+            let entries = vec![entry; want as usize];
+            storage.append_log(1, &entries)?;
+        }
+        RaftNode::new(id, config.clone(), storage)
+    })
 }
 
 /// Installs the [`ElectionSafety`] checker on every step of `sim`; the returned checker
