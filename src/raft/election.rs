@@ -101,6 +101,8 @@ impl RaftNode {
         if self.config.pre_vote {
             self.start_pre_vote(ctx)
         } else {
+            let next = self.state.current_term + 1;
+            ctx.log(format_args!("election timeout: campaigns in term {next}"));
             self.start_election(ctx)
         }
     }
@@ -144,7 +146,6 @@ impl RaftNode {
         self.heard_from_leader = None;
         let term = self.state.current_term;
         ctx.trace(Event::new("became_candidate").with("term", term));
-        ctx.log(format_args!("election timeout: campaigns in term {term}"));
         self.reset_election_timer(ctx);
         self.request_votes(ctx);
         self.maybe_win(ctx);
@@ -421,6 +422,9 @@ impl RaftNode {
         if granted && term == self.state.current_term + 1 {
             votes.insert(from);
             if votes.len() >= majority(self.config.nodes) {
+                ctx.log(format_args!(
+                    "a majority would vote for it: campaigns in term {term}"
+                ));
                 return self.start_election(ctx);
             }
         }

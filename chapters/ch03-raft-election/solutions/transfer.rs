@@ -48,6 +48,10 @@ pub fn on_timeout_now(node: &mut RaftNode, ctx: &mut Context<'_, RaftNode>) -> R
     if node.is_leader() {
         return Ok(());
     }
+    let next = node.term() + 1;
+    ctx.log(format_args!(
+        "TimeoutNow from the leader: campaigns in term {next}"
+    ));
     node.start_election(ctx)
 }
 // ANCHOR_END: on_timeout_now
