@@ -552,3 +552,29 @@ fn raft_help_documents_its_flags_and_subcommands() {
         assert!(help.contains(sub), "--help does not list {sub}");
     }
 }
+
+/// A smoke test of Raft on real threads: the harness crashes the leader three times,
+/// and each time another node is elected; the trace keeps Election Safety.
+#[test]
+fn raft_on_threads_elects_a_new_leader_after_each_crash() {
+    let out = ch03(&[
+        "--nodes",
+        "3",
+        "--crash-leader-every",
+        "500ms",
+        "--duration",
+        "2s",
+        "--json",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let j = json(&out);
+    assert_eq!(j["runtime"], "threads");
+    assert_eq!(j["leader_crashes"], 3, "{j}");
+    assert_eq!(j["failovers"], 3, "{j}");
+    assert!(j["leaders"].as_array().unwrap().len() >= 4, "{j}");
+    assert_eq!(j["violations"].as_array().unwrap().len(), 0, "{j}");
+}
