@@ -561,9 +561,9 @@ fn raft_on_threads_elects_a_new_leader_after_each_crash() {
         "--nodes",
         "3",
         "--crash-leader-every",
-        "500ms",
+        "700ms",
         "--duration",
-        "2s",
+        "2800ms",
         "--json",
     ]);
     assert!(
