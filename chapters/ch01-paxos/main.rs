@@ -266,12 +266,7 @@ fn run_sim(cli: &Cli, schedule: &Schedule, seed: u64, trace: bool) -> quorum::Re
     )?;
     sim.schedule(schedule)?;
     let end = Time::ZERO + c.duration;
-    let healed = schedule
-        .actions
-        .iter()
-        .map(|(at, _)| Time::ZERO + *at)
-        .max()
-        .unwrap_or(Time::ZERO);
+    let healed = Time::ZERO + schedule.last_at();
     let all_learned =
         |s: &quorum::runtime::Sim<PaxosNode>| s.live_nodes().all(|(_, n)| n.chosen().is_some());
     // Run past the last fault, then until everyone has learned (or time is up).

@@ -187,16 +187,6 @@ impl Outcome {
     }
 }
 
-/// When the schedule's last fault happens.
-fn last_fault(schedule: &Schedule) -> Duration {
-    schedule
-        .actions
-        .iter()
-        .map(|(at, _)| *at)
-        .max()
-        .unwrap_or_default()
-}
-
 // ANCHOR: run_sim
 /// One simulated run of seed `seed` for the whole duration, checked on every step; with
 /// `--crash-leader-every D` the harness crashes whoever leads every D and restarts it
@@ -258,69 +248,55 @@ fn run_threads(cli: &Cli, config: &RaftConfig, schedule: &Schedule) -> quorum::R
     tconfig.trace = true;
     let (locations, _claim) = c.locations("ch03-raft-election")?;
     let mut threads = Threads::start(tconfig, locations, run::factory(config))?;
-    let started = Instant::now();
-    // Every action at its time: the schedule's faults, and the leader crashes.
-    let mut actions: Vec<(Duration, Option<Action>)> = schedule
+    // Every step at its time: the schedule's faults and, every D, a leader's crash and,
+    // D/2 later (before the next crash), its restart.
+    enum Step {
+        Fault(Action),
+        CrashLeader,
+        RestartCrashed,
+    }
+    let mut steps: Vec<(Duration, Step)> = schedule
         .actions
         .iter()
-        .map(|(at, a)| (*at, Some(a.clone())))
+        .map(|(at, a)| (*at, Step::Fault(a.clone())))
         .collect();
     if let Some(every) = cli.raft.crash_leader_every {
         let mut at = every;
         while at < c.duration {
-            actions.push((at, None));
+            steps.push((at, Step::CrashLeader));
+            steps.push((at + every / 2, Step::RestartCrashed));
             at += every;
         }
     }
-    actions.sort_by_key(|(at, _)| *at);
+    steps.sort_by_key(|(at, _)| *at);
+    let started = Instant::now();
     let mut crashes = Vec::new();
-    let mut restarts: Vec<(Duration, NodeId)> = Vec::new();
-    let mut i = 0;
-    while i < actions.len() || !restarts.is_empty() {
-        // The next thing to do: a scheduled action or a restart, whichever is first.
-        let next_action = actions.get(i).map(|(at, _)| *at);
-        let next_restart = restarts.iter().map(|(at, _)| *at).min();
-        let at = match (next_action, next_restart) {
-            (Some(a), Some(r)) => a.min(r),
-            (Some(a), None) => a,
-            (None, Some(r)) => r,
-            (None, None) => break,
-        };
-        if at >= c.duration {
-            break;
-        }
+    let mut crashed = None;
+    for (at, step) in steps.into_iter().filter(|(at, _)| *at < c.duration) {
         std::thread::sleep(at.saturating_sub(started.elapsed()));
-        if next_restart == Some(at) {
-            let k = restarts.iter().position(|(t, _)| *t == at).unwrap_or(0);
-            let (_, node) = restarts.remove(k);
-            threads.apply(&Action::Restart(node))?;
-            continue;
-        }
-        match &actions[i].1 {
-            Some(action) => threads.apply(action)?,
-            None => {
+        match step {
+            Step::Fault(action) => threads.apply(&action)?,
+            Step::CrashLeader => {
                 if let Some((leader, _)) = threads_leader(&threads, c.node_count())? {
-                    let now = threads.now();
+                    crashes.push((threads.now(), leader));
                     threads.apply(&Action::Crash(leader))?;
-                    crashes.push((now, leader));
-                    if let Some(every) = cli.raft.crash_leader_every {
-                        restarts.push((at + every / 2, leader));
-                    }
+                    crashed = Some(leader);
+                }
+            }
+            Step::RestartCrashed => {
+                if let Some(node) = crashed.take() {
+                    threads.apply(&Action::Restart(node))?;
                 }
             }
         }
-        i += 1;
     }
     std::thread::sleep(c.duration.saturating_sub(started.elapsed()));
-    let mut terms = Vec::new();
-    let mut follows = Vec::new();
+    let mut views: Vec<run::View> = Vec::new();
     for id in NodeId::all(c.node_count()) {
-        if let Some((term, leader, leads)) = threads.inspect(id, |n: Option<&RaftNode>| {
-            n.map(|n| (n.term(), n.leader, n.is_leader()))
-        })? {
-            terms.push((id, term));
-            follows.push((id, term, leader, leads));
-        }
+        let view = threads.inspect(id, move |n: Option<&RaftNode>| {
+            n.map(|n| (id, n.term(), n.leader, n.is_leader()))
+        })?;
+        views.extend(view);
     }
     threads.stop()?;
     let records = threads.take_records();
@@ -329,20 +305,13 @@ fn run_threads(cli: &Cli, config: &RaftConfig, schedule: &Schedule) -> quorum::R
         .iter()
         .flat_map(|r| checker.observe_record(r))
         .collect();
-    let agreed = follows.first().and_then(|&(_, term, leader, _)| {
-        let leader = leader?;
-        let ok = follows
-            .iter()
-            .all(|&(id, t, l, leads)| t == term && l == Some(leader) && (leads == (id == leader)));
-        ok.then_some((leader, term))
-    });
     Ok(Outcome {
         runtime: "threads",
         stats: threads.total_stats(),
         leaders: checker.leaders(),
         elections: checker.elections(),
-        terms,
-        agreed,
+        terms: views.iter().map(|&(id, term, _, _)| (id, term)).collect(),
+        agreed: run::agreed_leader_among(&views),
         crashes,
         violations,
         records,
@@ -382,14 +351,13 @@ fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
 
-/// `{"p50": …, "p99": …, "max": …}` of failover times in milliseconds.
-fn failover_json(failovers: &[Option<Duration>]) -> Value {
-    let us: Vec<u64> = failovers
+/// The failover times that ended in an election, in microseconds.
+fn failover_us(failovers: &[Option<Duration>]) -> Vec<u64> {
+    failovers
         .iter()
         .flatten()
         .map(|d| d.as_micros() as u64)
-        .collect();
-    cli::percentiles(&us)
+        .collect()
 }
 
 fn report(cli: &Cli, o: &Outcome) -> quorum::Result<bool> {
@@ -423,7 +391,10 @@ fn report(cli: &Cli, o: &Outcome) -> quorum::Result<bool> {
                 "failovers".into(),
                 json!(failovers.iter().filter(|f| f.is_some()).count()),
             );
-            m.insert("failover_us".into(), failover_json(&failovers));
+            m.insert(
+                "failover_us".into(),
+                cli::percentiles(&failover_us(&failovers)),
+            );
         }
         cli::print_json(&Value::Object(m))?;
         return Ok(o.violations.is_empty());
@@ -481,24 +452,12 @@ fn report(cli: &Cli, o: &Outcome) -> quorum::Result<bool> {
         None => println!("at the end the live nodes do not all follow one leader"),
     }
     if !o.crashes.is_empty() {
-        let done: Vec<Duration> = failovers.iter().flatten().copied().collect();
-        let mut sorted = done.clone();
-        sorted.sort();
-        let pick = |p: usize| {
-            let at = (p * sorted.len()).div_ceil(100).max(1) - 1;
-            sorted
-                .get(at)
-                .map_or("-".to_string(), |d| format!("{:.1}ms", ms(*d)))
-        };
+        let done = failover_us(&failovers);
         println!(
-            "{} leader crash(es), a new leader after {} of them; failover p50 {}, p99 {}, max {}",
+            "{} leader crash(es), a new leader after {} of them; failover {}",
             o.crashes.len(),
             done.len(),
-            pick(50),
-            pick(99),
-            sorted
-                .last()
-                .map_or("-".to_string(), |d| format!("{:.1}ms", ms(*d)))
+            percentiles_text(&done)
         );
     }
     cli::print_verdict(
@@ -543,7 +502,7 @@ fn sweep(
         extra += " --check-quorum";
     }
     // Liveness is owed only when the faults end early enough: 2 s before the end.
-    let calm = cli.common.duration >= last_fault(schedule) + Duration::from_secs(2)
+    let calm = cli.common.duration >= schedule.last_at() + Duration::from_secs(2)
         && r.crash_leader_every.is_none()
         && cli.common.drop == 0.0;
     let (mut with_leader, mut elections) = (0u64, 0u64);

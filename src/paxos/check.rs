@@ -52,21 +52,6 @@ fn field<T: serde::de::DeserializeOwned>(event: &Event, key: &str) -> Option<T> 
         .and_then(|v| serde_json::from_value(v.clone()).ok())
 }
 
-/// The protocol event a trace record holds (the checker reads either).
-fn event_of(record: &Record) -> Option<Event> {
-    let name = ["proposed", "accepted", "chosen"]
-        .into_iter()
-        .find(|n| *n == record.event)?;
-    let mut event = Event::new(name);
-    for (k, v) in &record.fields {
-        let key = ["ballot", "value"].into_iter().find(|f| f == k);
-        if let Some(key) = key {
-            event.fields.push((key, v.clone()));
-        }
-    }
-    Some(event)
-}
-
 impl Agreement {
     /// Hashes what decides the checks' future verdicts, for the explorer: the values
     /// chosen, and the acceptances of the ballots `open` says some acceptor may still
@@ -176,7 +161,7 @@ impl Agreement {
 
     /// [`Agreement::observe`] for an event read back from a trace record.
     pub fn observe_record(&mut self, record: &Record) -> Vec<Violation> {
-        match event_of(record) {
+        match record.event_among(&["proposed", "accepted", "chosen"], &["ballot", "value"]) {
             Some(event) => self.observe(Time(record.t_us), record.node, &event),
             None => Vec::new(),
         }

@@ -104,19 +104,13 @@ impl ElectionSafety {
     /// [`ElectionSafety::observe`] for a trace record (how the threaded runs are checked,
     /// after the fact).
     pub fn observe_record(&mut self, r: &Record) -> Vec<Violation> {
-        let name = ["became_leader", "became_candidate", "voted"]
-            .into_iter()
-            .find(|n| *n == r.event);
-        let Some(name) = name else {
-            return Vec::new();
-        };
-        let mut event = Event::new(name);
-        for key in ["term", "for"] {
-            if let Some(v) = r.fields.get(key) {
-                event.fields.push((key, v.clone()));
-            }
+        match r.event_among(
+            &["became_leader", "became_candidate", "voted"],
+            &["term", "for"],
+        ) {
+            Some(event) => self.observe(Time(r.t_us), r.node, &event),
+            None => Vec::new(),
         }
-        self.observe(Time(r.t_us), r.node, &event)
     }
 
     /// Every election won, in term order.

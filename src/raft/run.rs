@@ -133,17 +133,30 @@ fn leaders_among(sim: &Sim<RaftNode>, nodes: &[NodeId]) -> Vec<(NodeId, Term)> {
     leaders
 }
 
-/// The leader every live node follows, with its term, if they all agree on one: the
-/// leader leads that term and every other live node is in it and names it.
+/// What a node says of itself, for [`agreed_leader_among`]: its id, its term, the
+/// leader it follows (itself if it leads), and whether it leads.
+pub type View = (NodeId, Term, Option<NodeId>, bool);
+
+/// The leader every one of `views` follows, with its term, if they all agree on one:
+/// all are in the same term and name the same leader, which is among them and is the
+/// only one that leads. How a run's end is judged, in the simulator and on threads.
+pub fn agreed_leader_among(views: &[View]) -> Option<(NodeId, Term)> {
+    let &(_, term, leader, _) = views.first()?;
+    let leader = leader?;
+    let agree = views
+        .iter()
+        .all(|&(id, t, l, leads)| t == term && l == Some(leader) && leads == (id == leader));
+    (agree && views.iter().any(|v| v.0 == leader)).then_some((leader, term))
+}
+
+/// The leader every live node of `sim` follows, with its term, if they all agree on one
+/// ([`agreed_leader_among`]).
 pub fn agreed_leader(sim: &Sim<RaftNode>) -> Option<(NodeId, Term)> {
-    let mut live = sim.live_nodes();
-    let (_, first) = live.next()?;
-    let (leader, term) = (first.leader?, first.term());
-    let leads = sim
-        .node(leader)
-        .is_some_and(|l| l.is_leader() && l.term() == term);
-    (leads && live.all(|(_, n)| n.leader == Some(leader) && n.term() == term))
-        .then_some((leader, term))
+    let views: Vec<View> = sim
+        .live_nodes()
+        .map(|(id, n)| (id, n.term(), n.leader, n.is_leader()))
+        .collect();
+    agreed_leader_among(&views)
 }
 
 /// The live node that leads the highest term, with the term, if any node leads.

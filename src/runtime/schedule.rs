@@ -121,6 +121,16 @@ impl Schedule {
         self.actions.push((at, action));
     }
 
+    /// When the last action happens (zero for an empty schedule): from then on, the
+    /// faults are whatever the schedule left.
+    pub fn last_at(&self) -> Duration {
+        self.actions
+            .iter()
+            .map(|(at, _)| *at)
+            .max()
+            .unwrap_or_default()
+    }
+
     /// The schedule of the shared `--crash` and `--partition` flags in a cluster of
     /// `nodes` nodes; an id outside `1..=nodes` is an error naming the flag.
     pub fn from_specs(

@@ -76,6 +76,20 @@ impl Record {
         RUNTIME_EVENTS.contains(&self.event.as_str())
     }
 
+    /// The protocol event this record holds, if its name is one of `names`, with those of
+    /// its fields named in `keys`: how a checker that reads events reads a trace after
+    /// the fact (a threaded run's).
+    pub fn event_among(&self, names: &[&'static str], keys: &[&'static str]) -> Option<Event> {
+        let name = names.iter().find(|n| **n == self.event)?;
+        let mut event = Event::new(name);
+        for key in keys {
+            if let Some(v) = self.fields.get(*key) {
+                event.fields.push((key, v.clone()));
+            }
+        }
+        Some(event)
+    }
+
     /// Field `key` as an integer, if present and an integer.
     pub fn u64_field(&self, key: &str) -> Option<u64> {
         self.fields.get(key).and_then(|v| v.as_u64())
