@@ -320,7 +320,7 @@ fn run_threads(cli: &Cli, config: &RaftConfig, schedule: &Schedule) -> quorum::R
 
 /// The node that leads the highest term on threads, with its term, asked of each node
 /// on its own thread.
-pub(crate) fn threads_leader(
+fn threads_leader(
     threads: &Threads<RaftNode>,
     nodes: usize,
 ) -> quorum::Result<Option<(NodeId, u64)>> {
