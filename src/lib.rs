@@ -14,6 +14,8 @@
 //! - [`storage`] (every chapter): stable storage, in SQLite (one file per node) or in
 //!   memory, which survives a node's crash.
 //! - [`check`] (every chapter): named properties checked on every simulated step.
+//! - [`types`] (every chapter): node and client ids, and time: the leaf every module
+//!   shares.
 //! - [`cli`] (every chapter binary): the flags every chapter binary shares.
 //! - [`exercises`] (every chapter): the exercises, built from the reference solutions or,
 //!   exercise by exercise (`--features ex0_1`), from the reader's own files under `chapters/`.
@@ -29,5 +31,6 @@ pub mod paxos;
 pub mod raft;
 pub mod runtime;
 pub mod storage;
+pub mod types;
 
 pub use error::{Error, Result};

@@ -8,7 +8,7 @@
 
 use serde::Serialize;
 
-use crate::runtime::Time;
+use crate::types::Time;
 
 /// A property that did not hold, and where.
 #[derive(Clone, Debug, PartialEq, Serialize)]

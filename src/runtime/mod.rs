@@ -18,7 +18,6 @@
 //! [`svg`] draws it as a space-time diagram.
 
 pub mod cluster;
-pub mod id;
 pub mod net;
 pub mod node;
 pub mod rng;
@@ -27,10 +26,10 @@ pub mod sim;
 pub mod stats;
 pub mod svg;
 pub mod threads;
-pub mod time;
 pub mod timers;
 pub mod trace;
 
+pub use crate::types::{id, time};
 pub use cluster::Cluster;
 pub use id::{ClientId, NodeId};
 pub use net::{Faults, Network};

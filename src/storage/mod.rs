@@ -103,7 +103,7 @@ mod sqlite;
 
 use std::path::{Path, PathBuf};
 
-use crate::runtime::NodeId;
+use crate::types::NodeId;
 use crate::{Error, Result};
 
 use memory::{MemoryStore, SharedMemory};

@@ -16,7 +16,7 @@ use std::time::Duration;
 use rusqlite::{params, Connection, ErrorCode, OpenFlags, OptionalExtension, TransactionBehavior};
 
 use super::SCHEMA_VERSION;
-use crate::runtime::NodeId;
+use crate::types::NodeId;
 use crate::{Error, Result};
 
 /// The first 16 bytes of every SQLite database file.
