@@ -28,7 +28,7 @@ use super::rng::Rng;
 use super::schedule::{Action, Schedule};
 use super::stats::NodeStats;
 use super::time::Time;
-use super::timers::TimerTable;
+use super::timers::{TimerTable, Wake, Woken};
 use super::trace::{Record, HARNESS};
 use crate::check::Violation;
 use crate::error::{Error, Result};
@@ -96,10 +96,10 @@ enum Happening<N: Node> {
         msg: N::Msg,
         id: u64,
     },
+    /// A wake-up for one of `node`'s timers; its key is the entry's time and sequence
+    /// number, and the node's [`TimerTable`] says what it finds.
     Timer {
         node: NodeId,
-        timer: N::Timer,
-        generation: u64,
     },
     Request {
         node: NodeId,
@@ -130,15 +130,7 @@ where
                 msg: msg.clone(),
                 id: *id,
             },
-            Happening::Timer {
-                node,
-                timer,
-                generation,
-            } => Happening::Timer {
-                node: *node,
-                timer: timer.clone(),
-                generation: *generation,
-            },
+            Happening::Timer { node } => Happening::Timer { node: *node },
             Happening::Request { node, client, req } => Happening::Request {
                 node: *node,
                 client: *client,
@@ -304,6 +296,15 @@ impl<N: Node> Sim<N> {
         self.queue.push(Queued {
             at,
             seq: self.seq,
+            what,
+        });
+    }
+
+    /// Queues a timer's wake-up under the key its arming took.
+    fn push_keyed(&mut self, key: Wake, what: Happening<N>) {
+        self.queue.push(Queued {
+            at: key.at,
+            seq: key.seq,
             what,
         });
     }
@@ -536,64 +537,94 @@ impl<N: Node> Sim<N> {
 
     // --- Controlled mode ----------------------------------------------------------
 
-    /// Every pending event, earliest first. Timer wake-ups made stale by a re-arm or a
-    /// cancel, and wake-ups of crashed nodes, are left out: they would do nothing.
+    /// Every pending event, earliest first: what is queued, and every armed timer of a
+    /// live node at its deadline (a timer is named by the sequence number of its
+    /// arming).
     pub fn pending(&self) -> Vec<Pending<'_, N>> {
-        let mut v: Vec<&Queued<N>> = self.queue.iter().filter(|q| self.is_live(q)).collect();
-        v.sort_by_key(|q| (q.at, q.seq));
-        v.into_iter()
-            .map(|q| Pending {
-                seq: q.seq,
-                at: q.at,
-                what: match &q.what {
+        let mut v: Vec<Pending<'_, N>> = self
+            .queue
+            .iter()
+            .filter_map(|q| {
+                let what = match &q.what {
                     Happening::Start(n) => PendingWhat::Start(*n),
                     Happening::Deliver { from, to, msg, .. } => PendingWhat::Deliver {
                         from: *from,
                         to: *to,
                         msg,
                     },
-                    Happening::Timer { node, timer, .. } => {
-                        PendingWhat::Timer { node: *node, timer }
-                    }
+                    // Armed timers are listed from the nodes' tables below.
+                    Happening::Timer { .. } => return None,
                     Happening::Request { node, client, .. } => PendingWhat::Request {
                         node: *node,
                         client: *client,
                     },
                     Happening::Action(a) => PendingWhat::Action(a),
-                },
+                };
+                Some(Pending {
+                    seq: q.seq,
+                    at: q.at,
+                    what,
+                })
             })
-            .collect()
-    }
-
-    fn is_live(&self, q: &Queued<N>) -> bool {
-        match &q.what {
-            Happening::Timer {
-                node, generation, ..
-            } => self
-                .slots
-                .get(node.index())
-                .is_some_and(|s| s.node.is_some() && s.timers.is_current(*generation)),
-            _ => true,
+            .collect();
+        for (i, slot) in self.slots.iter().enumerate() {
+            if slot.node.is_none() {
+                continue;
+            }
+            for (timer, due) in slot.timers.armed() {
+                v.push(Pending {
+                    seq: due.seq,
+                    at: due.at,
+                    what: PendingWhat::Timer {
+                        node: NodeId::from_index(i),
+                        timer,
+                    },
+                });
+            }
         }
+        v.sort_by_key(|p| (p.at, p.seq));
+        v
     }
 
+    /// Removes the queued event `seq` (not a timer's wake-up: timers are named by their
+    /// arming, see [`Sim::pending`]).
     fn remove_pending(&mut self, seq: u64) -> Option<Queued<N>> {
         let mut entries = std::mem::take(&mut self.queue).into_vec();
         let found = entries
             .iter()
-            .position(|q| q.seq == seq)
+            .position(|q| q.seq == seq && !matches!(q.what, Happening::Timer { .. }))
             .map(|i| entries.swap_remove(i));
         self.queue = BinaryHeap::from(entries);
         found
     }
 
+    /// The live node whose timer was armed with sequence number `seq`, and the timer's
+    /// deadline key, if there is one.
+    fn armed_timer(&self, seq: u64) -> Option<(NodeId, Wake)> {
+        self.slots.iter().enumerate().find_map(|(i, slot)| {
+            slot.node.as_ref()?;
+            let (_, due) = slot.timers.armed().find(|(_, due)| due.seq == seq)?;
+            Some((NodeId::from_index(i), due))
+        })
+    }
+
     /// Runs the pending event `seq` now, whatever its place in the queue. The clock
     /// moves forward to the event's time if that is later; it never moves back.
     pub fn step_pending(&mut self, seq: u64) -> Result<()> {
-        let q = self
-            .remove_pending(seq)
+        if let Some(q) = self.remove_pending(seq) {
+            return self.run_event(q);
+        }
+        let (node, due) = self
+            .armed_timer(seq)
             .ok_or_else(|| Error::Runtime(format!("no pending event #{seq}")))?;
-        self.run_event(q)
+        self.now = self.now.max(due.at);
+        self.steps += 1;
+        self.step_events.clear();
+        if let Some(timer) = self.slots[node.index()].timers.take(due) {
+            self.fire(node, timer)?;
+        }
+        self.run_checks();
+        Ok(())
     }
 
     /// Delivers a copy of the message in flight `seq` now and leaves the message in
@@ -629,12 +660,16 @@ impl<N: Node> Sim<N> {
     /// Removes the pending event `seq` without running it: the network lost the
     /// message (or the timer never fires).
     pub fn discard(&mut self, seq: u64) -> Result<()> {
-        let q = self
-            .remove_pending(seq)
-            .ok_or_else(|| Error::Runtime(format!("no pending event #{seq}")))?;
-        if let Happening::Deliver { from, to, id, .. } = q.what {
-            self.note_drop(from, to, id, DropReason::Lost);
+        if let Some(q) = self.remove_pending(seq) {
+            if let Happening::Deliver { from, to, id, .. } = q.what {
+                self.note_drop(from, to, id, DropReason::Lost);
+            }
+            return Ok(());
         }
+        let (node, due) = self
+            .armed_timer(seq)
+            .ok_or_else(|| Error::Runtime(format!("no pending event #{seq}")))?;
+        self.slots[node.index()].timers.take(due);
         Ok(())
     }
 
@@ -779,26 +814,28 @@ impl<N: Node> Sim<N> {
                     self.note_drop(from, to, id, DropReason::Crashed);
                 }
             }
-            Happening::Timer {
-                node, generation, ..
-            } => {
-                let Some(slot) = self.slots.get_mut(node.index()) else {
-                    return Ok(());
+            Happening::Timer { node } => {
+                let wake = Wake {
+                    at: q.at,
+                    seq: q.seq,
                 };
-                if slot.node.is_none() {
-                    return Ok(());
-                }
-                if let Some(timer) = slot.timers.fire(generation) {
-                    self.stats[node.index()].timers_fired += 1;
-                    if self.trace_runtime {
-                        let e = Event::new("timer").with("timer", format!("{timer:?}"));
-                        self.record_runtime(node, e);
+                let woken = match self.slots.get_mut(node.index()) {
+                    Some(slot) if slot.node.is_some() => slot.timers.wake(wake),
+                    _ => Woken::Stale,
+                };
+                match woken {
+                    Woken::Fire(timer) => self.fire(node, timer)?,
+                    Woken::Requeue(due) => {
+                        // Re-armed for later: wake up again at the deadline. Not an event.
+                        self.push_keyed(due, Happening::Timer { node });
+                        self.steps -= 1;
+                        return Ok(());
                     }
-                    self.dispatch(node, |n, ctx| n.on_timer(ctx, timer))?;
-                } else {
-                    // A stale wake-up: the timer was re-armed or cancelled. Not an event.
-                    self.steps -= 1;
-                    return Ok(());
+                    Woken::Stale => {
+                        // Cancelled, re-armed for earlier, or its node crashed. Not an event.
+                        self.steps -= 1;
+                        return Ok(());
+                    }
                 }
             }
             Happening::Request { node, client, req } => {
@@ -808,6 +845,16 @@ impl<N: Node> Sim<N> {
         }
         self.run_checks();
         Ok(())
+    }
+
+    /// Fires `timer` of node `node`: counts it, traces it, and calls the handler.
+    fn fire(&mut self, node: NodeId, timer: N::Timer) -> Result<()> {
+        self.stats[node.index()].timers_fired += 1;
+        if self.trace_runtime {
+            let e = Event::new("timer").with("timer", format!("{timer:?}"));
+            self.record_runtime(node, e);
+        }
+        self.dispatch(node, |n, ctx| n.on_timer(ctx, timer))
     }
 
     fn note_drop(&mut self, from: NodeId, to: NodeId, id: u64, reason: DropReason) {
@@ -866,16 +913,13 @@ impl<N: Node> Sim<N> {
             match effect {
                 Effect::Send { to, msg } => self.send(from, to, msg)?,
                 Effect::SetTimer { timer, after } => {
-                    let generation = self.slots[from.index()].timers.arm(timer.clone());
+                    // The arming takes the sequence number its wake-up would take, and
+                    // queues one only if no wake-up already queued comes soon enough.
+                    self.seq += 1;
                     let at = self.now + after;
-                    self.push(
-                        at,
-                        Happening::Timer {
-                            node: from,
-                            timer,
-                            generation,
-                        },
-                    );
+                    if let Some(wake) = self.slots[from.index()].timers.arm(timer, at, self.seq) {
+                        self.push_keyed(wake, Happening::Timer { node: from });
+                    }
                 }
                 Effect::CancelTimer(timer) => self.slots[from.index()].timers.cancel(&timer),
                 Effect::Reply { client, response } => {

@@ -33,7 +33,7 @@ use super::schedule::{Action, Schedule};
 use super::sim::Factory;
 use super::stats::NodeStats;
 use super::time::Time;
-use super::timers::TimerTable;
+use super::timers::{TimerTable, Wake, Woken};
 use super::trace::{Record, HARNESS};
 use crate::error::{Error, Result};
 use crate::storage::Location;
@@ -220,6 +220,7 @@ impl<N: Node> Threads<N> {
                 router: router_tx.clone(),
                 timers: TimerTable::default(),
                 heap: BinaryHeap::new(),
+                timer_seq: 0,
                 rng: Rng::derived(config.seed, 2 * id.0 as u64),
                 net_rng: Rng::derived(config.seed, 2 * id.0 as u64 + 1),
                 net: net.clone(),
@@ -502,8 +503,10 @@ struct Worker<N: Node> {
     peers: Vec<Sender<Envelope<N>>>,
     router: Sender<Delayed<N>>,
     timers: TimerTable<N::Timer>,
-    /// Wake-ups `(deadline, generation)`, earliest first.
-    heap: BinaryHeap<Reverse<(Instant, u64)>>,
+    /// Wake-ups of the node's timers, earliest first (see [`TimerTable`]).
+    heap: BinaryHeap<Reverse<Wake>>,
+    /// The sequence number of the last timer arming, which orders timers due at once.
+    timer_seq: u64,
     /// The protocol's generator (`ctx.rng()`).
     rng: Rng,
     /// The network's generator for this node's sends, apart so that faults don't
@@ -559,9 +562,9 @@ impl<N: Node> Worker<N> {
 
     /// The earliest wake-up still worth waking for (stale ones are discarded here).
     fn next_deadline(&mut self) -> Option<Instant> {
-        while let Some(&Reverse((deadline, generation))) = self.heap.peek() {
-            if self.timers.is_current(generation) {
-                return Some(deadline);
+        while let Some(&Reverse(wake)) = self.heap.peek() {
+            if self.timers.is_current(wake) {
+                return Some(self.shared.start + wake.at.as_duration());
             }
             self.heap.pop();
         }
@@ -574,13 +577,21 @@ impl<N: Node> Worker<N> {
     }
 
     fn fire_due_timers(&mut self) {
-        let now = Instant::now();
-        while let Some(&Reverse((deadline, generation))) = self.heap.peek() {
-            if deadline > now || self.crash_ordered() {
+        let now = self.shared.now();
+        while let Some(&Reverse(wake)) = self.heap.peek() {
+            if wake.at > now || self.crash_ordered() {
                 return;
             }
             self.heap.pop();
-            if let Some(timer) = self.timers.fire(generation) {
+            let timer = match self.timers.wake(wake) {
+                Woken::Fire(timer) => timer,
+                Woken::Requeue(due) => {
+                    self.heap.push(Reverse(due));
+                    continue;
+                }
+                Woken::Stale => continue,
+            };
+            {
                 self.shared.stats[self.id.index()]
                     .timers_fired
                     .fetch_add(1, Relaxed);
@@ -693,9 +704,10 @@ impl<N: Node> Worker<N> {
         match effect {
             Effect::Send { to, msg } => self.send(to, msg),
             Effect::SetTimer { timer, after } => {
-                let generation = self.timers.arm(timer);
-                self.heap
-                    .push(Reverse((Instant::now() + after, generation)));
+                self.timer_seq += 1;
+                if let Some(wake) = self.timers.arm(timer, now + after, self.timer_seq) {
+                    self.heap.push(Reverse(wake));
+                }
             }
             Effect::CancelTimer(timer) => self.timers.cancel(&timer),
             Effect::Reply { client, response } => {
