@@ -9,8 +9,8 @@ use quorum::runtime::cluster::{ms, n, secs};
 use quorum::runtime::sim::PendingWhat;
 use quorum::runtime::trace::Record;
 use quorum::runtime::{
-    Action, Cluster, Context, Event, Faults, Message, Node, NodeId, Schedule, Sim, SimConfig,
-    Threads, ThreadsConfig, Time,
+    Action, ClientId, Cluster, Context, Event, Faults, Message, Node, NodeId, Schedule, Sim,
+    SimConfig, Threads, ThreadsConfig, Time,
 };
 use quorum::storage::{Location, Storage};
 
@@ -467,6 +467,184 @@ fn a_failing_handler_is_fail_stop() {
         0,
         "the effects of a failed handler must be discarded"
     );
+}
+
+// --- The batching point and timers that cost nothing to re-arm ------------------------
+
+/// A node that queues every request and answers them all at its batching point: each
+/// answer is (how many flushes the node has run, how many requests that flush answered).
+struct Batcher {
+    queued: Vec<ClientId>,
+    flushes: u64,
+}
+
+impl Node for Batcher {
+    type Msg = Note;
+    type Timer = T;
+    type Request = u64;
+    type Response = (u64, usize);
+
+    fn on_start(&mut self, _: &mut Context<'_, Self>) -> quorum::Result<()> {
+        Ok(())
+    }
+    fn on_message(&mut self, _: &mut Context<'_, Self>, _: NodeId, _: Note) -> quorum::Result<()> {
+        Ok(())
+    }
+    fn on_timer(&mut self, _: &mut Context<'_, Self>, _: T) -> quorum::Result<()> {
+        Ok(())
+    }
+    fn on_request(
+        &mut self,
+        _: &mut Context<'_, Self>,
+        client: ClientId,
+        _: u64,
+    ) -> quorum::Result<()> {
+        self.queued.push(client);
+        Ok(())
+    }
+    fn on_flush(&mut self, ctx: &mut Context<'_, Self>) -> quorum::Result<()> {
+        self.flushes += 1;
+        let batch = self.queued.len();
+        for client in self.queued.drain(..) {
+            ctx.reply(client, (self.flushes, batch));
+        }
+        Ok(())
+    }
+}
+
+fn batcher() -> Batcher {
+    Batcher {
+        queued: Vec::new(),
+        flushes: 0,
+    }
+}
+
+/// The simulator flushes a node once its events at the current instant are done: 64
+/// requests that arrive together are answered by one flush, at the instant they
+/// arrived; one request at a time is answered at once, one flush each.
+#[test]
+fn sixty_four_requests_at_one_instant_reach_one_flush_in_the_simulator() {
+    let mut sim = Sim::new(SimConfig::new(1, 1), |_, _| Ok(batcher())).unwrap();
+    sim.run_for(ms(1)).unwrap();
+    let before = sim.flushes();
+    for i in 0..64 {
+        sim.request(n(1), i).unwrap();
+    }
+    sim.run_for(ms(1)).unwrap();
+    let replies = sim.take_replies();
+    assert_eq!(replies.len(), 64);
+    assert_eq!(
+        sim.flushes() - before,
+        1,
+        "64 requests of one instant, one flush"
+    );
+    assert!(replies
+        .iter()
+        .all(|r| r.response.1 == 64 && r.at == Time(1000)));
+    for i in 0..3 {
+        let asked = sim.now();
+        sim.request(n(1), i).unwrap();
+        sim.run_for(ms(1)).unwrap();
+        let r = sim.take_replies();
+        assert_eq!(r.len(), 1);
+        assert_eq!(r[0].response.1, 1, "one request, a batch of one");
+        assert_eq!(r[0].at, asked, "the batching point adds no delay");
+    }
+}
+
+/// On threads a node drains what its inbox holds before it flushes: 64 requests that
+/// pile up while it is paused are answered by one flush.
+#[test]
+fn sixty_four_requests_that_arrive_together_reach_one_flush_on_threads() {
+    let config = ThreadsConfig {
+        nodes: 1,
+        seed: 1,
+        faults: Faults::reliable(),
+        trace: false,
+    };
+    let factory: quorum::runtime::sim::Factory<Batcher> = Arc::new(|_, _| Ok(batcher()));
+    let mut threads = Threads::start(config, vec![Location::memory()], factory).unwrap();
+    let paused = threads.pause(n(1)).unwrap();
+    let replies = threads.send_requests(n(1), (0..64).collect()).unwrap();
+    drop(paused);
+    let answers = replies.wait(secs(10)).unwrap();
+    assert_eq!(answers.len(), 64);
+    let flushes: std::collections::BTreeSet<u64> = answers.iter().map(|a| a.0).collect();
+    assert_eq!(
+        flushes.len(),
+        1,
+        "64 requests answered by flushes {flushes:?}"
+    );
+    assert!(answers.iter().all(|a| a.1 == 64), "{answers:?}");
+    // One at a time, each is answered by a flush of its own.
+    for i in 0..3 {
+        assert_eq!(threads.call(n(1), i, secs(10)).unwrap().1, 1);
+    }
+    threads.stop().unwrap();
+}
+
+/// Re-arming a timer for later adds nothing to the event queue: a node that pushes its
+/// timeout back on every one of 10,000 messages leaves the queue as long as it was, and
+/// the timeout fires once, at the last deadline, as if every re-arm had been queued.
+#[test]
+fn rearming_a_timer_for_later_queues_nothing() {
+    struct Patient {
+        fired: Vec<Time>,
+    }
+    impl Node for Patient {
+        type Msg = Note;
+        type Timer = T;
+        type Request = ();
+        type Response = ();
+        fn on_start(&mut self, ctx: &mut Context<'_, Self>) -> quorum::Result<()> {
+            ctx.set_timer(T::Again, ms(100));
+            if ctx.me() == n(1) {
+                ctx.send(n(2), Note(0));
+            }
+            Ok(())
+        }
+        fn on_message(
+            &mut self,
+            ctx: &mut Context<'_, Self>,
+            from: NodeId,
+            Note(k): Note,
+        ) -> quorum::Result<()> {
+            // Push the timeout back 100 ms from now, then pass the note on.
+            ctx.set_timer(T::Again, ms(100));
+            if k < 10_000 {
+                ctx.send(from, Note(k + 1));
+            }
+            Ok(())
+        }
+        fn on_timer(&mut self, ctx: &mut Context<'_, Self>, _: T) -> quorum::Result<()> {
+            self.fired.push(ctx.now());
+            Ok(())
+        }
+    }
+    let config = SimConfig {
+        faults: Faults {
+            delay: (Duration::from_micros(10), Duration::from_micros(10)),
+            ..Faults::reliable()
+        },
+        ..SimConfig::new(2, 1)
+    };
+    let mut sim = Sim::new(config, |_, _| Ok(Patient { fired: Vec::new() })).unwrap();
+    sim.run_for(ms(50)).unwrap();
+    let longest = sim.queued();
+    let mut most = 0;
+    while sim.now() < Time(100_000) && sim.step().unwrap() {
+        most = most.max(sim.queued());
+    }
+    assert!(
+        most <= longest + 1,
+        "the queue grew from {longest} to {most} entries while timers were re-armed"
+    );
+    sim.run_for(secs(1)).unwrap();
+    // Notes take 10 us: n1 gets the odd ones, the last at 100.000 ms, and n2 the even
+    // ones, the last (k = 10,000) at 100.010 ms. Each node's timer fires once, 100 ms
+    // after its last note.
+    let fired: Vec<Vec<Time>> = sim.live_nodes().map(|(_, p)| p.fired.clone()).collect();
+    assert_eq!(fired, vec![vec![Time(200_000)], vec![Time(200_010)]]);
 }
 
 // --- Crash and restart: storage survives ---------------------------------------------

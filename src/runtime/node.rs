@@ -77,6 +77,23 @@ pub trait Node: Sized + Send + 'static {
         Ok(())
     }
 
+    // ANCHOR: on_flush
+    /// The batching point: the node has handled every event that was ready for it. On
+    /// threads that is everything already in its inbox (up to a bound, so that a flood
+    /// cannot hold back its timers); in the simulator, its events at the current
+    /// instant. Here a node turns what piled up during those handlers into one storage
+    /// write and one message per peer, as etcd's Ready loop does: sixty-four commands
+    /// that arrived together become one log write and one AppendEntries per follower,
+    /// not sixty-four of each. With one event at a time it comes right after that event,
+    /// so it adds no delay.
+    ///
+    /// Called once after one or more of the other handlers ran; the default does nothing.
+    fn on_flush(&mut self, ctx: &mut Context<'_, Self>) -> Result<()> {
+        let _ = ctx;
+        Ok(())
+    }
+    // ANCHOR_END: on_flush
+
     /// A short description of the node's role for log lines, such as `follower t3`;
     /// the runtime prints `n2 follower t3: granted vote to n1`.
     fn role(&self) -> String {

@@ -78,13 +78,17 @@ impl Rng {
             return self.next_u64();
         }
         let range = span + 1;
-        let threshold = range.wrapping_neg() % range;
-        loop {
-            let m = (self.next_u64() as u128) * (range as u128);
-            if (m as u64) >= threshold {
-                return low + (m >> 64) as u64;
+        let mut m = (self.next_u64() as u128) * (range as u128);
+        // A draw is rejected only if its low half falls below 2^64 mod range, which is
+        // itself below `range`: so the division that computes it is needed only then
+        // (Lemire's "nearly divisionless" form; it accepts exactly the same draws).
+        if (m as u64) < range {
+            let threshold = range.wrapping_neg() % range;
+            while (m as u64) < threshold {
+                m = (self.next_u64() as u128) * (range as u128);
             }
         }
+        low + (m >> 64) as u64
     }
 
     /// A uniform duration in `low..=high`, at microsecond resolution: how randomized

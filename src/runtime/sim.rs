@@ -17,7 +17,7 @@
 //! exhaustive explorer of chapter 1 walks every order of deliveries, and every loss.
 
 use std::cmp::Ordering;
-use std::collections::BinaryHeap;
+use std::collections::{BinaryHeap, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -80,11 +80,13 @@ pub struct Reply<R> {
 }
 
 /// One node's place in the simulation: the node (absent while crashed), where its
-/// storage lives, and its armed timers.
+/// storage lives, its armed timers, and whether it is owed a flush.
 struct Slot<N: Node> {
     node: Option<N>,
     location: Location,
     timers: TimerTable<N::Timer>,
+    /// A handler ran since the node's last flush ([`Node::on_flush`]).
+    dirty: bool,
 }
 
 /// What can happen.
@@ -106,7 +108,9 @@ enum Happening<N: Node> {
         client: ClientId,
         req: N::Request,
     },
-    Action(Action),
+    /// Boxed: an action is far larger than the other happenings, and the queue moves
+    /// its entries on every push and pop.
+    Action(Box<Action>),
 }
 
 /// An entry of the event queue.
@@ -228,6 +232,10 @@ pub struct Sim<N: Node> {
     step_events: Vec<(NodeId, Event)>,
     violations: Vec<Violation>,
     steps: u64,
+    /// The nodes owed a flush, in the order their first handler since their last flush
+    /// ran: flushed, in that order, once the current instant has no more events.
+    dirty: VecDeque<NodeId>,
+    flushes: u64,
 }
 
 impl<N: Node> Sim<N> {
@@ -263,6 +271,7 @@ impl<N: Node> Sim<N> {
                 node: Some(node),
                 location,
                 timers: TimerTable::default(),
+                dirty: false,
             });
         }
         let mut sim = Sim {
@@ -284,6 +293,8 @@ impl<N: Node> Sim<N> {
             step_events: Vec::new(),
             violations: Vec::new(),
             steps: 0,
+            dirty: VecDeque::new(),
+            flushes: 0,
         };
         for id in NodeId::all(config.nodes) {
             sim.push(Time::ZERO, Happening::Start(id));
@@ -408,9 +419,20 @@ impl<N: Node> Sim<N> {
         &self.violations
     }
 
-    /// How many events have been processed.
+    /// How many events have been processed (flushes are not events).
     pub fn steps(&self) -> u64 {
         self.steps
+    }
+
+    /// How many times a node's batching point ([`Node::on_flush`]) has run.
+    pub fn flushes(&self) -> u64 {
+        self.flushes
+    }
+
+    /// How many entries wait in the event queue, wake-ups left behind by cancelled
+    /// timers included: what a timer re-armed for later does not add to.
+    pub fn queued(&self) -> usize {
+        self.queue.len()
     }
 
     /// When the next event is due, if any is pending.
@@ -457,8 +479,15 @@ impl<N: Node> Sim<N> {
 
     // --- Driving the run ----------------------------------------------------------
 
-    /// Runs the earliest pending event. Returns `false` when nothing is pending.
+    // ANCHOR: step
+    /// Runs the earliest pending event, or, once the current instant has no event left,
+    /// the batching point of a node that handled one ([`Node::on_flush`]). Returns
+    /// `false` when nothing is pending.
     pub fn step(&mut self) -> Result<bool> {
+        if self.flush_due() {
+            self.flush_next()?;
+            return Ok(true);
+        }
         match self.queue.pop() {
             Some(q) => {
                 self.run_event(q)?;
@@ -468,9 +497,51 @@ impl<N: Node> Sim<N> {
         }
     }
 
+    /// Whether a node is owed its flush: one handled an event, and no event is left at
+    /// the current instant (events a flush sends with no delay come before the next
+    /// flush, so a node flushes again after handling them).
+    fn flush_due(&self) -> bool {
+        !self.dirty.is_empty() && self.queue.peek().is_none_or(|q| q.at > self.now)
+    }
+    // ANCHOR_END: step
+
+    /// Whether a step is due at or before `deadline`: a flush, or an event.
+    fn due_by(&self, deadline: Time) -> bool {
+        self.flush_due() || self.queue.peek().is_some_and(|q| q.at <= deadline)
+    }
+
+    /// Flushes the first node owed a flush, then runs the checks (a flush may record
+    /// protocol events: a commit, say).
+    fn flush_next(&mut self) -> Result<()> {
+        let Some(id) = self.dirty.pop_front() else {
+            return Ok(());
+        };
+        let Some(slot) = self.slots.get_mut(id.index()) else {
+            return Ok(());
+        };
+        slot.dirty = false;
+        if slot.node.is_none() {
+            return Ok(());
+        }
+        self.flushes += 1;
+        self.step_events.clear();
+        self.call(id, |n, ctx| n.on_flush(ctx))?;
+        self.run_checks();
+        Ok(())
+    }
+
+    /// Flushes every node owed a flush, now: a controlled step, or a harness action, is
+    /// an instant of its own.
+    fn flush_all(&mut self) -> Result<()> {
+        while !self.dirty.is_empty() {
+            self.flush_next()?;
+        }
+        Ok(())
+    }
+
     /// Runs every event due up to and including `deadline`, then sets the clock to it.
     pub fn run_until(&mut self, deadline: Time) -> Result<()> {
-        while self.queue.peek().is_some_and(|q| q.at <= deadline) {
+        while self.due_by(deadline) {
             self.step()?;
         }
         self.now = self.now.max(deadline);
@@ -492,7 +563,7 @@ impl<N: Node> Sim<N> {
         if done(self) {
             return Ok(true);
         }
-        while self.queue.peek().is_some_and(|q| q.at <= deadline) {
+        while self.due_by(deadline) {
             self.step()?;
             if done(self) {
                 return Ok(true);
@@ -508,7 +579,10 @@ impl<N: Node> Sim<N> {
             action.check(self.slots.len())?;
         }
         for (at, action) in &schedule.actions {
-            self.push(Time::ZERO + *at, Happening::Action(action.clone()));
+            self.push(
+                Time::ZERO + *at,
+                Happening::Action(Box::new(action.clone())),
+            );
         }
         Ok(())
     }
@@ -516,7 +590,7 @@ impl<N: Node> Sim<N> {
     /// Queues `action` at `at`.
     pub fn schedule_at(&mut self, at: Time, action: Action) -> Result<()> {
         action.check(self.slots.len())?;
-        self.push(at, Happening::Action(action));
+        self.push(at, Happening::Action(Box::new(action)));
         Ok(())
     }
 
@@ -612,7 +686,8 @@ impl<N: Node> Sim<N> {
     /// moves forward to the event's time if that is later; it never moves back.
     pub fn step_pending(&mut self, seq: u64) -> Result<()> {
         if let Some(q) = self.remove_pending(seq) {
-            return self.run_event(q);
+            self.run_event(q)?;
+            return self.flush_all();
         }
         let (node, due) = self
             .armed_timer(seq)
@@ -624,7 +699,7 @@ impl<N: Node> Sim<N> {
             self.fire(node, timer)?;
         }
         self.run_checks();
-        Ok(())
+        self.flush_all()
     }
 
     /// Delivers a copy of the message in flight `seq` now and leaves the message in
@@ -650,7 +725,10 @@ impl<N: Node> Sim<N> {
                 _ => None,
             });
         match copy {
-            Some(q) => self.run_event(q),
+            Some(q) => {
+                self.run_event(q)?;
+                self.flush_all()
+            }
             None => Err(Error::Runtime(format!(
                 "no message in flight with event #{seq}"
             ))),
@@ -695,6 +773,7 @@ impl<N: Node> Sim<N> {
                 node,
                 location,
                 timers: s.timers.clone(),
+                dirty: s.dirty,
             });
         }
         Ok(Sim {
@@ -716,13 +795,21 @@ impl<N: Node> Sim<N> {
             step_events: Vec::new(),
             violations: self.violations.clone(),
             steps: self.steps,
+            dirty: self.dirty.clone(),
+            flushes: self.flushes,
         })
     }
 
     // --- The harness's hands --------------------------------------------------------
 
-    /// Carries out a harness action now.
+    /// Carries out a harness action now (a restarted node's `on_start`, and its flush).
     pub fn apply(&mut self, action: Action) -> Result<()> {
+        self.apply_action(action)?;
+        self.flush_all()
+    }
+
+    /// Carries out a harness action; a restarted node is left owed its flush.
+    fn apply_action(&mut self, action: Action) -> Result<()> {
         action.check(self.slots.len())?;
         log::info!(target: "quorum::harness", "{} harness: {action}", self.now);
         match &action {
@@ -841,7 +928,7 @@ impl<N: Node> Sim<N> {
             Happening::Request { node, client, req } => {
                 self.dispatch(node, |n, ctx| n.on_request(ctx, client, req))?
             }
-            Happening::Action(action) => self.apply(action)?,
+            Happening::Action(action) => self.apply_action(*action)?,
         }
         self.run_checks();
         Ok(())
@@ -876,10 +963,27 @@ impl<N: Node> Sim<N> {
         }
     }
 
+    /// Calls one event handler of node `id` (if it is up) and carries out its effects;
+    /// the node is then owed a flush.
+    fn dispatch(
+        &mut self,
+        id: NodeId,
+        handler: impl FnOnce(&mut N, &mut Context<'_, N>) -> Result<()>,
+    ) -> Result<()> {
+        self.call(id, handler)?;
+        if let Some(slot) = self.slots.get_mut(id.index()) {
+            if slot.node.is_some() && !slot.dirty {
+                slot.dirty = true;
+                self.dirty.push_back(id);
+            }
+        }
+        Ok(())
+    }
+
     /// Calls one handler of node `id` (if it is up) and carries out its effects. A
     /// handler that fails is fail-stop: its effects are discarded, the node is crashed,
     /// and the error ends the step.
-    fn dispatch(
+    fn call(
         &mut self,
         id: NodeId,
         handler: impl FnOnce(&mut N, &mut Context<'_, N>) -> Result<()>,
@@ -893,6 +997,7 @@ impl<N: Node> Sim<N> {
             &mut Context::new(id, self.now, &mut self.rng, &mut effects),
         );
         let result = match handled {
+            Ok(()) if effects.is_empty() => Ok(()),
             Ok(()) => self.carry_out(id, &mut effects),
             Err(e) => {
                 let slot = &mut self.slots[id.index()];

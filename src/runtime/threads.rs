@@ -51,6 +51,10 @@ pub struct ThreadsConfig {
     pub trace: bool,
 }
 
+/// Where a node's answer to a client goes: the client's id goes with it, so that one
+/// channel can collect the answers to many requests.
+type ReplyTo<N> = Sender<(ClientId, <N as Node>::Response)>;
+
 /// A closure the harness runs on a node's own thread, to look at the node.
 type Inspector<N> = Box<dyn FnOnce(Option<&N>) + Send>;
 
@@ -64,11 +68,13 @@ enum Envelope<N: Node> {
     Request {
         client: ClientId,
         req: N::Request,
-        reply: Sender<N::Response>,
+        reply: ReplyTo<N>,
     },
     Crash,
     Restart,
     Inspect(Inspector<N>),
+    /// Handle nothing until the sender of this channel is dropped.
+    Pause(Receiver<()>),
     Stop,
 }
 
@@ -130,7 +136,11 @@ struct Shared {
     net: RwLock<Network>,
     net_version: AtomicU64,
     crashed: Vec<AtomicBool>,
+    /// Each node's own counters, as its thread last published them.
     stats: Vec<AtomicStats>,
+    /// Per sender: messages lost on arrival (the receiver was down, or a partition began
+    /// while they were in flight), counted by the receivers.
+    lost_on_arrival: Vec<AtomicU64>,
     next_msg: AtomicU64,
     trace: bool,
     errors: Mutex<Vec<String>>,
@@ -189,6 +199,7 @@ impl<N: Node> Threads<N> {
             net_version: AtomicU64::new(0),
             crashed: (0..config.nodes).map(|_| AtomicBool::new(false)).collect(),
             stats: (0..config.nodes).map(|_| AtomicStats::default()).collect(),
+            lost_on_arrival: (0..config.nodes).map(|_| AtomicU64::new(0)).collect(),
             next_msg: AtomicU64::new(0),
             trace: config.trace,
             errors: Mutex::new(Vec::new()),
@@ -230,6 +241,9 @@ impl<N: Node> Threads<N> {
                 clients: Vec::new(),
                 records: record_tx.clone(),
                 delay_seq: 0,
+                now: Time::ZERO,
+                dirty: false,
+                stats: LocalStats::default(),
             };
             let handle = std::thread::Builder::new()
                 .name(id.to_string())
@@ -355,19 +369,31 @@ impl<N: Node> Threads<N> {
         req: N::Request,
         timeout: Duration,
     ) -> Result<N::Response> {
-        self.next_client += 1;
-        let client = ClientId(self.next_client);
-        let (reply, answer) = crossbeam_channel::bounded(1);
-        self.inbox(node)?
-            .send(Envelope::Request { client, req, reply })
-            .map_err(|_| Error::Runtime(format!("{node}'s thread has stopped")))?;
-        answer.recv_timeout(timeout).map_err(|e| match e {
-            RecvTimeoutError::Timeout => {
-                Error::Runtime(format!("{node} did not answer {client} within {timeout:?}"))
-            }
-            RecvTimeoutError::Disconnected => {
-                Error::Runtime(format!("{node} crashed before answering {client}"))
-            }
+        let mut answers = self.send_requests(node, vec![req])?.wait(timeout)?;
+        answers
+            .pop()
+            .ok_or_else(|| Error::Runtime(format!("{node} gave no answer")))
+    }
+
+    /// Sends every request of `reqs` to `node` at once, each as a client of its own, and
+    /// returns at once; [`Replies::wait`] collects the answers.
+    pub fn send_requests(&mut self, node: NodeId, reqs: Vec<N::Request>) -> Result<Replies<N>> {
+        let inbox = self.inbox(node)?.clone();
+        let (reply, answers) = crossbeam_channel::unbounded();
+        let mut clients = Vec::with_capacity(reqs.len());
+        for req in reqs {
+            self.next_client += 1;
+            let client = ClientId(self.next_client);
+            clients.push(client);
+            let reply = reply.clone();
+            inbox
+                .send(Envelope::Request { client, req, reply })
+                .map_err(|_| Error::Runtime(format!("{node}'s thread has stopped")))?;
+        }
+        Ok(Replies {
+            node,
+            clients,
+            answers,
         })
     }
 
@@ -389,21 +415,38 @@ impl<N: Node> Threads<N> {
             .map_err(|_| Error::Runtime(format!("{node}'s thread stopped while being inspected")))
     }
 
-    /// Message counts and bytes of node `id`.
+    /// Message counts and bytes of node `id`. Each node thread publishes its counts
+    /// once per batch, so while the run goes on they may lag by one batch; after
+    /// [`Threads::stop`] they are exact.
     pub fn stats(&self, id: NodeId) -> NodeStats {
-        self.shared
-            .stats
-            .get(id.index())
-            .map(|s| s.load())
-            .unwrap_or_default()
+        let Some(i) = id.index_in(self.len()) else {
+            return NodeStats::default();
+        };
+        let mut stats = self.shared.stats[i].load();
+        stats.dropped += self.shared.lost_on_arrival[i].load(Relaxed);
+        stats
     }
 
     /// The sum of every node's counts.
     pub fn total_stats(&self) -> NodeStats {
-        self.shared
-            .stats
-            .iter()
-            .fold(NodeStats::default(), |a, s| a.plus(&s.load()))
+        NodeId::all(self.len())
+            .into_iter()
+            .fold(NodeStats::default(), |a, id| a.plus(&self.stats(id)))
+    }
+
+    /// Stalls node `id`'s thread, as a long garbage-collection pause or a `SIGSTOP`
+    /// would: it handles nothing (no message, no timer) until the returned guard is
+    /// dropped, while messages and requests pile up in its inbox. Then it handles them
+    /// all in one batch, up to [`MAX_BATCH`] at a time.
+    pub fn pause(&self, id: NodeId) -> Result<Paused> {
+        let (resume, until) = crossbeam_channel::bounded(0);
+        self.inbox(id)?
+            .send(Envelope::Pause(until))
+            .map_err(|_| Error::Runtime(format!("{id}'s thread has stopped")))?;
+        // The node is paused once it takes the envelope; wait for that, so that what
+        // the caller sends next finds it paused.
+        let _ = resume.send(());
+        Ok(Paused { _resume: resume })
     }
 
     /// Stops every node thread and the router and waits for them to end. After it, the
@@ -461,6 +504,54 @@ impl<N: Node> Drop for Threads<N> {
     }
 }
 
+/// Answers on their way to requests sent with [`Threads::send_requests`].
+pub struct Replies<N: Node> {
+    node: NodeId,
+    clients: Vec<ClientId>,
+    answers: Receiver<(ClientId, N::Response)>,
+}
+
+impl<N: Node> Replies<N> {
+    /// Waits up to `timeout` in all for every answer, and returns them in the order the
+    /// requests were sent. An error names the first request left unanswered.
+    pub fn wait(self, timeout: Duration) -> Result<Vec<N::Response>> {
+        let deadline = Instant::now() + timeout;
+        let mut got: Vec<Option<N::Response>> = self.clients.iter().map(|_| None).collect();
+        let mut missing = got.len();
+        while missing > 0 {
+            let first = self.clients[got.iter().position(Option::is_none).unwrap_or(0)];
+            let node = self.node;
+            let (client, response) = self.answers.recv_deadline(deadline).map_err(|e| {
+                Error::Runtime(match e {
+                    RecvTimeoutError::Timeout => {
+                        format!("{node} did not answer {first} within {timeout:?}")
+                    }
+                    RecvTimeoutError::Disconnected => {
+                        format!("{node} crashed before answering {first}")
+                    }
+                })
+            })?;
+            if let Some(slot) = self
+                .clients
+                .iter()
+                .position(|&c| c == client)
+                .and_then(|i| got.get_mut(i))
+            {
+                if slot.replace(response).is_none() {
+                    missing -= 1;
+                }
+            }
+        }
+        Ok(got.into_iter().flatten().collect())
+    }
+}
+
+/// A paused node thread ([`Threads::pause`]); dropping this resumes it.
+#[derive(Debug)]
+pub struct Paused {
+    _resume: Sender<()>,
+}
+
 /// Blocks the harness thread until `deadline` (no-op if it has passed).
 fn wait_until(deadline: Instant) {
     let now = Instant::now();
@@ -493,6 +584,24 @@ fn route_delayed<N: Node>(incoming: Receiver<Delayed<N>>, inboxes: Vec<Sender<En
     }
 }
 
+/// How many envelopes a node thread handles, at most, before its batching point: it
+/// drains what is already in its inbox up to this many, flushes, and looks at its timers
+/// again, so that a flood of messages cannot hold back a due timer for long.
+pub const MAX_BATCH: usize = 1024;
+
+/// A node thread's own counters, published to [`Shared::stats`] once per batch (plain
+/// additions on the hot path, a handful of stores per batch).
+#[derive(Default)]
+struct LocalStats {
+    sent: u64,
+    dropped: u64,
+    duplicated: u64,
+    delivered: u64,
+    bytes_sent: u64,
+    bytes_delivered: u64,
+    timers_fired: u64,
+}
+
 /// A node thread's whole state.
 struct Worker<N: Node> {
     id: NodeId,
@@ -518,46 +627,115 @@ struct Worker<N: Node> {
     shared: Arc<Shared>,
     effects: Vec<Effect<N>>,
     /// Clients waiting for an answer from this node.
-    clients: Vec<(ClientId, Sender<N::Response>)>,
+    clients: Vec<(ClientId, ReplyTo<N>)>,
     records: Sender<Record>,
     delay_seq: u64,
+    /// The clock as read at the start of the current batch: every handler of a batch
+    /// sees this time, as every event of one instant does in the simulator.
+    now: Time,
+    /// A handler ran since the last flush ([`Node::on_flush`]).
+    dirty: bool,
+    stats: LocalStats,
 }
 
 impl<N: Node> Worker<N> {
+    // ANCHOR: worker_loop
     fn run(mut self) {
+        self.now = self.shared.now();
         self.dispatch(|n, ctx| n.on_start(ctx));
+        self.flush();
         loop {
             if self.crash_ordered() {
                 self.crash();
             }
-            self.fire_due_timers();
-            let got = match self.next_deadline() {
-                Some(deadline) => self.inbox.recv_deadline(deadline),
-                None => self
-                    .inbox
-                    .recv()
-                    .map_err(|_| RecvTimeoutError::Disconnected),
-            };
-            let envelope = match got {
-                Ok(e) => e,
-                Err(RecvTimeoutError::Timeout) => continue,
-                Err(RecvTimeoutError::Disconnected) => return,
-            };
-            match envelope {
-                Envelope::Message { from, msg, id } => self.deliver(from, msg, id),
-                Envelope::Request { client, req, reply } => {
-                    if self.node.is_some() {
-                        self.clients.push((client, reply));
-                        self.dispatch(|n, ctx| n.on_request(ctx, client, req));
+            let mut handled = self.fire_due_timers();
+            if handled == 0 {
+                // Nothing is due: block until an envelope comes or the next timer does.
+                let got = match self.next_deadline() {
+                    Some(deadline) => self.inbox.recv_deadline(deadline),
+                    None => self
+                        .inbox
+                        .recv()
+                        .map_err(|_| RecvTimeoutError::Disconnected),
+                };
+                self.now = self.shared.now();
+                match got {
+                    Ok(envelope) => {
+                        if !self.handle(envelope) {
+                            return self.publish_stats();
+                        }
+                        handled += 1;
                     }
-                    // A crashed node drops the request; the client sees the channel close.
+                    Err(RecvTimeoutError::Timeout) => continue,
+                    Err(RecvTimeoutError::Disconnected) => return self.publish_stats(),
                 }
-                Envelope::Crash => self.crash(),
-                Envelope::Restart => self.restart(),
-                Envelope::Inspect(f) => f(self.node.as_ref()),
-                Envelope::Stop => return,
             }
+            // Handle what is already in the inbox, up to a bound, then flush once.
+            while handled < MAX_BATCH {
+                let Ok(envelope) = self.inbox.try_recv() else {
+                    break;
+                };
+                if !self.handle(envelope) {
+                    return self.publish_stats();
+                }
+                handled += 1;
+            }
+            self.flush();
+            self.publish_stats();
         }
+    }
+    // ANCHOR_END: worker_loop
+
+    /// Handles one envelope; `false` when the thread must stop.
+    fn handle(&mut self, envelope: Envelope<N>) -> bool {
+        match envelope {
+            Envelope::Message { from, msg, id } => self.deliver(from, msg, id),
+            Envelope::Request { client, req, reply } => {
+                if self.node.is_some() {
+                    self.clients.push((client, reply));
+                    self.dispatch(|n, ctx| n.on_request(ctx, client, req));
+                }
+                // A crashed node drops the request; the client sees the channel close.
+            }
+            Envelope::Crash => self.crash(),
+            Envelope::Restart => self.restart(),
+            Envelope::Inspect(f) => {
+                // The harness sees the node between batches, as its peers do.
+                self.flush();
+                f(self.node.as_ref())
+            }
+            Envelope::Pause(until) => {
+                self.flush();
+                self.publish_stats();
+                // The first receive tells the harness the node is paused; the second
+                // ends when the harness drops its end: a stalled process.
+                let _ = until.recv();
+                let _ = until.recv();
+                self.now = self.shared.now();
+            }
+            Envelope::Stop => return false,
+        }
+        true
+    }
+
+    /// The batching point: if a handler ran since the last one, call the node's
+    /// [`Node::on_flush`].
+    fn flush(&mut self) {
+        if std::mem::take(&mut self.dirty) {
+            self.call(|n, ctx| n.on_flush(ctx));
+        }
+    }
+
+    /// Copies this thread's counters to where the harness reads them.
+    fn publish_stats(&self) {
+        let (s, l) = (&self.shared.stats[self.id.index()], &self.stats);
+        s.sent.store(l.sent, Relaxed);
+        s.dropped.store(l.dropped, Relaxed);
+        s.duplicated.store(l.duplicated, Relaxed);
+        s.delivered.store(l.delivered, Relaxed);
+        s.bytes_sent.store(l.bytes_sent, Relaxed);
+        s.bytes_delivered.store(l.bytes_delivered, Relaxed);
+        s.timers_fired.store(l.timers_fired, Relaxed);
     }
 
     /// The earliest wake-up still worth waking for (stale ones are discarded here).
@@ -576,11 +754,19 @@ impl<N: Node> Worker<N> {
         self.node.is_some() && self.shared.crashed[self.id.index()].load(SeqCst)
     }
 
-    fn fire_due_timers(&mut self) {
-        let now = self.shared.now();
+    /// Fires every timer that is due; returns how many fired.
+    fn fire_due_timers(&mut self) -> usize {
+        let Some(&Reverse(first)) = self.heap.peek() else {
+            return 0;
+        };
+        // Reading the clock costs tens of nanoseconds: only when a wake-up may be due.
+        if first.at > self.now {
+            self.now = self.shared.now();
+        }
+        let mut fired = 0;
         while let Some(&Reverse(wake)) = self.heap.peek() {
-            if wake.at > now || self.crash_ordered() {
-                return;
+            if wake.at > self.now || self.crash_ordered() {
+                break;
             }
             self.heap.pop();
             let timer = match self.timers.wake(wake) {
@@ -591,16 +777,14 @@ impl<N: Node> Worker<N> {
                 }
                 Woken::Stale => continue,
             };
-            {
-                self.shared.stats[self.id.index()]
-                    .timers_fired
-                    .fetch_add(1, Relaxed);
-                if self.shared.trace {
-                    self.record(Event::new("timer").with("timer", format!("{timer:?}")));
-                }
-                self.dispatch(|n, ctx| n.on_timer(ctx, timer));
+            self.stats.timers_fired += 1;
+            if self.shared.trace {
+                self.record(Event::new("timer").with("timer", format!("{timer:?}")));
             }
+            self.dispatch(|n, ctx| n.on_timer(ctx, timer));
+            fired += 1;
         }
+        fired
     }
 
     fn deliver(&mut self, from: NodeId, msg: N::Msg, id: u64) {
@@ -615,21 +799,21 @@ impl<N: Node> Worker<N> {
             None
         };
         if let Some(reason) = lost {
-            if let Some(s) = self.shared.stats.get(from.index()) {
-                s.dropped.fetch_add(1, Relaxed);
+            // Counted as its sender's loss (rare: an atomic add on another node's line).
+            if let Some(s) = self.shared.lost_on_arrival.get(from.index()) {
+                s.fetch_add(1, Relaxed);
             }
             if self.shared.trace {
                 let e = Event::new("drop")
                     .with("to", self.id)
                     .with("id", id)
                     .with("reason", reason.as_str());
-                let _ = self.records.send(Record::new(self.shared.now(), from, &e));
+                let _ = self.records.send(Record::new(self.now, from, &e));
             }
             return;
         }
-        let s = &self.shared.stats[self.id.index()];
-        s.delivered.fetch_add(1, Relaxed);
-        s.bytes_delivered.fetch_add(msg.size() as u64, Relaxed);
+        self.stats.delivered += 1;
+        self.stats.bytes_delivered += msg.size() as u64;
         if self.shared.trace {
             self.record(Event::new("deliver").with("from", from).with("id", id));
         }
@@ -641,6 +825,7 @@ impl<N: Node> Worker<N> {
             self.timers.clear();
             self.heap.clear();
             self.clients.clear();
+            self.dirty = false;
             self.record(Event::new("crash"));
         }
     }
@@ -673,13 +858,20 @@ impl<N: Node> Worker<N> {
         }
     }
 
+    /// Calls one event handler (if the node is up) and carries out its effects; the
+    /// node is then owed a flush.
+    fn dispatch(&mut self, handler: impl FnOnce(&mut N, &mut Context<'_, N>) -> Result<()>) {
+        self.call(handler);
+        self.dirty |= self.node.is_some();
+    }
+
     /// Calls one handler (if the node is up) and carries out its effects. A handler
     /// that fails is fail-stop: its effects are discarded and the node is crashed.
-    fn dispatch(&mut self, handler: impl FnOnce(&mut N, &mut Context<'_, N>) -> Result<()>) {
+    fn call(&mut self, handler: impl FnOnce(&mut N, &mut Context<'_, N>) -> Result<()>) {
         let Some(node) = self.node.as_mut() else {
             return;
         };
-        let now = self.shared.now();
+        let now = self.now;
         let mut effects = std::mem::take(&mut self.effects);
         match handler(
             node,
@@ -719,7 +911,7 @@ impl<N: Node> Worker<N> {
                 }
                 if let Some(pos) = self.clients.iter().position(|(c, _)| *c == client) {
                     let (_, reply) = self.clients.swap_remove(pos);
-                    let _ = reply.send(response);
+                    let _ = reply.send((client, response));
                 }
             }
             Effect::Trace(event) => {
@@ -745,9 +937,8 @@ impl<N: Node> Worker<N> {
             return;
         }
         self.refresh_net();
-        let stats = &self.shared.stats[self.id.index()];
-        stats.sent.fetch_add(1, Relaxed);
-        stats.bytes_sent.fetch_add(msg.size() as u64, Relaxed);
+        self.stats.sent += 1;
+        self.stats.bytes_sent += msg.size() as u64;
         let id = match self.shared.trace {
             true => self.shared.next_msg.fetch_add(1, Relaxed) + 1,
             false => 0,
@@ -761,7 +952,7 @@ impl<N: Node> Worker<N> {
         }
         match self.net.route(self.id, to, &mut self.net_rng) {
             Route::Drop(reason) => {
-                stats.dropped.fetch_add(1, Relaxed);
+                self.stats.dropped += 1;
                 if self.shared.trace {
                     let e = Event::new("drop")
                         .with("to", to)
@@ -772,7 +963,7 @@ impl<N: Node> Worker<N> {
             }
             Route::Deliver { delay, duplicate } => {
                 if let Some(extra) = duplicate {
-                    stats.duplicated.fetch_add(1, Relaxed);
+                    self.stats.duplicated += 1;
                     let copy = Envelope::Message {
                         from: self.id,
                         msg: msg.clone(),
