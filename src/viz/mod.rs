@@ -33,10 +33,10 @@
 //!   end of a partition, a heal), with what it did written at the right.
 //!
 //! To make one, run a chapter binary with `--svg`: `ch00-world --svg run.svg`, then open
-//! `run.svg` in a browser. From code, run a [`super::Sim`] with `SimConfig::trace` set
-//! (without it only protocol events are recorded, so there are no arrows) and pass its
-//! records to [`write_svg`]; to draw them by step, set [`SvgOptions::axis`] to
-//! [`Axis::Steps`].
+//! `run.svg` in a browser. From code, run a [`crate::runtime::Sim`] with
+//! `SimConfig::trace` set (without it only protocol events are recorded, so there are no
+//! arrows) and pass its records to [`write_svg`]; to draw them by step, set
+//! [`SvgOptions::axis`] to [`Axis::Steps`].
 //!
 //! The output is deterministic: the same records give a byte-identical file, so a
 //! diagram can be checked in next to the scenario that produced it and reviewed as a
@@ -46,9 +46,9 @@ use std::collections::BTreeMap;
 use std::fmt::{self, Write as _};
 use std::path::Path;
 
-use super::id::NodeId;
-use super::trace::Record;
 use crate::error::{Error, Result};
+use crate::runtime::trace::Record;
+use crate::types::id::NodeId;
 
 /// Options for a diagram.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -527,7 +527,7 @@ fn show(v: &serde_json::Value) -> String {
 }
 
 /// Whether a `partition` or `heal` record gave links back. A `partition` record's
-/// `what` is the harness action's `Display` text (see [`super::schedule::Action`]).
+/// `what` is the harness action's `Display` text (see [`crate::runtime::Action`]).
 fn restores_links(r: &Record) -> bool {
     let what = r.str_field("what").unwrap_or("");
     r.event == "heal" || what.starts_with("end partition") || what.starts_with("connect")
