@@ -15,7 +15,7 @@
 //!   memory, which survives a node's crash.
 //! - [`check`] (every chapter): named properties checked on every simulated step.
 //! - [`viz`] (every chapter, from chapter 0): drawings: a run's trace as a space-time
-//!   diagram (every binary's `--svg`), and plots.
+//!   diagram (every binary's `--svg`), and plots (chapter 3's Figure 16).
 //! - [`types`] (every chapter): node and client ids, and time: the leaf every module
 //!   shares.
 //! - [`cli`] (every chapter binary): the flags every chapter binary shares.

@@ -1,8 +1,9 @@
-//! Drawings: a run's trace as a space-time diagram, the way Lamport drew it.
+//! Drawings: a run's trace as a space-time diagram, the way Lamport drew it, and plots.
 //!
 //! The world ([`crate::runtime`]) records a run as a trace, one record per fact
 //! ([`crate::runtime::trace`]); this module only reads traces and draws them. Nothing
-//! here runs a node or changes what a run does.
+//! here runs a node or changes what a run does. Figures that sum up many runs, such as
+//! chapter 3's Figure 16, are plots ([`plot`]) of numbers the chapters compute.
 //!
 //! In "Time, Clocks, and the Ordering of Events in a Distributed System" (1978), Lamport
 //! pictured a run as a *space-time diagram*: one vertical line per process with time
@@ -54,6 +55,7 @@
 
 mod draw;
 mod layout;
+pub mod plot;
 mod story;
 
 use std::path::Path;
