@@ -19,11 +19,11 @@ use crate::error::{Error, Result};
 use crate::runtime::net::Faults;
 use crate::runtime::schedule::{CrashSpec, PartitionSpec, Schedule};
 use crate::runtime::stats::NodeStats;
-use crate::runtime::svg::{write_svg, SvgOptions};
 use crate::runtime::time::{format_duration, parse_duration};
 use crate::runtime::trace::{write_jsonl, Record};
 use crate::runtime::NodeId;
 use crate::storage::{claim_dir, DirClaim, Location};
+use crate::viz::{write_svg, SvgOptions};
 
 /// The flags of every chapter binary.
 #[derive(clap::Args, Clone, Debug)]

@@ -5,8 +5,8 @@
 //!
 //! - [`runtime`] (chapter 0, *The world*): the [`Node`](runtime::Node) trait and its
 //!   context, the threaded runtime, the deterministic simulator, the network's fault
-//!   model, traces and space-time diagrams, and the [`Cluster`](runtime::Cluster) test
-//!   harness every later chapter uses.
+//!   model, traces, and the [`Cluster`](runtime::Cluster) test harness every later
+//!   chapter uses.
 //! - [`detector`] (chapter 0): a heartbeat failure detector, the first node written
 //!   against the runtime: timers, messages and every fault at work.
 //! - [`raft`] (chapters 3–5, *Raft*): one Raft node over Figure 2's state; chapter 3
@@ -14,6 +14,8 @@
 //! - [`storage`] (every chapter): stable storage, in SQLite (one file per node) or in
 //!   memory, which survives a node's crash.
 //! - [`check`] (every chapter): named properties checked on every simulated step.
+//! - [`viz`] (every chapter, from chapter 0): drawings: a run's trace as a space-time
+//!   diagram (every binary's `--svg`), and plots (chapter 3's Figure 16).
 //! - [`types`] (every chapter): node and client ids, and time: the leaf every module
 //!   shares.
 //! - [`cli`] (every chapter binary): the flags every chapter binary shares.
@@ -32,5 +34,6 @@ pub mod raft;
 pub mod runtime;
 pub mod storage;
 pub mod types;
+pub mod viz;
 
 pub use error::{Error, Result};

@@ -24,9 +24,9 @@ use quorum::check::Violation;
 use quorum::cli::{self, parse_duration_flag, parse_seed_range, CommonArgs, SeedOutcome};
 use quorum::paxos::explore::{explore, random_walks, ExploreConfig};
 use quorum::paxos::{run, PaxosConfig, PaxosNode, Rule};
-use quorum::runtime::svg::{Axis, SvgOptions};
 use quorum::runtime::trace::Record;
 use quorum::runtime::{NodeId, NodeStats, Schedule, SimConfig, Threads, Time};
+use quorum::viz::{Axis, SvgOptions};
 
 /// Chapter 1: single-decree Paxos on threads, in the simulator, or exhaustively explored.
 #[derive(Parser, Debug)]

@@ -21,10 +21,11 @@ use serde_json::{json, Value};
 use quorum::check::Violation;
 use quorum::cli::{self, parse_duration_flag, parse_seed_range, CommonArgs, SeedOutcome};
 use quorum::raft::check::{Elected, ElectionSafety};
-use quorum::raft::experiment::{self, Panel, Setup};
+use quorum::raft::experiment::{self, Setup};
 use quorum::raft::{run, timeout_range_text, RaftConfig, RaftNode, Rule};
 use quorum::runtime::trace::Record;
 use quorum::runtime::{Action, NodeId, NodeStats, Schedule, SimConfig, Threads, Time};
+use quorum::viz::plot::{cdf_svg, Panel};
 
 /// Chapter 3: Raft leader election on threads, in the simulator, and the paper's
 /// election-time experiment.
@@ -708,7 +709,7 @@ fn run_experiment(cli: &Cli, trials: u64) -> quorum::Result<bool> {
         term_rows.push(json!({"setup": name, "summary": s}));
     }
     if let Some(path) = &c.svg {
-        let svg = experiment::cdf_svg(&[
+        let svg = cdf_svg(&[
             Panel {
                 title: "More randomness: time without a leader (5 servers)",
                 log_x: true,

@@ -126,9 +126,9 @@ mod tests {
     /// not as its fields.
     #[test]
     fn a_diagram_labels_a_ballot_as_it_is_printed() {
-        use crate::runtime::svg::{render, SvgOptions};
         use crate::runtime::trace::Record;
         use crate::runtime::{Event, Time};
+        use crate::viz::{render, SvgOptions};
         let event = Event::new("prepare").with("ballot", Ballot::new(1, NodeId(2)));
         let record = Record::new(Time(0), NodeId(2), &event);
         assert_eq!(record.str_field("ballot"), Some("1.n2"));

@@ -87,7 +87,7 @@ pub struct Duel {
     /// Safety violations seen on the way: none, whatever the schedule.
     pub violations: Vec<Violation>,
     /// The whole trace, the runtime's sends and deliveries included, for a space-time
-    /// diagram ([`crate::runtime::svg`]).
+    /// diagram ([`crate::viz`]).
     pub records: Vec<Record>,
 }
 

@@ -14,8 +14,8 @@
 //! - [`sim`]: one thread, virtual time, one seeded generator; a seed replays a run.
 //!
 //! Both apply the same fault model ([`net`]) and the same fault schedule ([`schedule`]).
-//! [`Cluster`] wraps the simulator for tests; [`trace`] records a run as JSON lines and
-//! [`svg`] draws it as a space-time diagram.
+//! [`Cluster`] wraps the simulator for tests; [`trace`] records a run as JSON lines,
+//! which [`crate::viz`] draws as a space-time diagram.
 
 pub mod cluster;
 pub mod net;
@@ -24,7 +24,6 @@ pub mod rng;
 pub mod schedule;
 pub mod sim;
 pub mod stats;
-pub mod svg;
 pub mod threads;
 pub mod timers;
 pub mod trace;

@@ -12,7 +12,7 @@
 //!   recorded, because the invariant checkers and the chapter binaries read them.
 //!
 //! In the simulator a seed gives a byte-identical trace; a test proves it. The SVG
-//! space-time diagram ([`super::svg`]) is drawn from a trace.
+//! space-time diagram ([`crate::viz`]) is drawn from a trace.
 
 use std::io::{BufRead, Write};
 use std::path::Path;
