@@ -21,7 +21,7 @@ use crate::runtime::schedule::{CrashSpec, PartitionSpec, Schedule};
 use crate::runtime::stats::NodeStats;
 use crate::runtime::time::{format_duration, parse_duration};
 use crate::runtime::trace::{write_jsonl, Record};
-use crate::runtime::NodeId;
+use crate::runtime::{NodeId, TraceLevel};
 use crate::storage::{claim_dir, DirClaim, Location};
 use crate::viz::{write_svg, SvgOptions};
 
@@ -158,7 +158,16 @@ impl CommonArgs {
             nodes: self.node_count(),
             seed: self.seed,
             faults: self.faults(),
-            trace: self.trace.is_some() || self.svg.is_some(),
+            trace: self.trace_level(TraceLevel::Protocol),
+        }
+    }
+
+    /// What a run records: everything when `--trace` or `--svg` asks for a trace,
+    /// else `otherwise` (what the run's own report reads).
+    pub fn trace_level(&self, otherwise: TraceLevel) -> TraceLevel {
+        match self.trace.is_some() || self.svg.is_some() {
+            true => TraceLevel::Everything,
+            false => otherwise,
         }
     }
 

@@ -37,7 +37,14 @@ pub enum Error {
         /// The operating system's error.
         source: std::io::Error,
     },
-    /// A configuration or input that can't be used (a bad fault schedule, a bad trace).
+    /// A trace file that can't be read or written as one.
+    Trace {
+        /// The trace file.
+        path: PathBuf,
+        /// What is wrong with it, with the line if one is to blame.
+        problem: String,
+    },
+    /// A configuration that can't be used (a bad fault schedule, a bad cluster size).
     Config(String),
     /// The runtime could not carry out a request (a node is crashed, the runtime stopped).
     Runtime(String),
@@ -51,6 +58,7 @@ impl fmt::Display for Error {
             }
             Error::Sqlite { path, source } => write!(f, "{}: sqlite: {source}", path.display()),
             Error::Io { path, source } => write!(f, "{}: {source}", path.display()),
+            Error::Trace { path, problem } => write!(f, "{}: {problem}", path.display()),
             Error::Config(msg) => write!(f, "invalid configuration: {msg}"),
             Error::Runtime(msg) => write!(f, "runtime: {msg}"),
         }

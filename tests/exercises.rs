@@ -37,7 +37,7 @@ fn ex0_1_only_the_slow_nodes_messages_are_late() {
     };
     let config = SimConfig {
         faults,
-        trace: true,
+        trace: quorum::runtime::TraceLevel::Everything,
         ..SimConfig::new(3, 1)
     };
     let mut sim = detector_sim(config, DetectorConfig::default());

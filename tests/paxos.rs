@@ -47,7 +47,7 @@ fn dueling_proposers_agree_on_one_value() {
             nodes: 5,
             seed,
             faults: jittery(),
-            trace: false,
+            trace: quorum::runtime::TraceLevel::Protocol,
         };
         let (mut sim, agreement) = run::checked_sim(config, &PaxosConfig::new(5, None), 3).unwrap();
         assert!(
@@ -331,7 +331,8 @@ fn explorer_finds_counterexamples() {
         let found: Vec<_> = ce
             .records
             .iter()
-            .flat_map(|r| checker.observe_record(r))
+            .filter_map(|r| Some((r, r.protocol_event::<quorum::paxos::Event>()?)))
+            .flat_map(|(r, e)| checker.observe(Time(r.t_us), r.node, &e))
             .collect();
         assert!(
             found.iter().any(|v| v.property == ce.violation.property),

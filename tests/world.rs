@@ -9,8 +9,8 @@ use quorum::runtime::cluster::{ms, n, secs};
 use quorum::runtime::sim::PendingWhat;
 use quorum::runtime::trace::Record;
 use quorum::runtime::{
-    Action, ClientId, Cluster, Context, Event, Faults, Message, Node, NodeId, Schedule, Sim,
-    SimConfig, Threads, ThreadsConfig, Time,
+    Action, ClientId, Cluster, Context, Faults, Message, NoEvent, Node, NodeId, ProtocolEvent,
+    Schedule, Sim, SimConfig, Threads, ThreadsConfig, Time, TraceLevel,
 };
 use quorum::storage::{Location, Storage};
 
@@ -39,6 +39,25 @@ enum T {
     Again,
 }
 
+/// What the test nodes record.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+enum Fact {
+    /// A message arrived; `total` so far.
+    Got { total: u64 },
+    /// A timer fired.
+    Fired { timer: String },
+}
+
+impl ProtocolEvent for Fact {
+    fn name(&self) -> &'static str {
+        match self {
+            Fact::Got { .. } => "got",
+            Fact::Fired { .. } => "fired",
+        }
+    }
+}
+
 impl Chatter {
     fn blast(&mut self, ctx: &mut Context<'_, Self>) {
         for peer in NodeId::all(self.nodes) {
@@ -56,6 +75,7 @@ impl Node for Chatter {
     type Timer = T;
     type Request = ();
     type Response = u64;
+    type Event = Fact;
 
     fn on_start(&mut self, ctx: &mut Context<'_, Self>) -> quorum::Result<()> {
         self.received = self.storage.get_u64("received")?.unwrap_or(0);
@@ -74,7 +94,9 @@ impl Node for Chatter {
     ) -> quorum::Result<()> {
         self.received += 1;
         self.storage.put_u64("received", self.received)?;
-        ctx.trace(Event::new("got").with("total", self.received));
+        ctx.trace(Fact::Got {
+            total: self.received,
+        });
         Ok(())
     }
 
@@ -98,7 +120,7 @@ fn chatter_sim(
         nodes,
         seed,
         faults,
-        trace: true,
+        trace: TraceLevel::Everything,
     };
     Sim::new(config, move |id, storage| {
         Ok(Chatter {
@@ -181,11 +203,11 @@ fn delays_stay_within_their_range() {
     let mut sim = chatter_sim(3, 5, faults, 20, Some(ms(10)));
     sim.run_for(secs(1)).unwrap();
     let records = sim.records();
-    let sent: std::collections::HashMap<u64, u64> = sends(records)
+    let sent: std::collections::HashMap<u64, u64> = sends(&records)
         .into_iter()
         .map(|(id, _, _, t)| (id, t))
         .collect();
-    let delivered = delivered_ids(records);
+    let delivered = delivered_ids(&records);
     assert!(delivered.len() > 1000);
     let mut reordered = false;
     let mut last_id_at_receiver = std::collections::HashMap::new();
@@ -242,13 +264,13 @@ fn a_partitioned_nodes_messages_never_cross() {
     .unwrap();
     sim.run_for(ms(400)).unwrap();
     let records = sim.records();
-    let delivered: std::collections::HashSet<u64> = delivered_ids(records)
+    let delivered: std::collections::HashSet<u64> = delivered_ids(&records)
         .into_iter()
         .map(|(id, _, _)| id)
         .collect();
     let side = |x: u32| a.contains(&NodeId(x));
     let (mut crossing_during, mut crossing_after, mut within_during) = (0, 0, 0);
-    for (id, from, to, t) in sends(records) {
+    for (id, from, to, t) in sends(&records) {
         let during = (100_000..300_000).contains(&t);
         let crosses = side(from) != side(to);
         if during && crosses {
@@ -286,7 +308,7 @@ fn a_partitioned_nodes_messages_never_cross() {
 fn a_one_way_partition_cuts_one_direction() {
     let mut cluster = Cluster::with_config(
         SimConfig {
-            trace: true,
+            trace: TraceLevel::Everything,
             ..SimConfig::new(2, 1)
         },
         |id, storage| {
@@ -317,7 +339,7 @@ fn detector_trace(seed: u64) -> String {
     };
     let config = SimConfig {
         faults,
-        trace: true,
+        trace: TraceLevel::Everything,
         ..SimConfig::new(5, seed)
     };
     let mut sim = detector_sim(config, DetectorConfig::default());
@@ -391,6 +413,7 @@ fn timers_rearm_cancel_and_die_with_their_node() {
         type Timer = Tm;
         type Request = ();
         type Response = ();
+        type Event = Fact;
         fn on_start(&mut self, ctx: &mut Context<'_, Self>) -> quorum::Result<()> {
             ctx.set_timer(Tm::A, ms(10));
             ctx.set_timer(Tm::A, ms(30)); // re-armed: fires once, at 30 ms
@@ -407,7 +430,9 @@ fn timers_rearm_cancel_and_die_with_their_node() {
             Ok(())
         }
         fn on_timer(&mut self, ctx: &mut Context<'_, Self>, t: Tm) -> quorum::Result<()> {
-            ctx.trace(Event::new("fired").with("timer", format!("{t:?}")));
+            ctx.trace(Fact::Fired {
+                timer: format!("{t:?}"),
+            });
             ctx.set_timer(Tm::A, ms(100));
             Ok(())
         }
@@ -439,6 +464,7 @@ fn a_failing_handler_is_fail_stop() {
         type Timer = T;
         type Request = ();
         type Response = ();
+        type Event = NoEvent;
         fn on_start(&mut self, ctx: &mut Context<'_, Self>) -> quorum::Result<()> {
             ctx.send(NodeId(2), Note(1));
             Err(quorum::Error::Runtime("disk full".into()))
@@ -483,6 +509,7 @@ impl Node for Batcher {
     type Timer = T;
     type Request = u64;
     type Response = (u64, usize);
+    type Event = NoEvent;
 
     fn on_start(&mut self, _: &mut Context<'_, Self>) -> quorum::Result<()> {
         Ok(())
@@ -560,7 +587,7 @@ fn sixty_four_requests_that_arrive_together_reach_one_flush_on_threads() {
         nodes: 1,
         seed: 1,
         faults: Faults::reliable(),
-        trace: false,
+        trace: TraceLevel::Protocol,
     };
     let factory: quorum::runtime::sim::Factory<Batcher> = Arc::new(|_, _| Ok(batcher()));
     let mut threads = Threads::start(config, vec![Location::memory()], factory).unwrap();
@@ -596,6 +623,7 @@ fn rearming_a_timer_for_later_queues_nothing() {
         type Timer = T;
         type Request = ();
         type Response = ();
+        type Event = NoEvent;
         fn on_start(&mut self, ctx: &mut Context<'_, Self>) -> quorum::Result<()> {
             ctx.set_timer(T::Again, ms(100));
             if ctx.me() == n(1) {
@@ -877,7 +905,12 @@ fn sweep_detector_is_complete_and_accurate_once_faults_heal() {
 // --- Smoke tests on real threads -------------------------------------------------------
 
 /// A cluster of detectors on real threads, heartbeating every `heartbeat`.
-fn detector_threads(nodes: usize, heartbeat: u64, timeout: u64, trace: bool) -> Threads<Detector> {
+fn detector_threads(
+    nodes: usize,
+    heartbeat: u64,
+    timeout: u64,
+    trace: TraceLevel,
+) -> Threads<Detector> {
     let config = ThreadsConfig {
         nodes,
         seed: 1,
@@ -897,7 +930,7 @@ fn detector_threads(nodes: usize, heartbeat: u64, timeout: u64, trace: bool) -> 
 
 #[test]
 fn threads_every_live_node_suspects_a_crashed_node() {
-    let mut threads = detector_threads(4, 20, 100, true);
+    let mut threads = detector_threads(4, 20, 100, TraceLevel::Everything);
     let mut schedule = Schedule::default();
     schedule.at(ms(100), Action::Crash(n(2)));
     threads.run_schedule(&schedule, ms(400)).unwrap();
@@ -924,7 +957,7 @@ fn threads_every_live_node_suspects_a_crashed_node() {
 
 #[test]
 fn threads_partition_blocks_and_restart_keeps_storage() {
-    let mut threads = detector_threads(3, 10, 60, false);
+    let mut threads = detector_threads(3, 10, 60, TraceLevel::Protocol);
     let mut schedule = Schedule::default();
     schedule.at(
         ms(20),
@@ -965,6 +998,7 @@ impl Node for OneShot {
     type Timer = T;
     type Request = ();
     type Response = ();
+    type Event = Fact;
     fn on_start(&mut self, ctx: &mut Context<'_, Self>) -> quorum::Result<()> {
         if self.storage.get_u64("armed")?.is_none() {
             self.storage.put_u64("armed", 1)?;
@@ -988,7 +1022,9 @@ impl Node for OneShot {
         Ok(())
     }
     fn on_timer(&mut self, ctx: &mut Context<'_, Self>, _: T) -> quorum::Result<()> {
-        ctx.trace(Event::new("fired"));
+        ctx.trace(Fact::Fired {
+            timer: "Again".into(),
+        });
         Ok(())
     }
 }
@@ -1020,7 +1056,7 @@ fn threads_a_timer_armed_before_a_crash_never_fires_after_the_restart() {
         nodes: 1,
         seed: 1,
         faults: Faults::reliable(),
-        trace: false,
+        trace: TraceLevel::Protocol,
     };
     let factory: quorum::runtime::sim::Factory<OneShot> = Arc::new(|_, storage| {
         Ok(OneShot {
@@ -1044,7 +1080,7 @@ fn threads_a_failing_handler_is_fail_stop() {
         nodes: 2,
         seed: 1,
         faults: Faults::reliable(),
-        trace: true,
+        trace: TraceLevel::Everything,
     };
     // n1 greets n2 at start; n2 replies and then fails, so its reply must never leave it.
     let factory: quorum::runtime::sim::Factory<OneShot> = Arc::new(|id, storage| {
@@ -1124,7 +1160,7 @@ fn actions_naming_no_node_of_the_cluster_are_refused() {
         cluster.live_nodes().all(|(_, d)| d.suspects().is_empty()),
         "a refused action changed nothing"
     );
-    let threads = detector_threads(2, 10, 50, false);
+    let threads = detector_threads(2, 10, 50, TraceLevel::Protocol);
     assert!(threads.apply(&Action::Disconnect(NodeId(0))).is_err());
     assert!(threads.apply(&Action::Crash(n(3))).is_err());
 }

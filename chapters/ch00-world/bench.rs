@@ -16,7 +16,8 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 
 use quorum::runtime::{
-    ClientId, Context, Faults, Message, Node, NodeId, Sim, SimConfig, Threads, ThreadsConfig,
+    ClientId, Context, Faults, Message, NoEvent, Node, NodeId, Sim, SimConfig, Threads,
+    ThreadsConfig, TraceLevel,
 };
 use quorum::storage::Location;
 
@@ -38,6 +39,7 @@ impl Node for Juggler {
     type Timer = Tick;
     type Request = ();
     type Response = ();
+    type Event = NoEvent;
 
     fn on_start(&mut self, ctx: &mut Context<'_, Self>) -> quorum::Result<()> {
         for _ in 0..64 {
@@ -100,6 +102,7 @@ impl Node for Streamer {
     type Timer = ();
     type Request = ();
     type Response = u64;
+    type Event = NoEvent;
 
     fn on_start(&mut self, ctx: &mut Context<'_, Self>) -> quorum::Result<()> {
         if ctx.me() == NodeId(1) {
@@ -164,7 +167,7 @@ fn sim_events_per_sec(events: u64) -> quorum::Result<(f64, u64)> {
             delay: (Duration::from_micros(100), Duration::from_millis(5)),
             duplicate: 0.0,
         },
-        trace: false,
+        trace: TraceLevel::Off,
     };
     let mut sim = Sim::new(config, move |_, _| Ok(Juggler { nodes }))?;
     let started = Instant::now();
@@ -183,7 +186,7 @@ fn threads_messages_per_sec(messages: u64, delay: Duration) -> quorum::Result<f6
             delay: (delay, delay),
             ..Faults::reliable()
         },
-        trace: false,
+        trace: TraceLevel::Off,
     };
     let factory = Arc::new(move |_: NodeId, _| {
         Ok(Streamer {

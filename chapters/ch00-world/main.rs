@@ -25,7 +25,9 @@ use quorum::detector::{check_properties, Detector, DetectorConfig, Liveness};
 use quorum::runtime::sim::Factory;
 use quorum::runtime::time::format_duration;
 use quorum::runtime::trace::Record;
-use quorum::runtime::{Action, NodeId, NodeStats, Schedule, Sim, SimConfig, Threads, Time};
+use quorum::runtime::{
+    Action, NodeId, NodeStats, Schedule, Sim, SimConfig, Threads, Time, TraceLevel,
+};
 
 /// Chapter 0, the world: a heartbeat failure detector on threads or in the simulator.
 #[derive(Parser, Debug)]
@@ -194,7 +196,11 @@ fn run_sim(cli: &Cli, schedule: &Schedule, seed: u64, trace: bool) -> quorum::Re
         nodes: c.node_count(),
         seed,
         faults: c.faults(),
-        trace: trace && (c.trace.is_some() || c.svg.is_some()),
+        // A sweep reads nothing of the trace; a single run reads its protocol events.
+        trace: match trace {
+            true => c.trace_level(TraceLevel::Protocol),
+            false => TraceLevel::Off,
+        },
     };
     let (locations, _claim) = c.locations("ch00-world")?;
     let mut sim = Sim::with_storage(config, locations, factory(cli))?;

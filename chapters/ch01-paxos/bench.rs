@@ -39,7 +39,7 @@ fn threads_decisions_per_sec(decisions: u64) -> quorum::Result<f64> {
             nodes: 3,
             seed,
             faults: Faults::reliable(),
-            trace: false,
+            trace: quorum::runtime::TraceLevel::Off,
         };
         let mut base = PaxosConfig::new(3, None);
         base.retry = Duration::from_millis(20);

@@ -25,7 +25,7 @@ use quorum::cli::{self, parse_duration_flag, parse_seed_range, CommonArgs, SeedO
 use quorum::paxos::explore::{explore, random_walks, ExploreConfig};
 use quorum::paxos::{run, PaxosConfig, PaxosNode, Rule};
 use quorum::runtime::trace::Record;
-use quorum::runtime::{NodeId, NodeStats, Schedule, SimConfig, Threads, Time};
+use quorum::runtime::{NodeId, NodeStats, Schedule, SimConfig, Threads, Time, TraceLevel};
 use quorum::viz::{Axis, SvgOptions};
 
 /// Chapter 1: single-decree Paxos on threads, in the simulator, or exhaustively explored.
@@ -255,7 +255,11 @@ fn run_sim(cli: &Cli, schedule: &Schedule, seed: u64, trace: bool) -> quorum::Re
         nodes: c.node_count(),
         seed,
         faults: c.faults(),
-        trace: trace && (c.trace.is_some() || c.svg.is_some()),
+        // A sweep reads the protocol's events too (when the first node learned).
+        trace: match trace {
+            true => c.trace_level(TraceLevel::Protocol),
+            false => TraceLevel::Protocol,
+        },
     };
     let (locations, _claim) = c.locations("ch01-paxos")?;
     let (mut sim, agreement) = run::checked_sim_with(
@@ -319,13 +323,15 @@ fn run_threads(cli: &Cli, schedule: &Schedule) -> quorum::Result<Outcome> {
         learned.push((id, threads.call(id, (), left).ok()));
     }
     threads.stop()?;
-    let records = threads.take_records();
+    let observed = threads.take_observed();
     // The checker reads the run's protocol events afterwards, in time order.
     let mut agreement = quorum::paxos::check::Agreement::new(c.node_count());
-    let mut violations: Vec<Violation> = records
+    let mut violations: Vec<Violation> = observed
         .iter()
-        .flat_map(|r| agreement.observe_record(r))
+        .filter_map(|o| Some((o, o.protocol()?)))
+        .flat_map(|(o, e)| agreement.observe(o.at, o.node, e))
         .collect();
+    let records = quorum::runtime::trace::records(&observed);
     violations.extend(agreement.check_all_learned(Time(last_time(&records)), &learned));
     Ok(Outcome {
         runtime: "threads",

@@ -24,7 +24,7 @@ use quorum::raft::check::{Elected, ElectionSafety};
 use quorum::raft::experiment::{self, Setup};
 use quorum::raft::{run, timeout_range_text, RaftConfig, RaftNode, Rule};
 use quorum::runtime::trace::Record;
-use quorum::runtime::{Action, NodeId, NodeStats, Schedule, SimConfig, Threads, Time};
+use quorum::runtime::{Action, NodeId, NodeStats, Schedule, SimConfig, Threads, Time, TraceLevel};
 use quorum::viz::plot::{cdf_svg, Panel};
 
 /// Chapter 3: Raft leader election on threads, in the simulator, and the paper's
@@ -204,7 +204,11 @@ fn run_sim(
         nodes: c.node_count(),
         seed,
         faults: c.faults(),
-        trace: trace && (c.trace.is_some() || c.svg.is_some()),
+        // The checker sees the protocol's events whatever is recorded.
+        trace: match trace {
+            true => c.trace_level(TraceLevel::Protocol),
+            false => TraceLevel::Off,
+        },
     };
     let (locations, _claim) = c.locations("ch03-raft-election")?;
     let (mut sim, checker) = run::checked_sim_with(sim_config, locations, run::factory(config))?;
@@ -246,7 +250,7 @@ fn run_sim(
 fn run_threads(cli: &Cli, config: &RaftConfig, schedule: &Schedule) -> quorum::Result<Outcome> {
     let c = &cli.common;
     let mut tconfig = c.threads_config();
-    tconfig.trace = true;
+    tconfig.trace = c.trace_level(TraceLevel::Protocol);
     let (locations, _claim) = c.locations("ch03-raft-election")?;
     let mut threads = Threads::start(tconfig, locations, run::factory(config))?;
     // Every step at its time: the schedule's faults and, every D, a leader's crash and,
@@ -300,12 +304,14 @@ fn run_threads(cli: &Cli, config: &RaftConfig, schedule: &Schedule) -> quorum::R
         views.extend(view);
     }
     threads.stop()?;
-    let records = threads.take_records();
+    let observed = threads.take_observed();
     let mut checker = ElectionSafety::new();
-    let violations: Vec<Violation> = records
+    let violations: Vec<Violation> = observed
         .iter()
-        .flat_map(|r| checker.observe_record(r))
+        .filter_map(|o| Some((o, o.protocol()?)))
+        .flat_map(|(o, e)| checker.observe(o.at, o.node, e))
         .collect();
+    let records = quorum::runtime::trace::records(&observed);
     Ok(Outcome {
         runtime: "threads",
         stats: threads.total_stats(),

@@ -27,7 +27,7 @@
 use std::time::Duration;
 
 use crate::error::Result;
-use crate::runtime::{ClientId, Context, Event, Message, Node, NodeId, Time};
+use crate::runtime::{ClientId, Context, Message, Node, NodeId, ProtocolEvent, Time};
 use crate::storage::Storage;
 
 /// How a detector behaves.
@@ -65,6 +65,45 @@ pub enum Msg {
 }
 
 impl Message for Msg {}
+
+/// What a detector records about itself (the `timeline` of the chapter binary).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum Event {
+    /// The node started, for the `incarnation`-th time (persisted first).
+    Started {
+        /// How many times it has started.
+        incarnation: u64,
+    },
+    /// The node now suspects `peer`: silent for a whole timeout.
+    Suspect {
+        /// The suspected peer.
+        peer: NodeId,
+    },
+    /// A heartbeat showed that `peer` restarted since it was last heard.
+    Restarted {
+        /// The peer.
+        peer: NodeId,
+        /// Its new incarnation.
+        incarnation: u64,
+    },
+    /// The node trusts `peer` again: a heartbeat came after all.
+    Trust {
+        /// The peer trusted again.
+        peer: NodeId,
+    },
+}
+
+impl ProtocolEvent for Event {
+    fn name(&self) -> &'static str {
+        match self {
+            Event::Started { .. } => "started",
+            Event::Suspect { .. } => "suspect",
+            Event::Restarted { .. } => "restarted",
+            Event::Trust { .. } => "trust",
+        }
+    }
+}
 
 /// The detector's timers.
 #[derive(Clone, Debug, PartialEq)]
@@ -214,6 +253,7 @@ impl Node for Detector {
     type Timer = Timer;
     type Request = ();
     type Response = Vec<NodeId>;
+    type Event = Event;
 
     // ANCHOR: on_start
     fn on_start(&mut self, ctx: &mut Context<'_, Self>) -> Result<()> {
@@ -221,7 +261,9 @@ impl Node for Detector {
         self.incarnation = self.storage.get_u64("incarnation")?.unwrap_or(0) + 1;
         self.storage.put_u64("incarnation", self.incarnation)?;
         self.seq = 0;
-        ctx.trace(Event::new("started").with("incarnation", self.incarnation));
+        ctx.trace(Event::Started {
+            incarnation: self.incarnation,
+        });
         ctx.log(format_args!("started, incarnation {}", self.incarnation));
         // Start the rhythm at a random point of the first interval, drawn from the run's
         // seeded generator, so that nodes started together don't all heartbeat in the
@@ -258,7 +300,7 @@ impl Node for Detector {
                 };
                 if !self.views[i].suspected {
                     self.views[i].suspected = true;
-                    ctx.trace(Event::new("suspect").with("peer", peer));
+                    ctx.trace(Event::Suspect { peer });
                     ctx.log(format_args!("suspects {peer}: silent for {timeout:?}"));
                 }
             }
@@ -284,11 +326,10 @@ impl Node for Detector {
             return Ok(());
         }
         if view.incarnation != 0 && incarnation > view.incarnation {
-            ctx.trace(
-                Event::new("restarted")
-                    .with("peer", from)
-                    .with("incarnation", incarnation),
-            );
+            ctx.trace(Event::Restarted {
+                peer: from,
+                incarnation,
+            });
             ctx.log(format_args!(
                 "sees {from} restarted (incarnation {incarnation})"
             ));
@@ -301,7 +342,7 @@ impl Node for Detector {
         view.last_heard = Some(now);
         if view.suspected {
             view.suspected = false;
-            ctx.trace(Event::new("trust").with("peer", from));
+            ctx.trace(Event::Trust { peer: from });
             ctx.log(format_args!("trusts {from} again"));
         }
         ctx.set_timer(Timer::Suspect(from), self.timeout_for(from));

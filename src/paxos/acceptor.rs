@@ -15,10 +15,10 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{Ballot, Msg, PaxosConfig, Rule, Value};
+use super::{Ballot, Event, Msg, PaxosConfig, Rule, Value};
 use crate::error::Result;
 use crate::exercises::promise;
-use crate::runtime::{Context, Event, NodeId};
+use crate::runtime::{Context, NodeId};
 use crate::storage::Storage;
 
 use super::PaxosNode;
@@ -78,7 +78,7 @@ impl Acceptor {
         }
         self.promised = ballot;
         self.persist(storage, config)?; // the promise is on disk before anyone hears of it
-        ctx.trace(Event::new("promised").with("ballot", ballot));
+        ctx.trace(Event::Promised { ballot });
         let accepted = self.accepted.clone();
         ctx.send(from, Msg::Promise { ballot, accepted });
         Ok(())
@@ -104,11 +104,10 @@ impl Acceptor {
         self.promised = self.promised.max(ballot);
         self.accepted = Some((ballot, value.clone()));
         self.persist(storage, config)?; // accepted on disk before the learners hear of it
-        ctx.trace(
-            Event::new("accepted")
-                .with("ballot", ballot)
-                .with("value", &value),
-        );
+        ctx.trace(Event::Accepted {
+            ballot,
+            value: value.clone(),
+        });
         // To the distinguished learner of this ballot: its proposer ("Paxos Made
         // Simple", section 2.3), which tells every other learner once it has learned.
         ctx.send(ballot.node, Msg::Accepted { ballot, value });
@@ -120,11 +119,7 @@ impl Acceptor {
     /// the proposer can retry above it.
     fn refuse(&self, ctx: &mut Context<'_, PaxosNode>, from: NodeId, ballot: Ballot) {
         let promised = self.promised;
-        ctx.trace(
-            Event::new("rejected")
-                .with("ballot", ballot)
-                .with("promised", promised),
-        );
+        ctx.trace(Event::Rejected { ballot, promised });
         ctx.send(from, Msg::Nack { ballot, promised });
     }
 

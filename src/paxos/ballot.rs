@@ -126,11 +126,17 @@ mod tests {
     /// not as its fields.
     #[test]
     fn a_diagram_labels_a_ballot_as_it_is_printed() {
-        use crate::runtime::trace::Record;
-        use crate::runtime::{Event, Time};
+        use crate::runtime::trace::{Fact, Observed};
+        use crate::runtime::Time;
         use crate::viz::{render, SvgOptions};
-        let event = Event::new("prepare").with("ballot", Ballot::new(1, NodeId(2)));
-        let record = Record::new(Time(0), NodeId(2), &event);
+        let record = Observed {
+            at: Time(0),
+            node: NodeId(2),
+            what: Fact::Protocol(super::super::Event::Prepare {
+                ballot: Ballot::new(1, NodeId(2)),
+            }),
+        }
+        .record();
         assert_eq!(record.str_field("ballot"), Some("1.n2"));
         let svg = render(&[record], 3, &SvgOptions::default());
         assert!(svg.contains(">prepare ballot=1.n2</text>"), "{svg}");

@@ -17,10 +17,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::hash::{Hash, Hasher};
 
-use super::{majority, Ballot, Value};
+use super::{majority, Ballot, Event, Value};
 use crate::check::Violation;
-use crate::runtime::trace::Record;
-use crate::runtime::{Event, NodeId, Time};
+use crate::runtime::{NodeId, Time};
 
 /// The property names, as the book and the violations print them.
 pub const AT_MOST_ONE_CHOSEN: &str = "at most one value chosen";
@@ -44,12 +43,6 @@ pub struct Agreement {
     chosen: BTreeSet<(Ballot, Value)>,
     /// What each learner announced it learned.
     learned: BTreeMap<NodeId, Value>,
-}
-
-fn field<T: serde::de::DeserializeOwned>(event: &Event, key: &str) -> Option<T> {
-    event
-        .get(key)
-        .and_then(|v| serde_json::from_value(v.clone()).ok())
 }
 
 impl Agreement {
@@ -97,19 +90,12 @@ impl Agreement {
     /// Takes in one protocol event of `node` at `t`; returns the violations it reveals.
     pub fn observe(&mut self, t: Time, node: NodeId, event: &Event) -> Vec<Violation> {
         let mut found = Vec::new();
-        match event.name {
-            "proposed" => {
-                if let Some(v) = field::<Value>(event, "value") {
-                    self.proposed.insert(v);
-                }
+        match event {
+            Event::Proposed { value } => {
+                self.proposed.insert(value.clone());
             }
-            "accepted" => {
-                let (Some(ballot), Some(value)) = (
-                    field::<Ballot>(event, "ballot"),
-                    field::<Value>(event, "value"),
-                ) else {
-                    return found;
-                };
+            Event::Accepted { ballot, value } => {
+                let ballot = *ballot;
                 let voters = self.accepted.entry((ballot, value.clone())).or_default();
                 voters.insert(node);
                 if voters.len() >= self.quorum && !self.chosen.contains(&(ballot, value.clone())) {
@@ -117,7 +103,7 @@ impl Agreement {
                     self.chosen.insert((ballot, value.clone()));
                     let others: Vec<&str> = before
                         .iter()
-                        .filter(|v| **v != value)
+                        .filter(|v| *v != value)
                         .map(|v| v.as_str())
                         .collect();
                     if !others.is_empty() {
@@ -131,7 +117,7 @@ impl Agreement {
                             ),
                         ));
                     }
-                    if !self.proposed.contains(&value) {
+                    if !self.proposed.contains(value) {
                         found.push(Violation::new(
                             t,
                             ONLY_PROPOSED_CHOSEN,
@@ -140,32 +126,21 @@ impl Agreement {
                     }
                 }
             }
-            "chosen" => {
-                let Some(value) = field::<Value>(event, "value") else {
-                    return found;
-                };
-                if !self.chosen.iter().any(|(_, v)| *v == value) {
+            Event::Chosen { value, .. } => {
+                if !self.chosen.iter().any(|(_, v)| v == value) {
                     found.push(Violation::new(
                         t,
                         LEARN_ONLY_CHOSEN,
                         format!("{node} learned {value}, which no majority accepted in one ballot"),
                     ));
                 }
-                self.learned.insert(node, value);
+                self.learned.insert(node, value.clone());
             }
-            _ => {}
+            Event::Prepare { .. } | Event::Promised { .. } | Event::Rejected { .. } => {}
         }
         found
     }
     // ANCHOR_END: observe
-
-    /// [`Agreement::observe`] for an event read back from a trace record.
-    pub fn observe_record(&mut self, record: &Record) -> Vec<Violation> {
-        match record.event_among(&["proposed", "accepted", "chosen"], &["ballot", "value"]) {
-            Some(event) => self.observe(Time(record.t_us), record.node, &event),
-            None => Vec::new(),
-        }
-    }
 
     /// At the end of a run whose faults have healed: every live learner (`learned[i]`
     /// is node i's learned value, `None` if it learned nothing; crashed nodes are left
@@ -200,9 +175,16 @@ mod tests {
     use super::*;
 
     fn accepted(ballot: Ballot, value: &str) -> Event {
-        Event::new("accepted")
-            .with("ballot", ballot)
-            .with("value", value)
+        Event::Accepted {
+            ballot,
+            value: value.into(),
+        }
+    }
+
+    fn proposed(value: &str) -> Event {
+        Event::Proposed {
+            value: value.into(),
+        }
     }
 
     #[test]
@@ -210,7 +192,7 @@ mod tests {
         let mut a = Agreement::new(3);
         let (b1, b2) = (Ballot::new(1, NodeId(1)), Ballot::new(1, NodeId(2)));
         for v in ["v1", "v2"] {
-            a.observe(Time(0), NodeId(1), &Event::new("proposed").with("value", v));
+            a.observe(Time(0), NodeId(1), &proposed(v));
         }
         assert!(a
             .observe(Time(1), NodeId(1), &accepted(b1, "v1"))
@@ -254,11 +236,7 @@ mod tests {
     #[test]
     fn acceptances_in_different_ballots_do_not_add_up() {
         let mut a = Agreement::new(3);
-        a.observe(
-            Time(0),
-            NodeId(1),
-            &Event::new("proposed").with("value", "v1"),
-        );
+        a.observe(Time(0), NodeId(1), &proposed("v1"));
         a.observe(
             Time(1),
             NodeId(1),
@@ -273,7 +251,10 @@ mod tests {
         let found = a.observe(
             Time(3),
             NodeId(3),
-            &Event::new("chosen").with("value", "v1"),
+            &Event::Chosen {
+                ballot: Ballot::new(2, NodeId(1)),
+                value: "v1".into(),
+            },
         );
         assert_eq!(found[0].property, LEARN_ONLY_CHOSEN);
     }
@@ -292,11 +273,7 @@ mod tests {
     #[test]
     fn liveness_at_the_end() {
         let mut a = Agreement::new(1);
-        a.observe(
-            Time(0),
-            NodeId(1),
-            &Event::new("proposed").with("value", "v1"),
-        );
+        a.observe(Time(0), NodeId(1), &proposed("v1"));
         a.observe(
             Time(0),
             NodeId(1),

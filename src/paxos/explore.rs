@@ -41,7 +41,7 @@ use crate::check::Violation;
 use crate::error::Result;
 use crate::runtime::sim::PendingWhat;
 use crate::runtime::trace::Record;
-use crate::runtime::{Action, NodeId, Sim, SimConfig};
+use crate::runtime::{Action, NodeId, Sim, SimConfig, TraceLevel};
 
 /// What to explore.
 #[derive(Clone, Debug, PartialEq)]
@@ -172,8 +172,13 @@ fn node_config(config: &ExploreConfig) -> PaxosConfig {
 }
 
 fn initial(config: &ExploreConfig, trace: bool) -> Result<Sim<PaxosNode>> {
+    // The search reads the protocol's events after every move; a replay records
+    // everything, for the diagram.
     let sim_config = SimConfig {
-        trace,
+        trace: match trace {
+            true => TraceLevel::Everything,
+            false => TraceLevel::Protocol,
+        },
         ..SimConfig::new(config.nodes, 0)
     };
     let locations = (0..config.nodes)
@@ -1298,9 +1303,10 @@ pub fn explore(config: &ExploreConfig) -> Result<Exploration> {
             transitions += 1;
             let mut agreement = state.agreement.clone();
             let violations: Vec<Violation> = next
-                .take_records()
+                .take_observed()
                 .iter()
-                .flat_map(|r| agreement.observe_record(r))
+                .filter_map(|o| Some((o, o.protocol()?)))
+                .flat_map(|(o, e)| agreement.observe(o.at, o.node, e))
                 .collect();
             if let Some(violation) = violations.into_iter().next() {
                 let mut path = state.path.clone();
@@ -1421,9 +1427,10 @@ pub fn random_walks(config: &ExploreConfig, walks: u64, seed: u64) -> Result<Exp
             path.push(choice);
             crashes_left -= usize::from(matches!(choice, Choice::Crash(_)));
             let violation = sim
-                .take_records()
+                .take_observed()
                 .iter()
-                .flat_map(|r| agreement.observe_record(r))
+                .filter_map(|o| Some((o, o.protocol()?)))
+                .flat_map(|(o, e)| agreement.observe(o.at, o.node, e))
                 .next();
             if let Some(v) = violation {
                 best = Some((path.clone(), v));

@@ -14,8 +14,8 @@
 use std::collections::BTreeMap;
 use std::hash::{Hash, Hasher};
 
-use super::{Ballot, Msg, PaxosConfig, PaxosNode, Timer, Value};
-use crate::runtime::{Context, Event, NodeId};
+use super::{Ballot, Event, Msg, PaxosConfig, PaxosNode, Timer, Value};
+use crate::runtime::{Context, NodeId};
 
 /// A learner's state.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
@@ -95,11 +95,10 @@ impl Learner {
     }
 
     fn learn(&mut self, ctx: &mut Context<'_, PaxosNode>, ballot: Ballot, value: Value) {
-        ctx.trace(
-            Event::new("chosen")
-                .with("ballot", ballot)
-                .with("value", &value),
-        );
+        ctx.trace(Event::Chosen {
+            ballot,
+            value: value.clone(),
+        });
         ctx.log(format_args!("learned {value}, chosen in ballot {ballot}"));
         self.learned = Some((ballot, value));
         self.votes.clear();

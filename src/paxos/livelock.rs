@@ -57,7 +57,7 @@ use crate::check::Violation;
 use crate::error::Result;
 use crate::runtime::sim::{Pending, PendingWhat};
 use crate::runtime::trace::Record;
-use crate::runtime::{Faults, NodeId, Sim, SimConfig, Time};
+use crate::runtime::{Faults, NodeId, Sim, SimConfig, Time, TraceLevel};
 
 /// How many nodes a duel has: three acceptors, the first two of which also propose.
 pub const NODES: usize = 3;
@@ -167,7 +167,7 @@ fn play(rounds: usize, backoff: bool, seed: u64, max_hold: Option<Duration>) -> 
             delay: (DELAY, DELAY),
             ..Faults::reliable()
         },
-        trace: true,
+        trace: TraceLevel::Everything,
     };
     let (mut sim, agreement) = run::checked_sim(config, &base, PROPOSERS)?;
     let rounds = u64::try_from(rounds).unwrap_or(u64::MAX);
@@ -261,7 +261,7 @@ pub fn race(
             delay,
             ..Faults::reliable()
         },
-        trace: false,
+        trace: TraceLevel::Off,
     };
     let (mut sim, agreement) = run::checked_sim(config, &base, PROPOSERS)?;
     let decided = sim.run_until_true(Time::ZERO + deadline, |_| {

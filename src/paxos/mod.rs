@@ -43,7 +43,7 @@ use std::time::Duration;
 pub use ballot::{majority, Ballot};
 pub use node::PaxosNode;
 
-use crate::runtime::Message;
+use crate::runtime::{Message, ProtocolEvent};
 
 /// A value a proposer proposes: in this chapter, a short string such as `v2`.
 pub type Value = String;
@@ -112,6 +112,63 @@ impl Message for Msg {
             _ => 0,
         };
         std::mem::size_of::<Msg>() + value
+    }
+}
+
+// ANCHOR: events
+/// What a Paxos node records about itself; the agreement checker reads these.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum Event {
+    /// A proposer started, wanting `value` chosen.
+    Proposed {
+        /// Its value.
+        value: Value,
+    },
+    /// A proposer started a ballot: it sent `prepare` to every acceptor.
+    Prepare {
+        /// The new ballot.
+        ballot: Ballot,
+    },
+    /// An acceptor promised `ballot` (persisted first).
+    Promised {
+        /// The ballot promised.
+        ballot: Ballot,
+    },
+    /// An acceptor accepted `value` in `ballot` (persisted first).
+    Accepted {
+        /// The ballot.
+        ballot: Ballot,
+        /// The value accepted.
+        value: Value,
+    },
+    /// An acceptor refused `ballot`, having promised `promised`.
+    Rejected {
+        /// The ballot refused.
+        ballot: Ballot,
+        /// The higher ballot promised.
+        promised: Ballot,
+    },
+    /// A learner learned that `value` was chosen in `ballot`.
+    Chosen {
+        /// The ballot it was chosen in.
+        ballot: Ballot,
+        /// The value.
+        value: Value,
+    },
+}
+// ANCHOR_END: events
+
+impl ProtocolEvent for Event {
+    fn name(&self) -> &'static str {
+        match self {
+            Event::Proposed { .. } => "proposed",
+            Event::Prepare { .. } => "prepare",
+            Event::Promised { .. } => "promised",
+            Event::Accepted { .. } => "accepted",
+            Event::Rejected { .. } => "rejected",
+            Event::Chosen { .. } => "chosen",
+        }
     }
 }
 

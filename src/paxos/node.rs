@@ -4,10 +4,10 @@
 use super::acceptor::Acceptor;
 use super::learner::Learner;
 use super::proposer::Proposer;
-use super::{Ballot, Msg, PaxosConfig, Rule, Timer, Value};
+use super::{Ballot, Event, Msg, PaxosConfig, Rule, Timer, Value};
 use crate::error::Result;
 use crate::exercises::promise::{may_accept, may_promise};
-use crate::runtime::{ClientId, Context, Event, Node, NodeId};
+use crate::runtime::{ClientId, Context, Node, NodeId};
 use crate::storage::Storage;
 
 /// A Paxos node.
@@ -152,10 +152,13 @@ impl Node for PaxosNode {
     type Timer = Timer;
     type Request = ();
     type Response = Value;
+    type Event = Event;
 
     fn on_start(&mut self, ctx: &mut Context<'_, Self>) -> Result<()> {
         if let Some(p) = &self.proposer {
-            ctx.trace(Event::new("proposed").with("value", &p.value));
+            ctx.trace(Event::Proposed {
+                value: p.value.clone(),
+            });
             // The first ballot starts after a short random delay, so that proposers
             // started together do not collide by construction.
             let delay = ctx

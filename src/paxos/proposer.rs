@@ -19,9 +19,9 @@
 
 use std::time::Duration;
 
-use super::{Ballot, Msg, PaxosConfig, PaxosNode, Rule, Timer, Value};
+use super::{Ballot, Event, Msg, PaxosConfig, PaxosNode, Rule, Timer, Value};
 use crate::error::Result;
-use crate::runtime::{Context, Event, NodeId};
+use crate::runtime::{Context, NodeId};
 use crate::storage::Storage;
 
 /// Where a proposer is in its current ballot.
@@ -203,7 +203,9 @@ impl Proposer {
         if !config.breaks(Rule::StaleVotes) {
             self.promises.clear(); // votes are counted per ballot
         }
-        ctx.trace(Event::new("prepare").with("ballot", self.ballot));
+        ctx.trace(Event::Prepare {
+            ballot: self.ballot,
+        });
         ctx.log(format_args!("starts ballot {}", self.ballot));
         for acceptor in NodeId::all(config.nodes) {
             ctx.send(

@@ -9,10 +9,9 @@
 
 use std::collections::BTreeMap;
 
-use super::Term;
+use super::{Event, Term};
 use crate::check::Violation;
-use crate::runtime::trace::Record;
-use crate::runtime::{Event, NodeId, Time};
+use crate::runtime::{NodeId, Time};
 
 /// The property that at most one leader is elected in a given term (Figure 3), as the
 /// book and the violations print it.
@@ -52,11 +51,10 @@ impl ElectionSafety {
     // ANCHOR: observe
     /// Takes in one event of `node` at `t`; returns the violations it reveals.
     pub fn observe(&mut self, t: Time, node: NodeId, event: &Event) -> Vec<Violation> {
-        let term = || event.get("term").and_then(|v| v.as_u64());
         let mut found = Vec::new();
-        match event.name {
-            "became_leader" => {
-                let Some(term) = term() else { return found };
+        // A candidate's vote for itself counts as its vote in the term.
+        let (term, candidate) = match *event {
+            Event::BecameLeader { term } => {
                 match self.leaders.get(&term) {
                     Some((first, _)) if *first != node => found.push(Violation::new(
                         t,
@@ -68,50 +66,29 @@ impl ElectionSafety {
                         self.leaders.insert(term, (node, t));
                     }
                 }
+                return found;
             }
-            "became_candidate" | "voted" => {
-                let Some(term) = term() else { return found };
-                let candidate = match event.name {
-                    "voted" => event
-                        .get("for")
-                        .and_then(|v| serde_json::from_value::<NodeId>(v.clone()).ok()),
-                    _ => {
-                        self.elections += 1;
-                        Some(node)
-                    }
-                };
-                let Some(candidate) = candidate else {
-                    return found;
-                };
-                match self.votes.get(&(node, term)) {
-                    Some(first) if *first != candidate => found.push(Violation::new(
-                        t,
-                        ONE_VOTE_PER_TERM,
-                        format!("{node} voted for {first} and then for {candidate} in term {term}"),
-                    )),
-                    Some(_) => {}
-                    None => {
-                        self.votes.insert((node, term), candidate);
-                    }
-                }
+            Event::BecameCandidate { term } => {
+                self.elections += 1;
+                (term, node)
             }
-            _ => {}
+            Event::Voted { term, candidate } => (term, candidate),
+            Event::SteppedDown { .. } | Event::PreVote { .. } => return found,
+        };
+        match self.votes.get(&(node, term)) {
+            Some(first) if *first != candidate => found.push(Violation::new(
+                t,
+                ONE_VOTE_PER_TERM,
+                format!("{node} voted for {first} and then for {candidate} in term {term}"),
+            )),
+            Some(_) => {}
+            None => {
+                self.votes.insert((node, term), candidate);
+            }
         }
         found
     }
     // ANCHOR_END: observe
-
-    /// [`ElectionSafety::observe`] for a trace record (how the threaded runs are checked,
-    /// after the fact).
-    pub fn observe_record(&mut self, r: &Record) -> Vec<Violation> {
-        match r.event_among(
-            &["became_leader", "became_candidate", "voted"],
-            &["term", "for"],
-        ) {
-            Some(event) => self.observe(Time(r.t_us), r.node, &event),
-            None => Vec::new(),
-        }
-    }
 
     /// Every election won, in term order.
     pub fn leaders(&self) -> Vec<Elected> {
@@ -136,7 +113,7 @@ mod tests {
     use super::*;
 
     fn leader(term: u64) -> Event {
-        Event::new("became_leader").with("term", term)
+        Event::BecameLeader { term }
     }
 
     #[test]
@@ -158,15 +135,14 @@ mod tests {
     #[test]
     fn a_second_vote_in_a_term_is_caught_and_a_candidate_votes_for_itself() {
         let mut c = ElectionSafety::new();
-        let voted = |term: u64, for_: u32| {
-            Event::new("voted")
-                .with("term", term)
-                .with("for", NodeId(for_))
+        let voted = |term: u64, for_: u32| Event::Voted {
+            term,
+            candidate: NodeId(for_),
         };
         assert!(c.observe(Time(1), NodeId(1), &voted(1, 2)).is_empty());
         assert!(c.observe(Time(2), NodeId(1), &voted(1, 2)).is_empty());
         assert_eq!(c.observe(Time(3), NodeId(1), &voted(1, 3)).len(), 1);
-        let candidate = Event::new("became_candidate").with("term", 2u64);
+        let candidate = Event::BecameCandidate { term: 2 };
         assert!(c.observe(Time(4), NodeId(1), &candidate).is_empty());
         let v = c.observe(Time(5), NodeId(1), &voted(2, 3));
         assert_eq!(v.len(), 1);

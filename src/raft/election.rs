@@ -30,10 +30,10 @@ use std::collections::BTreeSet;
 
 use super::node::{LeaderState, RaftNode, Role};
 use super::state::LogPosition;
-use super::{majority, Msg, Rule, Term, Timer};
+use super::{majority, Event, Msg, Rule, Term, Timer};
 use crate::error::Result;
 use crate::exercises::{check_quorum, pre_vote};
-use crate::runtime::{Context, Event, NodeId};
+use crate::runtime::{Context, NodeId};
 
 impl RaftNode {
     // ANCHOR: election_timer
@@ -78,7 +78,9 @@ impl RaftNode {
         if self.is_leader() {
             ctx.cancel_timer(Timer::Heartbeat);
             ctx.cancel_timer(Timer::CheckQuorum);
-            ctx.trace(Event::new("stepped_down").with("term", self.state.current_term));
+            ctx.trace(Event::SteppedDown {
+                term: self.state.current_term,
+            });
             ctx.log(format_args!("steps down"));
             self.reset_election_timer(ctx);
         }
@@ -145,7 +147,7 @@ impl RaftNode {
         self.leader = None;
         self.heard_from_leader = None;
         let term = self.state.current_term;
-        ctx.trace(Event::new("became_candidate").with("term", term));
+        ctx.trace(Event::BecameCandidate { term });
         self.reset_election_timer(ctx);
         self.request_votes(ctx);
         self.maybe_win(ctx);
@@ -191,11 +193,7 @@ impl RaftNode {
                 self.state.voted_for = Some(candidate);
                 self.persist_term_and_vote()?;
                 let term = self.state.current_term;
-                ctx.trace(
-                    Event::new("voted")
-                        .with("term", term)
-                        .with("for", candidate),
-                );
+                ctx.trace(Event::Voted { term, candidate });
                 ctx.log(format_args!("grants its vote to {candidate}"));
             }
             // Granting a vote counts as hearing from a would-be leader (Figure 2): the
@@ -268,7 +266,7 @@ impl RaftNode {
         self.leader = Some(self.id);
         ctx.cancel_timer(Timer::RetryVotes);
         let term = self.state.current_term;
-        ctx.trace(Event::new("became_leader").with("term", term));
+        ctx.trace(Event::BecameLeader { term });
         ctx.log(format_args!("wins the election of term {term}"));
         // A leader waits for no election; it may check its quorum (exercise 3.2).
         ctx.cancel_timer(Timer::Election);
@@ -366,7 +364,7 @@ impl RaftNode {
         };
         self.leader = None;
         let term = self.state.current_term + 1;
-        ctx.trace(Event::new("pre_vote").with("term", term));
+        ctx.trace(Event::PreVote { term });
         self.reset_election_timer(ctx);
         let last_log = self.state.last_log();
         for peer in self.config.peers(self.id) {

@@ -53,7 +53,7 @@ pub use node::{RaftNode, Role};
 pub use state::{Entry, LogPosition, RaftState};
 
 pub use crate::check::majority;
-use crate::runtime::{Message, NodeId};
+use crate::runtime::{Message, NodeId, ProtocolEvent};
 
 /// A term number. Terms start at 0 (no election yet) and only grow.
 pub type Term = u64;
@@ -170,6 +170,54 @@ impl Message for Msg {
             _ => 0,
         };
         std::mem::size_of::<Msg>() + entries
+    }
+}
+
+// ANCHOR: events
+/// What a Raft node records about itself; the Election Safety checker reads these.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum Event {
+    /// The node started an election: it raised its term and voted for itself.
+    BecameCandidate {
+        /// The new term.
+        term: Term,
+    },
+    /// The node granted its vote (persisted first).
+    Voted {
+        /// The term of the vote.
+        term: Term,
+        /// The candidate it voted for.
+        #[serde(rename = "for")]
+        candidate: NodeId,
+    },
+    /// The node won its term's election.
+    BecameLeader {
+        /// The term it leads.
+        term: Term,
+    },
+    /// A leader stepped down.
+    SteppedDown {
+        /// The term it was in when it stepped down.
+        term: Term,
+    },
+    /// The node asked whether it could win `term` (PreVote, exercise 3.1).
+    PreVote {
+        /// The term it would campaign in.
+        term: Term,
+    },
+}
+// ANCHOR_END: events
+
+impl ProtocolEvent for Event {
+    fn name(&self) -> &'static str {
+        match self {
+            Event::BecameCandidate { .. } => "became_candidate",
+            Event::Voted { .. } => "voted",
+            Event::BecameLeader { .. } => "became_leader",
+            Event::SteppedDown { .. } => "stepped_down",
+            Event::PreVote { .. } => "pre_vote",
+        }
     }
 }
 

@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::state::RaftState;
-use super::{Msg, RaftConfig, Rule, Term, Timer};
+use super::{Event, Msg, RaftConfig, Rule, Term, Timer};
 use crate::error::Result;
 use crate::runtime::{ClientId, Context, Node, NodeId, Time};
 use crate::storage::Storage;
@@ -180,6 +180,7 @@ impl Node for RaftNode {
     type Timer = Timer;
     type Request = Request;
     type Response = Response;
+    type Event = Event;
 
     fn on_start(&mut self, ctx: &mut Context<'_, Self>) -> Result<()> {
         let last = self.state.last_log();

@@ -14,6 +14,7 @@ use std::time::Duration;
 use super::id::{ClientId, NodeId};
 use super::rng::Rng;
 use super::time::Time;
+use super::trace::{ProtocolEvent, TraceLevel};
 use crate::error::Result;
 
 /// What travels between nodes. A message is cloned when the network duplicates it, and
@@ -51,6 +52,10 @@ pub trait Node: Sized + Send + 'static {
     type Request: Debug + Send + 'static;
     /// What the node answers a client.
     type Response: Debug + Send + 'static;
+    /// The facts this node records with `ctx.trace` (`became_leader`, `voted`, …): an
+    /// enum the protocol's checkers read (use [`NoEvent`](super::trace::NoEvent) for
+    /// none).
+    type Event: ProtocolEvent;
 
     /// The node has just been built: at the start of a run, or after a restart.
     fn on_start(&mut self, ctx: &mut Context<'_, Self>) -> Result<()>;
@@ -102,39 +107,6 @@ pub trait Node: Sized + Send + 'static {
 }
 // ANCHOR_END: node_trait
 
-/// A structured fact a node records about itself: `became_leader {term: 3}`. Events are
-/// written to the `--trace` file, drawn in the SVG diagram, and read by the invariant
-/// checkers.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Event {
-    /// The event's name, in snake case (`voted`, `chosen`, `suspect`).
-    pub name: &'static str,
-    /// Named values, in the order they were added.
-    pub fields: Vec<(&'static str, serde_json::Value)>,
-}
-
-impl Event {
-    /// An event with no fields yet.
-    pub fn new(name: &'static str) -> Event {
-        Event {
-            name,
-            fields: Vec::new(),
-        }
-    }
-
-    /// Adds a field: `Event::new("voted").with("term", 3).with("for", candidate)`.
-    pub fn with(mut self, key: &'static str, value: impl serde::Serialize) -> Event {
-        let value = serde_json::to_value(value).unwrap_or(serde_json::Value::Null);
-        self.fields.push((key, value));
-        self
-    }
-
-    /// The value of field `key`, if the event has one.
-    pub fn get(&self, key: &str) -> Option<&serde_json::Value> {
-        self.fields.iter().find(|(k, _)| *k == key).map(|(_, v)| v)
-    }
-}
-
 /// One thing a handler asked the world to do. The runtime carries effects out in the
 /// order they were recorded.
 #[derive(Debug)]
@@ -163,7 +135,7 @@ pub enum Effect<N: Node> {
         response: N::Response,
     },
     /// Record a protocol fact.
-    Trace(Event),
+    Trace(N::Event),
     /// A human log line, printed with the node's id and role in front.
     Log(String),
 }
@@ -174,18 +146,28 @@ pub struct Context<'a, N: Node> {
     now: Time,
     rng: &'a mut Rng,
     effects: &'a mut Vec<Effect<N>>,
+    tracing: TraceLevel,
 }
 
 impl<'a, N: Node> Context<'a, N> {
     /// A context for one handler call of node `me` at time `now`. Runtimes (and unit tests
     /// of a single node) build these; `effects` receives what the handler asks for.
+    /// Protocol events are recorded; see [`Context::with_tracing`].
     pub fn new(me: NodeId, now: Time, rng: &'a mut Rng, effects: &'a mut Vec<Effect<N>>) -> Self {
         Context {
             me,
             now,
             rng,
             effects,
+            tracing: TraceLevel::Protocol,
         }
+    }
+
+    /// The same context, recording as much as `level` asks: at [`TraceLevel::Off`]
+    /// `trace` records nothing.
+    pub fn with_tracing(mut self, level: TraceLevel) -> Self {
+        self.tracing = level;
+        self
     }
 
     // ANCHOR: context
@@ -224,9 +206,18 @@ impl<'a, N: Node> Context<'a, N> {
         self.effects.push(Effect::Reply { client, response });
     }
 
-    /// Records a protocol fact (`became_leader`, `voted`, `chosen`, …).
-    pub fn trace(&mut self, event: Event) {
-        self.effects.push(Effect::Trace(event));
+    /// Records a protocol fact (`became_leader`, `voted`, `chosen`, …), if anyone
+    /// listens: at [`TraceLevel::Off`] it costs nothing.
+    pub fn trace(&mut self, event: N::Event) {
+        if self.tracing > TraceLevel::Off {
+            self.effects.push(Effect::Trace(event));
+        }
+    }
+
+    /// How much of the run is being recorded: a node whose event would be costly to
+    /// build (the commands of a range it applied) builds it only when it is wanted.
+    pub fn tracing(&self) -> TraceLevel {
+        self.tracing
     }
 
     /// Logs a line of the run's story at info level, as `n2 follower t3: {text}`. The text

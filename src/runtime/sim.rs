@@ -23,13 +23,13 @@ use std::time::Duration;
 
 use super::id::{ClientId, NodeId};
 use super::net::{DropReason, Faults, Network, Route};
-use super::node::{Context, Effect, Event, Message, Node};
+use super::node::{Context, Effect, Message, Node};
 use super::rng::Rng;
 use super::schedule::{Action, Schedule};
 use super::stats::NodeStats;
 use super::time::Time;
 use super::timers::{TimerTable, Wake, Woken};
-use super::trace::{Record, HARNESS};
+use super::trace::{records, Fact, Observed, Record, RuntimeEvent, TraceLevel, HARNESS};
 use crate::check::Violation;
 use crate::error::{Error, Result};
 use crate::storage::{Location, Storage};
@@ -49,19 +49,20 @@ pub struct SimConfig {
     pub seed: u64,
     /// The network's random faults.
     pub faults: Faults,
-    /// Record the runtime's own events (`send`, `deliver`, …) in the trace as well as
-    /// the protocol's.
-    pub trace: bool,
+    /// How much of the run to record: nothing, the protocol's events, or everything
+    /// (the runtime's own `send`, `deliver`, … too). Checks see the protocol's events
+    /// whatever the level.
+    pub trace: TraceLevel,
 }
 
 impl SimConfig {
-    /// `nodes` nodes, seed `seed`, a reliable network, no runtime trace.
+    /// `nodes` nodes, seed `seed`, a reliable network, the protocol's events recorded.
     pub fn new(nodes: usize, seed: u64) -> SimConfig {
         SimConfig {
             nodes,
             seed,
             faults: Faults::reliable(),
-            trace: false,
+            trace: TraceLevel::Protocol,
         }
     }
 }
@@ -223,13 +224,14 @@ pub struct Sim<N: Node> {
     /// Reused between handler calls, so a step allocates nothing for its effects.
     effects: Vec<Effect<N>>,
     stats: Vec<NodeStats>,
-    records: Vec<Record>,
-    trace_runtime: bool,
+    /// What the run recorded, as its level asks.
+    trace: Vec<Observed<N::Event>>,
+    level: TraceLevel,
     next_msg: u64,
     next_client: u64,
     replies: Vec<Reply<N::Response>>,
     checks: Vec<Check<N>>,
-    step_events: Vec<(NodeId, Event)>,
+    step_events: Vec<(NodeId, N::Event)>,
     violations: Vec<Violation>,
     steps: u64,
     /// The nodes owed a flush, in the order their first handler since their last flush
@@ -284,8 +286,8 @@ impl<N: Node> Sim<N> {
             factory,
             effects: Vec::new(),
             stats: vec![NodeStats::default(); config.nodes],
-            records: Vec::new(),
-            trace_runtime: config.trace,
+            trace: Vec::new(),
+            level: config.trace,
             next_msg: 0,
             next_client: 0,
             replies: Vec::new(),
@@ -388,19 +390,29 @@ impl<N: Node> Sim<N> {
         &self.net
     }
 
-    /// The trace so far: protocol events always, the runtime's own events when the
-    /// simulation was configured with `trace: true`.
-    pub fn records(&self) -> &[Record] {
-        &self.records
+    /// The trace so far, typed: protocol events at [`TraceLevel::Protocol`], the
+    /// runtime's own too at [`TraceLevel::Everything`], nothing at [`TraceLevel::Off`].
+    pub fn observed(&self) -> &[Observed<N::Event>] {
+        &self.trace
     }
 
-    /// Takes the trace recorded so far, leaving it empty.
+    /// The trace so far as trace lines (JSON, for files and diagrams).
+    pub fn records(&self) -> Vec<Record> {
+        records(&self.trace)
+    }
+
+    /// Takes the trace recorded so far as trace lines, leaving it empty.
     pub fn take_records(&mut self) -> Vec<Record> {
-        std::mem::take(&mut self.records)
+        records(&std::mem::take(&mut self.trace))
+    }
+
+    /// Takes the trace recorded so far, typed, leaving it empty.
+    pub fn take_observed(&mut self) -> Vec<Observed<N::Event>> {
+        std::mem::take(&mut self.trace)
     }
 
     /// The protocol events of the step that just ran, for checks.
-    pub fn step_events(&self) -> &[(NodeId, Event)] {
+    pub fn step_events(&self) -> &[(NodeId, N::Event)] {
         &self.step_events
     }
 
@@ -786,8 +798,8 @@ impl<N: Node> Sim<N> {
             factory: self.factory.clone(),
             effects: Vec::new(),
             stats: self.stats.clone(),
-            records: self.records.clone(),
-            trace_runtime: self.trace_runtime,
+            trace: self.trace.clone(),
+            level: self.level,
             next_msg: self.next_msg,
             next_client: self.next_client,
             replies: self.replies.clone(),
@@ -817,7 +829,7 @@ impl<N: Node> Sim<N> {
                 let slot = self.slot_mut(*id)?;
                 slot.node = None;
                 slot.timers.clear();
-                self.record_runtime(*id, Event::new("crash"));
+                self.record_runtime(*id, RuntimeEvent::Crash);
             }
             Action::Restart(id) => {
                 let slot = self.slot_mut(*id)?;
@@ -828,7 +840,7 @@ impl<N: Node> Sim<N> {
                 let storage = slot.location.open()?;
                 let node = (self.factory)(*id, storage)?;
                 self.slots[id.index()].node = Some(node);
-                self.record_runtime(*id, Event::new("restart"));
+                self.record_runtime(*id, RuntimeEvent::Restart);
                 self.dispatch(*id, |n, ctx| n.on_start(ctx))?;
             }
             Action::Partition { a, b, one_way, on } => {
@@ -845,22 +857,22 @@ impl<N: Node> Sim<N> {
             }
             Action::Heal => {
                 self.net.heal();
-                self.record_runtime(HARNESS, Event::new("heal"));
+                self.record_runtime(HARNESS, RuntimeEvent::Heal);
             }
             Action::SetFaults(f) => self.net.set_faults(f.clone()),
             Action::Slow(id, slow) => {
                 self.net.set_slow(*id, *slow);
-                self.record_runtime(*id, Event::new("slow").with("slow", slow));
+                self.record_runtime(*id, RuntimeEvent::Slow { slow: *slow });
             }
         }
         Ok(())
     }
 
     fn record_partition(&mut self, action: &Action) {
-        self.record_runtime(
-            HARNESS,
-            Event::new("partition").with("what", action.to_string()),
-        );
+        if self.level == TraceLevel::Everything {
+            let what = action.to_string();
+            self.record_runtime(HARNESS, RuntimeEvent::Partition { what });
+        }
     }
 
     fn slot_mut(&mut self, id: NodeId) -> Result<&mut Slot<N>> {
@@ -892,10 +904,7 @@ impl<N: Node> Sim<N> {
                     let s = &mut self.stats[to.index()];
                     s.delivered += 1;
                     s.bytes_delivered += msg.size() as u64;
-                    if self.trace_runtime {
-                        let e = Event::new("deliver").with("from", from).with("id", id);
-                        self.record_runtime(to, e);
-                    }
+                    self.record_runtime(to, RuntimeEvent::Deliver { from, id });
                     self.dispatch(to, |n, ctx| n.on_message(ctx, from, msg))?;
                 } else {
                     self.note_drop(from, to, id, DropReason::Crashed);
@@ -937,9 +946,9 @@ impl<N: Node> Sim<N> {
     /// Fires `timer` of node `node`: counts it, traces it, and calls the handler.
     fn fire(&mut self, node: NodeId, timer: N::Timer) -> Result<()> {
         self.stats[node.index()].timers_fired += 1;
-        if self.trace_runtime {
-            let e = Event::new("timer").with("timer", format!("{timer:?}"));
-            self.record_runtime(node, e);
+        if self.level == TraceLevel::Everything {
+            let timer = format!("{timer:?}");
+            self.record_runtime(node, RuntimeEvent::Timer { timer });
         }
         self.dispatch(node, |n, ctx| n.on_timer(ctx, timer))
     }
@@ -948,18 +957,18 @@ impl<N: Node> Sim<N> {
         if let Some(s) = self.stats.get_mut(from.index()) {
             s.dropped += 1;
         }
-        if self.trace_runtime {
-            let e = Event::new("drop")
-                .with("to", to)
-                .with("id", id)
-                .with("reason", reason.as_str());
-            self.record_runtime(from, e);
-        }
+        let reason = reason.as_str();
+        self.record_runtime(from, RuntimeEvent::Drop { to, id, reason });
     }
 
-    fn record_runtime(&mut self, node: NodeId, event: Event) {
-        if self.trace_runtime {
-            self.records.push(Record::new(self.now, node, &event));
+    /// Records one of the runtime's own events, if everything is traced.
+    fn record_runtime(&mut self, node: NodeId, event: RuntimeEvent) {
+        if self.level == TraceLevel::Everything {
+            self.trace.push(Observed {
+                at: self.now,
+                node,
+                what: Fact::Runtime(event),
+            });
         }
     }
 
@@ -992,9 +1001,14 @@ impl<N: Node> Sim<N> {
             return Ok(());
         };
         let mut effects = std::mem::take(&mut self.effects);
+        // Checks read the protocol's events whatever is recorded.
+        let tracing = match self.checks.is_empty() {
+            true => self.level,
+            false => self.level.max(TraceLevel::Protocol),
+        };
         let handled = handler(
             node,
-            &mut Context::new(id, self.now, &mut self.rng, &mut effects),
+            &mut Context::new(id, self.now, &mut self.rng, &mut effects).with_tracing(tracing),
         );
         let result = match handled {
             Ok(()) if effects.is_empty() => Ok(()),
@@ -1028,11 +1042,9 @@ impl<N: Node> Sim<N> {
                 }
                 Effect::CancelTimer(timer) => self.slots[from.index()].timers.cancel(&timer),
                 Effect::Reply { client, response } => {
-                    if self.trace_runtime {
-                        let e = Event::new("reply")
-                            .with("client", client)
-                            .with("response", format!("{response:?}"));
-                        self.record_runtime(from, e);
+                    if self.level == TraceLevel::Everything {
+                        let response = format!("{response:?}");
+                        self.record_runtime(from, RuntimeEvent::Reply { client, response });
                     }
                     self.replies.push(Reply {
                         at: self.now,
@@ -1042,9 +1054,15 @@ impl<N: Node> Sim<N> {
                     });
                 }
                 Effect::Trace(event) => {
-                    self.records.push(Record::new(self.now, from, &event));
                     if !self.checks.is_empty() {
-                        self.step_events.push((from, event));
+                        self.step_events.push((from, event.clone()));
+                    }
+                    if self.level > TraceLevel::Off {
+                        self.trace.push(Observed {
+                            at: self.now,
+                            node: from,
+                            what: Fact::Protocol(event),
+                        });
                     }
                 }
                 Effect::Log(text) => {
@@ -1070,12 +1088,9 @@ impl<N: Node> Sim<N> {
         let s = &mut self.stats[from.index()];
         s.sent += 1;
         s.bytes_sent += size;
-        if self.trace_runtime {
-            let e = Event::new("send")
-                .with("to", to)
-                .with("id", id)
-                .with("msg", format!("{msg:?}"));
-            self.record_runtime(from, e);
+        if self.level == TraceLevel::Everything {
+            let msg = format!("{msg:?}");
+            self.record_runtime(from, RuntimeEvent::Send { to, id, msg });
         }
         match self.net.route(from, to, &mut self.rng) {
             Route::Drop(reason) => self.note_drop(from, to, id, reason),

@@ -27,14 +27,14 @@ use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 
 use super::id::{ClientId, NodeId};
 use super::net::{DropReason, Faults, Network, Route};
-use super::node::{Context, Effect, Event, Message, Node};
+use super::node::{Context, Effect, Message, Node};
 use super::rng::Rng;
 use super::schedule::{Action, Schedule};
 use super::sim::Factory;
 use super::stats::NodeStats;
 use super::time::Time;
 use super::timers::{TimerTable, Wake, Woken};
-use super::trace::{Record, HARNESS};
+use super::trace::{records, Fact, Observed, Record, RuntimeEvent, TraceLevel, HARNESS};
 use crate::error::{Error, Result};
 use crate::storage::Location;
 
@@ -47,8 +47,9 @@ pub struct ThreadsConfig {
     pub seed: u64,
     /// The network's random faults.
     pub faults: Faults,
-    /// Record the runtime's own events (`send`, `deliver`, …) as well as the protocol's.
-    pub trace: bool,
+    /// How much of the run to record: nothing, the protocol's events, or everything
+    /// (the runtime's own `send`, `deliver`, … too).
+    pub trace: TraceLevel,
 }
 
 /// Where a node's answer to a client goes: the client's id goes with it, so that one
@@ -142,7 +143,7 @@ struct Shared {
     /// while they were in flight), counted by the receivers.
     lost_on_arrival: Vec<AtomicU64>,
     next_msg: AtomicU64,
-    trace: bool,
+    level: TraceLevel,
     errors: Mutex<Vec<String>>,
 }
 
@@ -165,18 +166,46 @@ pub struct Threads<N: Node> {
     inboxes: Vec<Sender<Envelope<N>>>,
     workers: Vec<JoinHandle<()>>,
     router: Option<JoinHandle<()>>,
-    records: Receiver<Record>,
-    record_tx: Sender<Record>,
+    /// Where the run's facts go, to the collector thread (`None` once stopped).
+    facts: Option<Sender<Observed<N::Event>>>,
+    collector: Option<JoinHandle<()>>,
+    /// What the collector kept, when the run was started to keep its trace.
+    kept: Arc<Mutex<Vec<Observed<N::Event>>>>,
     next_client: u64,
 }
 
 impl<N: Node> Threads<N> {
     /// Builds every node (node `i` from storage `locations[i]`) and starts one thread per
-    /// node plus the router.
+    /// node plus the router. What the run records (as `config.trace` asks) is kept in
+    /// memory for [`Threads::take_records`]: for short runs and tests. A long run uses
+    /// [`Threads::start_observed`], which keeps nothing.
     pub fn start(
         config: ThreadsConfig,
         locations: Vec<Location>,
         factory: Factory<N>,
+    ) -> Result<Threads<N>> {
+        let kept = Arc::new(Mutex::new(Vec::new()));
+        let keep = kept.clone();
+        let mut threads = Threads::start_observed(config, locations, factory, move |fact| {
+            if let Ok(mut kept) = keep.lock() {
+                kept.push(fact);
+            }
+        })?;
+        threads.kept = kept;
+        Ok(threads)
+    }
+
+    /// As [`Threads::start`], but every fact the run records is handed to `observe`, on
+    /// a thread of its own, as it comes, and nothing is kept: memory stays bounded on a
+    /// run of any length. Facts come in the order they were handed over, which respects
+    /// causality (a node's event comes before anything a message it sent afterwards
+    /// caused), not strictly in clock order. If `observe` falls behind, the node threads
+    /// wait for it.
+    pub fn start_observed(
+        config: ThreadsConfig,
+        locations: Vec<Location>,
+        factory: Factory<N>,
+        mut observe: impl FnMut(Observed<N::Event>) + Send + 'static,
     ) -> Result<Threads<N>> {
         if config.nodes == 0 || locations.len() != config.nodes {
             return Err(Error::Config(format!(
@@ -201,14 +230,22 @@ impl<N: Node> Threads<N> {
             stats: (0..config.nodes).map(|_| AtomicStats::default()).collect(),
             lost_on_arrival: (0..config.nodes).map(|_| AtomicU64::new(0)).collect(),
             next_msg: AtomicU64::new(0),
-            trace: config.trace,
+            level: config.trace,
             errors: Mutex::new(Vec::new()),
         });
         let (inbox_txs, inbox_rxs): (Vec<_>, Vec<_>) = (0..config.nodes)
             .map(|_| crossbeam_channel::unbounded())
             .unzip();
         let (router_tx, router_rx) = crossbeam_channel::unbounded::<Delayed<N>>();
-        let (record_tx, records) = crossbeam_channel::unbounded();
+        let (facts, incoming) = crossbeam_channel::bounded::<Observed<N::Event>>(FACTS_IN_FLIGHT);
+        let collector = std::thread::Builder::new()
+            .name("collector".into())
+            .spawn(move || {
+                for fact in incoming {
+                    observe(fact);
+                }
+            })
+            .map_err(|e| Error::Runtime(format!("could not start the collector thread: {e}")))?;
 
         let router = {
             let inboxes = inbox_txs.clone();
@@ -239,7 +276,7 @@ impl<N: Node> Threads<N> {
                 shared: shared.clone(),
                 effects: Vec::new(),
                 clients: Vec::new(),
-                records: record_tx.clone(),
+                facts: facts.clone(),
                 delay_seq: 0,
                 now: Time::ZERO,
                 dirty: false,
@@ -256,8 +293,9 @@ impl<N: Node> Threads<N> {
             inboxes: inbox_txs,
             workers,
             router: Some(router),
-            records,
-            record_tx,
+            facts: Some(facts),
+            collector: Some(collector),
+            kept: Arc::new(Mutex::new(Vec::new())),
             next_client: 0,
         })
     }
@@ -285,9 +323,16 @@ impl<N: Node> Threads<N> {
         Ok(&self.inboxes[i])
     }
 
-    fn record(&self, node: NodeId, event: Event) {
-        if self.shared.trace {
-            let _ = self.record_tx.send(Record::new(self.now(), node, &event));
+    /// Records one of the harness's changes, if everything is traced.
+    fn record(&self, node: NodeId, event: RuntimeEvent) {
+        if self.shared.level == TraceLevel::Everything {
+            if let Some(facts) = &self.facts {
+                let _ = facts.send(Observed {
+                    at: self.now(),
+                    node,
+                    what: Fact::Runtime(event),
+                });
+            }
         }
     }
 
@@ -317,33 +362,27 @@ impl<N: Node> Threads<N> {
             }
             Action::Partition { a, b, one_way, on } => {
                 change_net(&|n| n.apply_partition(a, b, *one_way, *on))?;
-                self.record(
-                    HARNESS,
-                    Event::new("partition").with("what", action.to_string()),
-                );
+                let what = action.to_string();
+                self.record(HARNESS, RuntimeEvent::Partition { what });
             }
             Action::Disconnect(id) => {
                 change_net(&|n| n.disconnect(*id))?;
-                self.record(
-                    HARNESS,
-                    Event::new("partition").with("what", action.to_string()),
-                );
+                let what = action.to_string();
+                self.record(HARNESS, RuntimeEvent::Partition { what });
             }
             Action::Connect(id) => {
                 change_net(&|n| n.connect(*id))?;
-                self.record(
-                    HARNESS,
-                    Event::new("partition").with("what", action.to_string()),
-                );
+                let what = action.to_string();
+                self.record(HARNESS, RuntimeEvent::Partition { what });
             }
             Action::Heal => {
                 change_net(&|n| n.heal())?;
-                self.record(HARNESS, Event::new("heal"));
+                self.record(HARNESS, RuntimeEvent::Heal);
             }
             Action::SetFaults(f) => change_net(&|n| n.set_faults(f.clone()))?,
             Action::Slow(id, slow) => {
                 change_net(&|n| n.set_slow(*id, *slow))?;
-                self.record(*id, Event::new("slow").with("slow", slow));
+                self.record(*id, RuntimeEvent::Slow { slow: *slow });
             }
         }
         Ok(())
@@ -469,6 +508,14 @@ impl<N: Node> Threads<N> {
                 self.shared.fail("the router thread panicked".into());
             }
         }
+        // So does the collector, once the harness's sender is gone too: it has seen
+        // every fact when it ends.
+        self.facts = None;
+        if let Some(c) = self.collector.take() {
+            if c.join().is_err() {
+                self.shared.fail("the collector thread panicked".into());
+            }
+        }
         let errors = self
             .shared
             .errors
@@ -481,12 +528,21 @@ impl<N: Node> Threads<N> {
         }
     }
 
-    /// Takes the trace recorded so far, sorted by time: protocol events always, the
-    /// runtime's own when the run was configured with `trace: true`.
+    /// Takes the trace kept so far (by a run started with [`Threads::start`]), typed and
+    /// sorted by time. After [`Threads::stop`] it is the whole trace.
+    pub fn take_observed(&mut self) -> Vec<Observed<N::Event>> {
+        let mut kept = self
+            .kept
+            .lock()
+            .map(|mut kept| std::mem::take(&mut *kept))
+            .unwrap_or_default();
+        kept.sort_by_key(|o| o.at);
+        kept
+    }
+
+    /// [`Threads::take_observed`] as trace lines.
     pub fn take_records(&mut self) -> Vec<Record> {
-        let mut records: Vec<Record> = self.records.try_iter().collect();
-        records.sort_by_key(|r| r.t_us);
-        records
+        records(&self.take_observed())
     }
 
     /// Stops every thread ([`Threads::stop`]) and returns the whole trace.
@@ -584,6 +640,9 @@ fn route_delayed<N: Node>(incoming: Receiver<Delayed<N>>, inboxes: Vec<Sender<En
     }
 }
 
+/// How many facts may wait for the collector thread before node threads wait for it.
+const FACTS_IN_FLIGHT: usize = 1 << 16;
+
 /// How many envelopes a node thread handles, at most, before its batching point: it
 /// drains what is already in its inbox up to this many, flushes, and looks at its timers
 /// again, so that a flood of messages cannot hold back a due timer for long.
@@ -628,7 +687,8 @@ struct Worker<N: Node> {
     effects: Vec<Effect<N>>,
     /// Clients waiting for an answer from this node.
     clients: Vec<(ClientId, ReplyTo<N>)>,
-    records: Sender<Record>,
+    /// Where this node's recorded facts go (the collector thread).
+    facts: Sender<Observed<N::Event>>,
     delay_seq: u64,
     /// The clock as read at the start of the current batch: every handler of a batch
     /// sees this time, as every event of one instant does in the simulator.
@@ -778,8 +838,9 @@ impl<N: Node> Worker<N> {
                 Woken::Stale => continue,
             };
             self.stats.timers_fired += 1;
-            if self.shared.trace {
-                self.record(Event::new("timer").with("timer", format!("{timer:?}")));
+            if self.shared.level == TraceLevel::Everything {
+                let timer = format!("{timer:?}");
+                self.record(RuntimeEvent::Timer { timer });
             }
             self.dispatch(|n, ctx| n.on_timer(ctx, timer));
             fired += 1;
@@ -803,19 +864,16 @@ impl<N: Node> Worker<N> {
             if let Some(s) = self.shared.lost_on_arrival.get(from.index()) {
                 s.fetch_add(1, Relaxed);
             }
-            if self.shared.trace {
-                let e = Event::new("drop")
-                    .with("to", self.id)
-                    .with("id", id)
-                    .with("reason", reason.as_str());
-                let _ = self.records.send(Record::new(self.now, from, &e));
+            if self.shared.level == TraceLevel::Everything {
+                let (to, reason) = (self.id, reason.as_str());
+                self.observe(from, Fact::Runtime(RuntimeEvent::Drop { to, id, reason }));
             }
             return;
         }
         self.stats.delivered += 1;
         self.stats.bytes_delivered += msg.size() as u64;
-        if self.shared.trace {
-            self.record(Event::new("deliver").with("from", from).with("id", id));
+        if self.shared.level == TraceLevel::Everything {
+            self.record(RuntimeEvent::Deliver { from, id });
         }
         self.dispatch(|n, ctx| n.on_message(ctx, from, msg));
     }
@@ -826,7 +884,7 @@ impl<N: Node> Worker<N> {
             self.heap.clear();
             self.clients.clear();
             self.dirty = false;
-            self.record(Event::new("crash"));
+            self.record(RuntimeEvent::Crash);
         }
     }
 
@@ -841,7 +899,7 @@ impl<N: Node> Worker<N> {
         match built {
             Ok(node) => {
                 self.node = Some(node);
-                self.record(Event::new("restart"));
+                self.record(RuntimeEvent::Restart);
                 self.dispatch(|n, ctx| n.on_start(ctx));
             }
             Err(e) => self
@@ -850,12 +908,20 @@ impl<N: Node> Worker<N> {
         }
     }
 
-    fn record(&self, event: Event) {
-        if self.shared.trace || !super::trace::RUNTIME_EVENTS.contains(&event.name) {
-            let _ = self
-                .records
-                .send(Record::new(self.shared.now(), self.id, &event));
+    /// Records one of the runtime's own events on this node, if everything is traced.
+    fn record(&self, event: RuntimeEvent) {
+        if self.shared.level == TraceLevel::Everything {
+            self.observe(self.id, Fact::Runtime(event));
         }
+    }
+
+    /// Hands a fact of node `node` to the collector.
+    fn observe(&self, node: NodeId, what: Fact<N::Event>) {
+        let _ = self.facts.send(Observed {
+            at: self.now,
+            node,
+            what,
+        });
     }
 
     /// Calls one event handler (if the node is up) and carries out its effects; the
@@ -875,7 +941,8 @@ impl<N: Node> Worker<N> {
         let mut effects = std::mem::take(&mut self.effects);
         match handler(
             node,
-            &mut Context::new(self.id, now, &mut self.rng, &mut effects),
+            &mut Context::new(self.id, now, &mut self.rng, &mut effects)
+                .with_tracing(self.shared.level),
         ) {
             Ok(()) => {
                 for effect in effects.drain(..) {
@@ -903,20 +970,16 @@ impl<N: Node> Worker<N> {
             }
             Effect::CancelTimer(timer) => self.timers.cancel(&timer),
             Effect::Reply { client, response } => {
-                if self.shared.trace {
-                    let e = Event::new("reply")
-                        .with("client", client)
-                        .with("response", format!("{response:?}"));
-                    self.record(e);
+                if self.shared.level == TraceLevel::Everything {
+                    let response = format!("{response:?}");
+                    self.record(RuntimeEvent::Reply { client, response });
                 }
                 if let Some(pos) = self.clients.iter().position(|(c, _)| *c == client) {
                     let (_, reply) = self.clients.swap_remove(pos);
                     let _ = reply.send((client, response));
                 }
             }
-            Effect::Trace(event) => {
-                let _ = self.records.send(Record::new(now, self.id, &event));
-            }
+            Effect::Trace(event) => self.observe(self.id, Fact::Protocol(event)),
             Effect::Log(text) => {
                 let role = self.node.as_ref().map(|n| n.role()).unwrap_or_default();
                 log::info!(target: "quorum::node", "{now} {} {role}: {text}", self.id);
@@ -939,26 +1002,21 @@ impl<N: Node> Worker<N> {
         self.refresh_net();
         self.stats.sent += 1;
         self.stats.bytes_sent += msg.size() as u64;
-        let id = match self.shared.trace {
+        let everything = self.shared.level == TraceLevel::Everything;
+        let id = match everything {
             true => self.shared.next_msg.fetch_add(1, Relaxed) + 1,
             false => 0,
         };
-        if self.shared.trace {
-            let e = Event::new("send")
-                .with("to", to)
-                .with("id", id)
-                .with("msg", format!("{msg:?}"));
-            self.record(e);
+        if everything {
+            let msg = format!("{msg:?}");
+            self.record(RuntimeEvent::Send { to, id, msg });
         }
         match self.net.route(self.id, to, &mut self.net_rng) {
             Route::Drop(reason) => {
                 self.stats.dropped += 1;
-                if self.shared.trace {
-                    let e = Event::new("drop")
-                        .with("to", to)
-                        .with("id", id)
-                        .with("reason", reason.as_str());
-                    self.record(e);
+                if everything {
+                    let reason = reason.as_str();
+                    self.record(RuntimeEvent::Drop { to, id, reason });
                 }
             }
             Route::Deliver { delay, duplicate } => {
