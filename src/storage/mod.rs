@@ -161,7 +161,7 @@ use crate::{Error, Result};
 
 pub use batch::Batch;
 use memory::{MemoryStore, SharedMemory};
-use sqlite::SqliteStore;
+use sqlite::{MigrationProbe, SqliteStore};
 
 /// The layout of the SQLite file this build writes, and the newest it can read.
 /// Files of version 1 are migrated to it when they are opened.
@@ -417,6 +417,39 @@ impl Location {
             } => Backend::Sqlite(SqliteStore::open(path, cluster_id, *node)?),
         };
         Ok(Storage { backend })
+    }
+
+    /// **For crash tests only.** [`Location::open`] for a SQLite file, except that if
+    /// the file is migrated from schema v1, the migration runs with a page cache of
+    /// `cache_pages` pages and calls `hook` after each of its steps, with the step's
+    /// name: while its transaction is open, and once more after the commit. A test
+    /// copies the database and its `-wal` and `-shm` files in the hook, each copy a
+    /// disk image of a crash at that point; a tiny cache makes SQLite spill
+    /// uncommitted pages into the `-wal`, so the images hold a half-written
+    /// transaction. Nothing else differs from `open`. A memory location has nothing
+    /// to migrate: `Error::Config`.
+    #[doc(hidden)]
+    pub fn open_migrating_with_hook(
+        &self,
+        cache_pages: i64,
+        hook: &mut dyn FnMut(&str),
+    ) -> Result<Storage> {
+        match self {
+            Location::Memory(_) => Err(Error::Config(
+                "only a SQLite location has a file to migrate; use Location::sqlite".to_string(),
+            )),
+            Location::Sqlite {
+                path,
+                cluster_id,
+                node,
+            } => {
+                let probe = MigrationProbe { cache_pages, hook };
+                let store = SqliteStore::open_probed(path, cluster_id, *node, Some(probe))?;
+                Ok(Storage {
+                    backend: Backend::Sqlite(store),
+                })
+            }
+        }
     }
 
     /// Memory only: a deep copy with independent data (used by a model checker that

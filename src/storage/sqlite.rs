@@ -61,6 +61,17 @@ fn layout(version: i64) -> (&'static [&'static str], &'static [&'static str]) {
     }
 }
 
+/// For crash tests: how [`SqliteStore::migrate_v1`] runs so that a test can copy the
+/// files between its steps (see `Location::open_migrating_with_hook`).
+pub(super) struct MigrationProbe<'a> {
+    /// The page cache, in pages, for the migration: a tiny one makes SQLite spill
+    /// uncommitted pages into the `-wal` while the transaction is open.
+    pub(super) cache_pages: i64,
+    /// Called after each step of the migration, with the step's name, while the
+    /// transaction is open, and once more after the commit.
+    pub(super) hook: &'a mut dyn FnMut(&str),
+}
+
 /// Who a database belongs to: the cluster and node it was created for.
 struct Identity<'a> {
     cluster_id: &'a str,
@@ -91,6 +102,16 @@ impl SqliteStore {
     /// Only then is it opened read-write, checked once more through that connection
     /// (which also sees what a `-wal` holds), and, if it is still a v1 file, migrated.
     pub(super) fn open(path: &Path, cluster_id: &str, node: NodeId) -> Result<SqliteStore> {
+        SqliteStore::open_probed(path, cluster_id, node, None)
+    }
+
+    /// [`SqliteStore::open`], with crash tests' `probe` on the migration if one runs.
+    pub(super) fn open_probed(
+        path: &Path,
+        cluster_id: &str,
+        node: NodeId,
+        probe: Option<MigrationProbe<'_>>,
+    ) -> Result<SqliteStore> {
         let identity = Identity { cluster_id, node };
         if let Some(dir) = path.parent().filter(|dir| !dir.as_os_str().is_empty()) {
             fs::create_dir_all(dir).map_err(|source| Error::io(dir, source))?;
@@ -127,7 +148,7 @@ impl SqliteStore {
         // checkpoint). For a new file it confirms what we just wrote.
         let outcome = check_contents(&store.conn, path, &identity).and_then(|version| {
             if version == 1 {
-                store.migrate_v1()
+                store.migrate_v1(probe)
             } else {
                 Ok(())
             }
@@ -165,7 +186,29 @@ impl SqliteStore {
     /// `-wal` into it. The identity pages are not among them, so such a file can't be
     /// taken for another node's; at worst it is refused as damaged, untouched, with
     /// its `-wal` intact.)
-    fn migrate_v1(&mut self) -> Result<()> {
+    ///
+    /// A crash test's `probe` sets the page cache for the migration (restored after
+    /// it) and is called after each step.
+    fn migrate_v1(&mut self, probe: Option<MigrationProbe<'_>>) -> Result<()> {
+        let Some(probe) = probe else {
+            return self.migration_steps(&mut |_| {});
+        };
+        let cache: i64 = self
+            .conn
+            .pragma_query_value(None, "cache_size", |row| row.get(0))
+            .map_err(sqlite_error(&self.path))?;
+        self.conn
+            .pragma_update(None, "cache_size", probe.cache_pages)
+            .map_err(sqlite_error(&self.path))?;
+        let outcome = self.migration_steps(probe.hook);
+        self.conn
+            .pragma_update(None, "cache_size", cache)
+            .map_err(sqlite_error(&self.path))?;
+        outcome
+    }
+
+    /// The steps of [`SqliteStore::migrate_v1`], calling `hook` after each.
+    fn migration_steps(&mut self, hook: &mut dyn FnMut(&str)) -> Result<()> {
         let path = self.path.as_path();
         let sqlite = sqlite_error(path);
         let tx = self
@@ -178,6 +221,7 @@ impl SqliteStore {
              payload BLOB NOT NULL)",
         )
         .map_err(&sqlite)?;
+        hook("created log_v2");
         let mut rows = 0u64;
         {
             let mut read = tx
@@ -204,19 +248,26 @@ impl SqliteStore {
                 rows += 1;
             }
         }
+        hook("copied the log rows into log_v2, terms split out");
         tx.execute_batch("DROP TABLE log").map_err(&sqlite)?;
+        hook("dropped the v1 log table");
         tx.execute_batch("ALTER TABLE log_v2 RENAME TO log")
             .map_err(&sqlite)?;
+        hook("renamed log_v2 to log");
         tx.execute_batch(
             "CREATE TABLE log_start (idx INTEGER NOT NULL);
              INSERT INTO log_start (idx) VALUES (1);",
         )
         .map_err(&sqlite)?;
+        hook("wrote the log start");
         tx.execute_batch("CREATE TABLE slots (slot INTEGER PRIMARY KEY, value BLOB NOT NULL)")
             .map_err(&sqlite)?;
+        hook("created the slots table");
         tx.execute("UPDATE quorum_schema SET version = ?1", [SCHEMA_VERSION])
             .map_err(&sqlite)?;
+        hook("set the schema version to 2");
         tx.commit().map_err(&sqlite)?;
+        hook("committed");
         log::info!(
             "storage: migrated {} from schema v1 to v{SCHEMA_VERSION} ({rows} log rows)",
             path.display()
