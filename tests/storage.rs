@@ -1609,3 +1609,41 @@ fn pseudo_random_bytes(len: usize, seed: u64) -> Vec<u8> {
         })
         .collect()
 }
+
+// ---------------------------------------------------------------------------------
+// Measuring: the figures chapter 0's benchmark prints
+// ---------------------------------------------------------------------------------
+
+/// Both measurements give a positive rate and leave `dir` as they found it.
+#[test]
+fn the_measurements_give_rates_and_clean_up_after_themselves() {
+    use quorum::storage::measure::{append_rate, fsync_rate};
+    let dir = TestDir::new("measure");
+    fs::write(dir.path.join("keep"), b"the caller's file").unwrap();
+    let listing = || -> Vec<String> {
+        let mut names: Vec<String> = fs::read_dir(&dir.path)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    };
+    let before = listing();
+
+    let fsyncs = fsync_rate(&dir.path, 3).unwrap();
+    assert!(fsyncs.is_finite() && fsyncs > 0.0, "{fsyncs}");
+    assert_eq!(listing(), before, "fsync_rate left files behind");
+
+    let entries = append_rate(&dir.path, 10, 2).unwrap();
+    assert!(entries.is_finite() && entries > 0.0, "{entries}");
+    assert_eq!(listing(), before, "append_rate left files behind");
+
+    for err in [
+        fsync_rate(&dir.path, 0).unwrap_err(),
+        append_rate(&dir.path, 0, 1).unwrap_err(),
+        append_rate(&dir.path, 1, 0).unwrap_err(),
+    ] {
+        assert!(matches!(err, Error::Config(_)), "{err:?}");
+    }
+    assert_eq!(listing(), before);
+}
