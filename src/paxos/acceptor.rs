@@ -41,11 +41,12 @@ impl Acceptor {
     /// The acceptor's state as its storage holds it (a fresh acceptor if it holds none).
     pub fn load(storage: &Storage) -> Result<Acceptor> {
         match storage.get(KEY)? {
-            Some(bytes) => serde_json::from_slice(&bytes).map_err(|e| {
-                crate::Error::Config(format!(
-                    "{}: the acceptor state is unreadable ({e}); this database was not written by this chapter",
-                    storage.describe()
-                ))
+            Some(bytes) => serde_json::from_slice(&bytes).map_err(|e| crate::Error::Storage {
+                path: std::path::PathBuf::from(storage.describe()),
+                problem: format!("holds an unreadable acceptor state under '{KEY}' ({e})"),
+                fix: "this database was not written by this chapter's acceptor; move it away \
+                      and start the node with an empty --data-dir"
+                    .into(),
             }),
             None => Ok(Acceptor::default()),
         }
@@ -134,5 +135,23 @@ impl Acceptor {
                 },
             );
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::storage::Location;
+
+    /// Unreadable acceptor state is a storage fault, named with the storage and key.
+    #[test]
+    fn an_unreadable_state_is_a_storage_error_naming_the_key() {
+        let mut storage = Location::memory().open().unwrap();
+        storage.put(KEY, b"not json").unwrap();
+        let err = Acceptor::load(&storage).unwrap_err();
+        assert!(matches!(err, crate::Error::Storage { .. }), "{err:?}");
+        let message = err.to_string();
+        assert!(message.starts_with("memory: "), "{message}");
+        assert!(message.contains(KEY), "{message}");
     }
 }

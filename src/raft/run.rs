@@ -23,7 +23,7 @@ use super::{majority, Entry, RaftConfig, RaftNode, Term};
 use crate::error::{Error, Result};
 use crate::runtime::sim::Factory;
 use crate::runtime::{Cluster, NodeId, Sim, SimConfig};
-use crate::storage::{Location, Storage};
+use crate::storage::{Location, LogEntry, Storage};
 
 /// A factory of Raft nodes that all follow `config`.
 pub fn factory(config: &RaftConfig) -> Factory<RaftNode> {
@@ -40,11 +40,10 @@ pub fn factory_with_logs(config: &RaftConfig, lengths: Vec<u64>) -> Factory<Raft
     Arc::new(move |id: NodeId, mut storage: Storage| {
         let want = lengths.get(id.index()).copied().unwrap_or(0);
         if storage.last_log_index()? < want {
-            let entry = Entry {
+            let entry = LogEntry::from(&Entry {
                 term: 1,
                 command: Vec::new(),
-            }
-            .encode();
+            });
             let entries = vec![entry; want as usize];
             storage.append_log(1, &entries)?;
         }

@@ -17,7 +17,7 @@ use std::path::PathBuf;
 use super::Term;
 use crate::error::{Error, Result};
 use crate::runtime::NodeId;
-use crate::storage::Storage;
+use crate::storage::{LogEntry, Storage};
 
 /// The storage key of `current_term`.
 pub const TERM_KEY: &str = "raft.current_term";
@@ -34,31 +34,21 @@ pub struct Entry {
     pub command: Vec<u8>,
 }
 
-impl Entry {
-    /// The entry as stored: 8 bytes of term, big-endian, then the command.
-    pub fn encode(&self) -> Vec<u8> {
-        let mut bytes = self.term.to_be_bytes().to_vec();
-        bytes.extend_from_slice(&self.command);
-        bytes
+impl From<LogEntry> for Entry {
+    /// The entry as storage returns it: the payload is the command.
+    fn from(entry: LogEntry) -> Entry {
+        Entry {
+            term: entry.term,
+            command: entry.payload.to_vec(),
+        }
     }
+}
 
-    /// An entry read back from storage; fewer than 8 bytes is a damaged log, named with
-    /// its index and the file it came from.
-    pub fn decode(bytes: &[u8], index: u64, storage: &Storage) -> Result<Entry> {
-        let Some((term, command)) = bytes.split_first_chunk::<8>() else {
-            return Err(Error::Storage {
-                path: PathBuf::from(storage.describe()),
-                problem: format!(
-                    "log entry {index} holds {} bytes, fewer than the 8 of its term",
-                    bytes.len()
-                ),
-                fix: "the log was not written by this program; move the file away and start the node afresh".into(),
-            });
-        };
-        Ok(Entry {
-            term: u64::from_be_bytes(*term),
-            command: command.to_vec(),
-        })
+impl From<&Entry> for LogEntry {
+    /// The entry as storage keeps it: the term in its own column, the command as the
+    /// payload.
+    fn from(entry: &Entry) -> LogEntry {
+        LogEntry::new(entry.term, entry.command.as_slice())
     }
 }
 
@@ -129,13 +119,26 @@ impl RaftState {
                 }
             },
         };
+        // `log[i - 1]` is the entry at index i: this chapter's Raft never compacts,
+        // so its log starts at 1.
+        let first = storage.first_log_index()?;
+        if first != 1 {
+            return Err(Error::Storage {
+                path: PathBuf::from(storage.describe()),
+                problem: format!(
+                    "holds a log compacted up to index {}, and this Raft reads only logs \
+                     that start at index 1",
+                    first - 1
+                ),
+                fix: "the log was compacted by another program; move the file away and start the node afresh".into(),
+            });
+        }
         let last = storage.last_log_index()?;
         let log = storage
             .log_range(1, last + 1)?
-            .iter()
-            .zip(1..)
-            .map(|(bytes, index)| Entry::decode(bytes, index, storage))
-            .collect::<Result<Vec<_>>>()?;
+            .into_iter()
+            .map(Entry::from)
+            .collect();
         Ok(RaftState {
             current_term,
             voted_for,
@@ -195,7 +198,7 @@ mod tests {
             command: b"x".to_vec(),
         }];
         storage
-            .append_log(1, &entries.iter().map(Entry::encode).collect::<Vec<_>>())
+            .append_log(1, &entries.iter().map(LogEntry::from).collect::<Vec<_>>())
             .unwrap();
         let state = RaftState {
             current_term: 7,
@@ -216,6 +219,18 @@ mod tests {
         };
         state.persist_term_and_vote(&mut storage).unwrap();
         assert_eq!(RaftState::load(&storage).unwrap().voted_for, None);
+    }
+
+    #[test]
+    fn a_compacted_log_is_refused_naming_where_it_starts() {
+        let mut storage = Location::memory().open().unwrap();
+        let entry = LogEntry::new(1, b"x".as_slice());
+        storage.append_log(1, &[entry.clone(), entry]).unwrap();
+        storage
+            .write(crate::storage::Batch::new().compact(1))
+            .unwrap();
+        let e = RaftState::load(&storage).unwrap_err().to_string();
+        assert!(e.contains("compacted up to index 1"), "{e}");
     }
 
     #[test]

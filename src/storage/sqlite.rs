@@ -2,20 +2,31 @@
 //!
 //! Durability settings: the write-ahead log (WAL) journal and `synchronous = FULL`,
 //! so every committed transaction has been fsynced to the WAL before `COMMIT`
-//! returns. An fsync costs milliseconds, which is why `put_all` and `append_log`
-//! exist: many values or entries, one transaction, one fsync.
+//! returns. An fsync costs milliseconds, which is why [`SqliteStore::write`] takes a
+//! whole [`Batch`]: everything one handler call wrote, in one IMMEDIATE transaction,
+//! with one fsync.
 //!
 //! Opening follows one rule: a file that exists is inspected without being changed
-//! before anything is allowed to write to it. See [`SqliteStore::open`].
+//! before anything is allowed to write to it. See [`SqliteStore::open`]. The one
+//! write an open may make is the migration of a schema-v1 file of this cluster and
+//! node to schema v2 ([`SqliteStore::migrate_v1`]), in one transaction, so that a
+//! crash inside it leaves a v1 file (which the next open migrates) or a v2 file.
+//!
+//! Numbers: log indexes and slots are `u64`s no larger than `i64::MAX` (a batch that
+//! would write a larger one is refused), stored as SQLite's signed integers. A term
+//! is a `u64` stored bit for bit in a signed integer, so every term reads back as it
+//! was written (one above `i64::MAX` shows as negative in the `sqlite3` shell).
 
 use std::fs;
 use std::io::Read;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use rusqlite::{params, Connection, ErrorCode, OpenFlags, OptionalExtension, TransactionBehavior};
 
-use super::SCHEMA_VERSION;
+use super::batch::{self, Batch, LogBounds, Op, MAX_INDEX};
+use super::{LogEntry, SCHEMA_VERSION};
 use crate::types::NodeId;
 use crate::{Error, Result};
 
@@ -25,13 +36,41 @@ const SQLITE_HEADER: &[u8; 16] = b"SQLite format 3\0";
 /// How long a statement waits for another connection's lock before giving up.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// The tables of schema version 1, created in one transaction with the file.
-const CREATE_SCHEMA_V1: &str = "
+/// The tables of schema version 2, created in one transaction with the file (the
+/// version and identity rows are written beside them).
+const CREATE_SCHEMA_V2: &str = "
     CREATE TABLE quorum_schema (version INTEGER NOT NULL);
     CREATE TABLE quorum_identity (cluster_id TEXT NOT NULL, node_id INTEGER NOT NULL);
     CREATE TABLE meta (key TEXT PRIMARY KEY, value BLOB NOT NULL);
-    CREATE TABLE log (idx INTEGER PRIMARY KEY, entry BLOB NOT NULL);
+    CREATE TABLE log (idx INTEGER PRIMARY KEY, term INTEGER NOT NULL, payload BLOB NOT NULL);
+    CREATE TABLE log_start (idx INTEGER NOT NULL);
+    INSERT INTO log_start (idx) VALUES (1);
+    CREATE TABLE slots (slot INTEGER PRIMARY KEY, value BLOB NOT NULL);
 ";
+
+/// The tables each schema version holds besides `quorum_schema`, and the columns of
+/// its `log` table: what the checks at open require of a file of that version.
+fn layout(version: i64) -> (&'static [&'static str], &'static [&'static str]) {
+    if version == 1 {
+        (&["quorum_identity", "meta", "log"], &["idx", "entry"])
+    } else {
+        (
+            &["quorum_identity", "meta", "log", "log_start", "slots"],
+            &["idx", "term", "payload"],
+        )
+    }
+}
+
+/// For crash tests: how [`SqliteStore::migrate_v1`] runs so that a test can copy the
+/// files between its steps (see `Location::open_migrating_with_hook`).
+pub(super) struct MigrationProbe<'a> {
+    /// The page cache, in pages, for the migration: a tiny one makes SQLite spill
+    /// uncommitted pages into the `-wal` while the transaction is open.
+    pub(super) cache_pages: i64,
+    /// Called after each step of the migration, with the step's name, while the
+    /// transaction is open, and once more after the commit.
+    pub(super) hook: &'a mut dyn FnMut(&str),
+}
 
 /// Who a database belongs to: the cluster and node it was created for.
 struct Identity<'a> {
@@ -47,7 +86,7 @@ pub(super) struct SqliteStore {
 
 impl SqliteStore {
     /// Opens the database at `path` for `node` of `cluster_id`, creating it (and its
-    /// directory) if it does not exist.
+    /// directory) if it does not exist, and migrating it if it is a schema-v1 file.
     ///
     /// An existing file is checked in two read-only steps before it is opened for
     /// writing, so that a refused file is left byte for byte as it was found, with no
@@ -57,8 +96,22 @@ impl SqliteStore {
     ///    we never quietly initialise a file we did not create);
     /// 2. opened with SQLite's `immutable=1` (no locks, no journal, no writes), it
     ///    must hold our tables, a schema version this build understands, and the
-    ///    identity of this cluster and node.
+    ///    identity of this cluster and node; a v1 file's log rows must also be long
+    ///    enough to hold the term the migration splits out of them.
+    ///
+    /// Only then is it opened read-write, checked once more through that connection
+    /// (which also sees what a `-wal` holds), and, if it is still a v1 file, migrated.
     pub(super) fn open(path: &Path, cluster_id: &str, node: NodeId) -> Result<SqliteStore> {
+        SqliteStore::open_probed(path, cluster_id, node, None)
+    }
+
+    /// [`SqliteStore::open`], with crash tests' `probe` on the migration if one runs.
+    pub(super) fn open_probed(
+        path: &Path,
+        cluster_id: &str,
+        node: NodeId,
+        probe: Option<MigrationProbe<'_>>,
+    ) -> Result<SqliteStore> {
         let identity = Identity { cluster_id, node };
         if let Some(dir) = path.parent().filter(|dir| !dir.as_os_str().is_empty()) {
             fs::create_dir_all(dir).map_err(|source| Error::io(dir, source))?;
@@ -74,14 +127,16 @@ impl SqliteStore {
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => false,
             Err(source) => return Err(Error::io(path, source)),
         };
-        let store = if created {
+        let mut store = if created {
             let store = SqliteStore::create(path, &identity)?;
             log::debug!("storage: created {}", path.display());
             store
         } else {
             check_header(path)?;
             let snapshot = open_immutable(path)?;
-            check_contents(&snapshot, path, &identity)?;
+            if check_contents(&snapshot, path, &identity)? == 1 {
+                check_v1_log(&snapshot, path)?;
+            }
             drop(snapshot);
             log::debug!("storage: opened {}", path.display());
             SqliteStore::connect(path)?
@@ -91,7 +146,14 @@ impl SqliteStore {
         // sees what the immutable snapshot could not: transactions still in a `-wal`
         // (say, a newer build's migration, cut short by a crash before the next
         // checkpoint). For a new file it confirms what we just wrote.
-        if let Err(refused) = check_contents(&store.conn, path, &identity) {
+        let outcome = check_contents(&store.conn, path, &identity).and_then(|version| {
+            if version == 1 {
+                store.migrate_v1(probe)
+            } else {
+                Ok(())
+            }
+        });
+        if let Err(refused) = outcome {
             // Closing a connection checkpoints the `-wal` into the main file and deletes
             // it; a refused database must be left as it was found, so forbid that.
             let _ = store.conn.set_db_config(
@@ -101,6 +163,116 @@ impl SqliteStore {
             return Err(refused);
         }
         Ok(store)
+    }
+
+    /// Migrates a schema-v1 file to schema v2, in one IMMEDIATE transaction:
+    ///
+    /// 1. check (again, now seeing any `-wal`) that every v1 log row is long enough
+    ///    to split, before writing anything;
+    /// 2. create the new log table, `log_v2 (idx, term, payload)`;
+    /// 3. copy every v1 row into it, splitting the row's first 8 bytes (the term,
+    ///    big-endian: v1's one writer of log rows was Raft, whose entries were encoded
+    ///    so) from the rest (the command, now the payload);
+    /// 4. drop the v1 `log` table and rename `log_v2` to `log`;
+    /// 5. create `log_start` holding 1 (v1 never compacted) and the empty `slots`;
+    /// 6. set the schema version to 2, and commit.
+    ///
+    /// Named values in `meta` are kept as they are. A crash before the commit leaves
+    /// the v1 file (the WAL frames of an uncommitted transaction are ignored when
+    /// the file is next opened), and the next open migrates it again; a crash after
+    /// leaves the v2 file. (One moment remains in which the main file alone, which
+    /// the read-only check at open reads, is not a consistent snapshot: a crash in
+    /// the middle of the checkpoint that first copies the migrated pages from the
+    /// `-wal` into it. The identity pages are not among them, so such a file can't be
+    /// taken for another node's; at worst it is refused as damaged, untouched, with
+    /// its `-wal` intact.)
+    ///
+    /// A crash test's `probe` sets the page cache for the migration (restored after
+    /// it) and is called after each step.
+    fn migrate_v1(&mut self, probe: Option<MigrationProbe<'_>>) -> Result<()> {
+        let Some(probe) = probe else {
+            return self.migration_steps(&mut |_| {});
+        };
+        let cache: i64 = self
+            .conn
+            .pragma_query_value(None, "cache_size", |row| row.get(0))
+            .map_err(sqlite_error(&self.path))?;
+        self.conn
+            .pragma_update(None, "cache_size", probe.cache_pages)
+            .map_err(sqlite_error(&self.path))?;
+        let outcome = self.migration_steps(probe.hook);
+        self.conn
+            .pragma_update(None, "cache_size", cache)
+            .map_err(sqlite_error(&self.path))?;
+        outcome
+    }
+
+    /// The steps of [`SqliteStore::migrate_v1`], calling `hook` after each.
+    fn migration_steps(&mut self, hook: &mut dyn FnMut(&str)) -> Result<()> {
+        let path = self.path.as_path();
+        let sqlite = sqlite_error(path);
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(&sqlite)?;
+        check_v1_log(&tx, path)?;
+        tx.execute_batch(
+            "CREATE TABLE log_v2 (idx INTEGER PRIMARY KEY, term INTEGER NOT NULL, \
+             payload BLOB NOT NULL)",
+        )
+        .map_err(&sqlite)?;
+        hook("created log_v2");
+        let mut rows = 0u64;
+        {
+            let mut read = tx
+                .prepare("SELECT idx, entry FROM log ORDER BY idx")
+                .map_err(&sqlite)?;
+            let mut insert = tx
+                .prepare("INSERT INTO log_v2 (idx, term, payload) VALUES (?1, ?2, ?3)")
+                .map_err(&sqlite)?;
+            let mut cursor = read.query([]).map_err(&sqlite)?;
+            while let Some(row) = cursor.next().map_err(&sqlite)? {
+                let index: i64 = row.get(0).map_err(&sqlite)?;
+                let entry: Vec<u8> = row.get(1).map_err(&sqlite)?;
+                let Some((term, payload)) = entry.split_first_chunk::<8>() else {
+                    // `check_v1_log` found no such row in this same transaction.
+                    return Err(short_v1_row(path, index, entry.len()));
+                };
+                insert
+                    .execute(params![
+                        index,
+                        term_to_sql(u64::from_be_bytes(*term)),
+                        payload
+                    ])
+                    .map_err(&sqlite)?;
+                rows += 1;
+            }
+        }
+        hook("copied the log rows into log_v2, terms split out");
+        tx.execute_batch("DROP TABLE log").map_err(&sqlite)?;
+        hook("dropped the v1 log table");
+        tx.execute_batch("ALTER TABLE log_v2 RENAME TO log")
+            .map_err(&sqlite)?;
+        hook("renamed log_v2 to log");
+        tx.execute_batch(
+            "CREATE TABLE log_start (idx INTEGER NOT NULL);
+             INSERT INTO log_start (idx) VALUES (1);",
+        )
+        .map_err(&sqlite)?;
+        hook("wrote the log start");
+        tx.execute_batch("CREATE TABLE slots (slot INTEGER PRIMARY KEY, value BLOB NOT NULL)")
+            .map_err(&sqlite)?;
+        hook("created the slots table");
+        tx.execute("UPDATE quorum_schema SET version = ?1", [SCHEMA_VERSION])
+            .map_err(&sqlite)?;
+        hook("set the schema version to 2");
+        tx.commit().map_err(&sqlite)?;
+        hook("committed");
+        log::info!(
+            "storage: migrated {} from schema v1 to v{SCHEMA_VERSION} ({rows} log rows)",
+            path.display()
+        );
+        Ok(())
     }
 
     /// The path of the database file.
@@ -159,7 +331,7 @@ impl SqliteStore {
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(&sqlite)?;
-        tx.execute_batch(CREATE_SCHEMA_V1).map_err(&sqlite)?;
+        tx.execute_batch(CREATE_SCHEMA_V2).map_err(&sqlite)?;
         tx.execute(
             "INSERT INTO quorum_schema (version) VALUES (?1)",
             [SCHEMA_VERSION],
@@ -196,8 +368,7 @@ impl SqliteStore {
     }
 
     // The operations below back `Storage`'s methods of the same names, which
-    // document them. Each write is one IMMEDIATE transaction (it takes the write
-    // lock at BEGIN, so a read inside it can't go stale) or a single statement.
+    // document them.
 
     pub(super) fn get(&self, key: &str) -> Result<Option<Vec<u8>>> {
         self.conn
@@ -206,95 +377,201 @@ impl SqliteStore {
             .map_err(sqlite_error(&self.path))
     }
 
-    pub(super) fn put_all(&mut self, pairs: &[(&str, &[u8])]) -> Result<()> {
+    /// Writes the whole batch in one IMMEDIATE transaction (it takes the write lock
+    /// at BEGIN, so the bounds read inside it can't go stale), checking it against
+    /// the log's bounds before writing anything. If the check or any statement fails,
+    /// the transaction is rolled back and the file is as it was. One commit, one fsync.
+    pub(super) fn write(&mut self, batch: &Batch) -> Result<()> {
+        if batch.is_empty() {
+            return Ok(());
+        }
         let sqlite = sqlite_error(&self.path);
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(&sqlite)?;
-        {
-            let mut upsert = tx
-                .prepare_cached(
-                    "INSERT INTO meta (key, value) VALUES (?1, ?2)
-                     ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-                )
-                .map_err(&sqlite)?;
-            for (key, value) in pairs {
-                upsert.execute(params![key, value]).map_err(&sqlite)?;
-            }
+        let bounds = read_bounds(&tx).map_err(&sqlite)?;
+        batch::check(batch, bounds, &self.path)?;
+        for op in batch.ops() {
+            apply(&tx, op).map_err(&sqlite)?;
         }
         tx.commit().map_err(&sqlite)
     }
 
-    pub(super) fn last_log_index(&self) -> Result<u64> {
-        let last = self
-            .conn
-            .prepare_cached("SELECT COALESCE(MAX(idx), 0) FROM log")
-            .and_then(|mut stmt| stmt.query_row([], |row| row.get::<_, i64>(0)))
-            .map_err(sqlite_error(&self.path))?;
-        // Indexes are written from u64s that fit an i64 (see `sql_index`), so the
-        // largest one is never negative.
-        Ok(u64::try_from(last).unwrap_or(0))
+    pub(super) fn first_log_index(&self) -> Result<u64> {
+        Ok(read_bounds(&self.conn)
+            .map_err(sqlite_error(&self.path))?
+            .first)
     }
 
-    pub(super) fn log_range(&self, from: u64, to_exclusive: u64) -> Result<Vec<Vec<u8>>> {
+    pub(super) fn last_log_index(&self) -> Result<u64> {
+        Ok(read_bounds(&self.conn)
+            .map_err(sqlite_error(&self.path))?
+            .last)
+    }
+
+    pub(super) fn log_entry(&self, index: u64) -> Result<Option<LogEntry>> {
+        let Ok(index) = i64::try_from(index) else {
+            return Ok(None);
+        };
         self.conn
-            .prepare_cached("SELECT entry FROM log WHERE idx >= ?1 AND idx < ?2 ORDER BY idx")
+            .prepare_cached("SELECT term, payload FROM log WHERE idx = ?1")
+            .and_then(|mut stmt| stmt.query_row([index], entry_from_row).optional())
+            .map_err(sqlite_error(&self.path))
+    }
+
+    pub(super) fn log_term(&self, index: u64) -> Result<Option<u64>> {
+        let Ok(index) = i64::try_from(index) else {
+            return Ok(None);
+        };
+        self.conn
+            .prepare_cached("SELECT term FROM log WHERE idx = ?1")
+            .and_then(|mut stmt| stmt.query_row([index], |row| row.get(0)).optional())
+            .map(|term| term.map(term_from_sql))
+            .map_err(sqlite_error(&self.path))
+    }
+
+    pub(super) fn log_range(&self, from: u64, to_exclusive: u64) -> Result<Vec<LogEntry>> {
+        let Some((low, high)) = sql_range(from, to_exclusive) else {
+            return Ok(Vec::new());
+        };
+        self.conn
+            .prepare_cached(
+                "SELECT term, payload FROM log WHERE idx BETWEEN ?1 AND ?2 ORDER BY idx",
+            )
+            .and_then(|mut stmt| stmt.query_map([low, high], entry_from_row)?.collect())
+            .map_err(sqlite_error(&self.path))
+    }
+
+    pub(super) fn slot(&self, slot: u64) -> Result<Option<Vec<u8>>> {
+        let Ok(slot) = i64::try_from(slot) else {
+            return Ok(None);
+        };
+        self.conn
+            .prepare_cached("SELECT value FROM slots WHERE slot = ?1")
+            .and_then(|mut stmt| stmt.query_row([slot], |row| row.get(0)).optional())
+            .map_err(sqlite_error(&self.path))
+    }
+
+    pub(super) fn slot_range(&self, from: u64, to_exclusive: u64) -> Result<Vec<(u64, Vec<u8>)>> {
+        let Some((low, high)) = sql_range(from, to_exclusive) else {
+            return Ok(Vec::new());
+        };
+        self.conn
+            .prepare_cached(
+                "SELECT slot, value FROM slots WHERE slot BETWEEN ?1 AND ?2 ORDER BY slot",
+            )
             .and_then(|mut stmt| {
-                stmt.query_map([clamped_index(from), clamped_index(to_exclusive)], |row| {
-                    row.get(0)
+                stmt.query_map([low, high], |row| {
+                    Ok((index_from_sql(row.get(0)?), row.get(1)?))
                 })?
                 .collect()
             })
             .map_err(sqlite_error(&self.path))
     }
+}
 
-    pub(super) fn append_log(&mut self, first: u64, entries: &[Vec<u8>]) -> Result<()> {
-        // The new entries end at index first + len - 1, which must fit SQLite's
-        // signed 64-bit integer.
-        let past_end = u128::from(first) + entries.len() as u128;
-        if past_end > i64::MAX as u128 + 1 {
-            return Err(Error::Config(format!(
-                "append_log of {} entries at index {first} goes past the largest index \
-                 SQLite can store ({})",
-                entries.len(),
-                i64::MAX
-            )));
+/// The log's bounds: its first index (the one row of `log_start`) and its largest.
+fn read_bounds(conn: &Connection) -> rusqlite::Result<LogBounds> {
+    let first: i64 = conn
+        .prepare_cached("SELECT idx FROM log_start")?
+        .query_row([], |row| row.get(0))?;
+    let max: Option<i64> = conn
+        .prepare_cached("SELECT MAX(idx) FROM log")?
+        .query_row([], |row| row.get(0))?;
+    Ok(LogBounds::new(
+        index_from_sql(first).max(1),
+        max.map(index_from_sql),
+    ))
+}
+
+/// Applies one operation that [`batch::check`] has accepted, inside `tx`.
+fn apply(tx: &Connection, op: &Op) -> rusqlite::Result<()> {
+    match op {
+        Op::Put { key, value } => {
+            tx.prepare_cached(
+                "INSERT INTO meta (key, value) VALUES (?1, ?2)
+                 ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            )?
+            .execute(params![key, value])?;
         }
-        let sqlite = sqlite_error(&self.path);
-        // IMMEDIATE: take the write lock before reading the last index, so no other
-        // connection can change the log between the check and the writes.
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(&sqlite)?;
-        let current_last = tx
-            .query_row("SELECT COALESCE(MAX(idx), 0) FROM log", [], |row| {
-                row.get::<_, i64>(0)
-            })
-            .map_err(&sqlite)?;
-        super::check_append(first, u64::try_from(current_last).unwrap_or(0))?;
-        tx.execute("DELETE FROM log WHERE idx >= ?1", [clamped_index(first)])
-            .map_err(&sqlite)?;
-        {
-            let mut insert = tx
-                .prepare_cached("INSERT INTO log (idx, entry) VALUES (?1, ?2)")
-                .map_err(&sqlite)?;
-            for (offset, entry) in (0u64..).zip(entries) {
-                let index = clamped_index(first + offset);
-                insert.execute(params![index, entry]).map_err(&sqlite)?;
+        Op::Append { first, entries } => {
+            tx.prepare_cached("DELETE FROM log WHERE idx >= ?1")?
+                .execute([clamped_index(*first)])?;
+            let mut insert =
+                tx.prepare_cached("INSERT INTO log (idx, term, payload) VALUES (?1, ?2, ?3)")?;
+            for (index, entry) in (*first..).zip(entries) {
+                insert.execute(params![
+                    clamped_index(index),
+                    term_to_sql(entry.term),
+                    &entry.payload[..]
+                ])?;
             }
         }
-        tx.commit().map_err(&sqlite)
+        Op::Truncate { from } => {
+            tx.prepare_cached("DELETE FROM log WHERE idx >= ?1")?
+                .execute([clamped_index(*from)])?;
+        }
+        Op::Compact { through } => {
+            let through = clamped_index(*through);
+            tx.prepare_cached("DELETE FROM log WHERE idx <= ?1")?
+                .execute([through])?;
+            // The start moves forward only: compacting what is already compacted
+            // changes nothing.
+            tx.prepare_cached("UPDATE log_start SET idx = ?1 + 1 WHERE idx <= ?1")?
+                .execute([through])?;
+        }
+        Op::PutSlot { slot, value } => {
+            tx.prepare_cached(
+                "INSERT INTO slots (slot, value) VALUES (?1, ?2)
+                 ON CONFLICT (slot) DO UPDATE SET value = excluded.value",
+            )?
+            .execute(params![clamped_index(*slot), value])?;
+        }
+        Op::DeleteSlots { from, to_exclusive } => {
+            if let Some((low, high)) = sql_range(*from, *to_exclusive) {
+                tx.prepare_cached("DELETE FROM slots WHERE slot BETWEEN ?1 AND ?2")?
+                    .execute([low, high])?;
+            }
+        }
     }
+    Ok(())
+}
 
-    pub(super) fn truncate_log(&mut self, from: u64) -> Result<()> {
-        self.conn
-            .prepare_cached("DELETE FROM log WHERE idx >= ?1")
-            .and_then(|mut stmt| stmt.execute([clamped_index(from)]))
-            .map(|_| ())
-            .map_err(sqlite_error(&self.path))
+/// A log row `(term, payload)` as a [`LogEntry`].
+fn entry_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<LogEntry> {
+    Ok(LogEntry {
+        term: term_from_sql(row.get(0)?),
+        payload: row.get::<_, Arc<[u8]>>(1)?,
+    })
+}
+
+/// A term as SQLite's signed 64-bit integer: the same 64 bits, so every `u64`
+/// round-trips through [`term_from_sql`].
+fn term_to_sql(term: u64) -> i64 {
+    i64::from_ne_bytes(term.to_ne_bytes())
+}
+
+/// The term a `term` column holds (see [`term_to_sql`]).
+fn term_from_sql(stored: i64) -> u64 {
+    u64::from_ne_bytes(stored.to_ne_bytes())
+}
+
+/// An index or slot read back from SQLite. Every one was written from a `u64` no
+/// larger than `i64::MAX` (a batch that would write a larger one is refused), so it
+/// is never negative; 0 stands in for the impossible.
+fn index_from_sql(stored: i64) -> u64 {
+    u64::try_from(stored).unwrap_or(0)
+}
+
+/// `from..to_exclusive` as SQLite's inclusive `BETWEEN low AND high`, or `None` when
+/// it holds no index SQLite can store. (An exclusive end can't reach `i64::MAX`
+/// itself, so the range is made inclusive before it is clamped.)
+fn sql_range(from: u64, to_exclusive: u64) -> Option<(i64, i64)> {
+    if from >= to_exclusive || from > MAX_INDEX {
+        return None;
     }
+    Some((clamped_index(from), clamped_index(to_exclusive - 1)))
 }
 
 /// Maps a rusqlite error on the file at `path` to the crate's error.
@@ -324,8 +601,8 @@ fn sync_parent_dir(path: &Path) -> Result<()> {
     Ok(())
 }
 
-/// A log index as SQLite's signed 64-bit integer. No stored index exceeds
-/// `i64::MAX` (`append_log` refuses to write one), so for comparisons a larger
+/// A log index or slot as SQLite's signed 64-bit integer. No stored index exceeds
+/// `i64::MAX` (a batch that would write one is refused), so for comparisons a larger
 /// `u64` may stand in as `i64::MAX`.
 fn clamped_index(index: u64) -> i64 {
     i64::try_from(index).unwrap_or(i64::MAX)
@@ -386,7 +663,8 @@ fn immutable_uri(path: &Path) -> String {
 
 /// Step 2 of the checks at open (and the check after the read-write open): our
 /// tables, a schema version this build reads, and this cluster's and node's identity.
-fn check_contents(conn: &Connection, path: &Path, expected: &Identity) -> Result<()> {
+/// Returns the schema version: 1 (to be migrated) or 2.
+fn check_contents(conn: &Connection, path: &Path, expected: &Identity) -> Result<i64> {
     let has_table = |name: &str| -> Result<bool> {
         conn.query_row(
             "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = ?1",
@@ -433,11 +711,37 @@ fn check_contents(conn: &Connection, path: &Path, expected: &Identity) -> Result
             &format!("it records schema v{version}, which no Quorum writes"),
         ));
     }
-    for table in ["quorum_identity", "meta", "log"] {
+    let (tables, log_columns) = layout(version);
+    for table in tables {
         if !has_table(table)? {
             return Err(damaged(
                 path,
                 &format!("it has no {table} table, which schema v{version} requires"),
+            ));
+        }
+    }
+    let columns: Vec<String> = conn
+        .prepare("SELECT name FROM pragma_table_info('log') ORDER BY cid")
+        .and_then(|mut stmt| stmt.query_map([], |row| row.get(0))?.collect())
+        .map_err(|e| refusal(path, e))?;
+    if columns != log_columns {
+        return Err(damaged(
+            path,
+            &format!(
+                "its log table has the columns ({}), not the ({}) of schema v{version}",
+                columns.join(", "),
+                log_columns.join(", ")
+            ),
+        ));
+    }
+    if version >= 2 {
+        let starts: i64 = conn
+            .query_row("SELECT count(*) FROM log_start", [], |row| row.get(0))
+            .map_err(|e| refusal(path, e))?;
+        if starts != 1 {
+            return Err(damaged(
+                path,
+                &format!("its log_start table has {starts} rows, not 1"),
             ));
         }
     }
@@ -485,7 +789,40 @@ fn check_contents(conn: &Connection, path: &Path, expected: &Identity) -> Result
             ),
         });
     }
-    Ok(())
+    Ok(version)
+}
+
+/// The check a schema-v1 file passes before it is migrated: every log row holds at
+/// least the 8 bytes of the term the migration splits out of it.
+fn check_v1_log(conn: &Connection, path: &Path) -> Result<()> {
+    let short: Option<(i64, i64)> = conn
+        .query_row(
+            "SELECT idx, length(entry) FROM log WHERE length(entry) < 8 ORDER BY idx LIMIT 1",
+            [],
+            |row| Ok((row.get(0)?, row.get(1)?)),
+        )
+        .optional()
+        .map_err(|e| refusal(path, e))?;
+    match short {
+        Some((index, len)) => Err(short_v1_row(path, index, usize::try_from(len).unwrap_or(0))),
+        None => Ok(()),
+    }
+}
+
+/// The refusal to migrate a v1 file whose log row at `index` is `len` bytes long.
+fn short_v1_row(path: &Path, index: i64, len: usize) -> Error {
+    Error::Storage {
+        path: path.to_path_buf(),
+        problem: format!(
+            "is a schema-v1 database that can't be migrated to v{SCHEMA_VERSION}: its log \
+             entry at index {index} holds {len} bytes, fewer than the 8 bytes of the term \
+             every v1 entry starts with"
+        ),
+        fix: "the file was left unchanged; that entry was not written by Quorum's Raft, so \
+              move the file (and any -wal and -shm files beside it) aside to keep it, and \
+              start this node with an empty --data-dir"
+            .to_string(),
+    }
 }
 
 /// The refusal for a file that is not a readable Quorum database; `detail` says why.
