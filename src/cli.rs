@@ -5,17 +5,19 @@
 //! are checked by clap as they are parsed, so `--drop 1.5` or `--duration 3` is refused
 //! with a message naming the flag, and exit code 2, before anything runs.
 //!
-//! What the binaries do alike is here too: a sweep of many seeds ([`CommonArgs::sweep`])
-//! and a benchmark's report ([`print_bench`]).
+//! What the binaries print is written here too: the shared parts of their reports, and
+//! output that ends quietly when the reader closes the pipe ([`outln!`](crate::outln)).
+//! Sweeps and benchmarks are the [`harness`]'s.
 
 use std::ops::Range;
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::{json, Map, Value};
 
 use crate::check::Violation;
 use crate::error::{Error, Result};
+use crate::harness::{self, SeedOutcome, Sweep, Tap};
 use crate::runtime::net::Faults;
 use crate::runtime::schedule::{CrashSpec, PartitionSpec, Schedule};
 use crate::runtime::stats::NodeStats;
@@ -234,6 +236,25 @@ impl CommonArgs {
         s
     }
 
+    /// A tap for a threaded run ([`Tap`]): it streams the run's facts to `--trace` as
+    /// they come, and keeps them for `--svg` only if a diagram is asked for.
+    pub fn tap(&self) -> Result<Tap> {
+        Tap::new(self.trace.as_deref(), self.svg.is_some())
+    }
+
+    /// Draws `records` to `--svg`, if asked for, titled `title` (a threaded run, whose
+    /// `--trace` its tap has written already).
+    pub fn draw(&self, records: &[Record], title: &str) -> Result<()> {
+        if let Some(path) = &self.svg {
+            let options = SvgOptions {
+                title: title.to_string(),
+                ..SvgOptions::default()
+            };
+            write_svg(path, records, self.node_count(), &options)?;
+        }
+        Ok(())
+    }
+
     /// Writes the `--trace` and `--svg` files, if asked for; the diagram, titled
     /// `title`, runs down the page by time.
     pub fn write_outputs(&self, records: &[Record], title: &str) -> Result<()> {
@@ -280,66 +301,18 @@ impl CommonArgs {
     }
 }
 
-/// What a sweep keeps of one seed's run.
-#[derive(Clone, Debug, Default)]
-pub struct SeedOutcome {
-    /// The run's message counts, summed over its nodes.
-    pub stats: NodeStats,
-    /// The properties the run broke (none: the seed passed).
-    pub violations: Vec<Violation>,
-}
-
-/// What a sweep found over all its seeds.
-#[derive(Clone, Debug)]
-pub struct Sweep {
-    /// The seeds run.
-    pub seeds: Range<u64>,
-    /// Message counts over every run.
-    pub stats: NodeStats,
-    /// The seeds whose run broke a property, in order.
-    pub failed: Vec<u64>,
-    /// Every violation of every run, as `{"seed": N, "violation": …}`.
-    pub violations: Vec<Value>,
-    /// Wall-clock seconds the sweep took.
-    pub seconds: f64,
-}
-
-impl Sweep {
-    /// How many runs the sweep made.
-    pub fn runs(&self) -> u64 {
-        self.seeds.end - self.seeds.start
-    }
-
-    /// The sweep's `--json` summary: the fields every summary has (with `seed` the
-    /// first seed), and `seeds` (`"A..B"`), `runs`, `failed_runs` (the seeds),
-    /// `violations` (each with its seed) and `wall_seconds`. A binary adds its own.
-    pub fn summary(&self, common: &CommonArgs) -> Map<String, Value> {
-        let mut m = common.summary("sim", &self.stats, &[]);
-        m.insert("seed".into(), json!(self.seeds.start));
-        m.insert(
-            "seeds".into(),
-            json!(format!("{}..{}", self.seeds.start, self.seeds.end)),
-        );
-        m.insert("runs".into(), json!(self.runs()));
-        m.insert("failed_runs".into(), json!(self.failed));
-        m.insert("violations".into(), json!(self.violations));
-        m.insert("wall_seconds".into(), json!(self.seconds));
-        m
-    }
-}
-
 impl CommonArgs {
-    /// Runs `run` on every seed of `seeds`, each a simulated run in memory, and adds up
-    /// what they found. Unless `--json` was asked for, each failing seed is reported on
-    /// stderr as it fails, with its first violation and the command that replays it:
-    /// `PROGRAM sim --seed N`, the shared flags, then `extra_flags` (the binary's own,
-    /// each with a space before it). Refuses `--data-dir`: many clusters can't share it.
+    /// Runs `run` on every seed of `seeds` ([`harness::sweep()`]), each a simulated run in
+    /// memory. Unless `--json` was asked for, each failing seed is reported on stderr as
+    /// it fails, with the command that replays it: `PROGRAM sim --seed N`, the shared
+    /// flags, then `extra_flags` (the binary's own, each with a space before it).
+    /// Refuses `--data-dir`: many clusters can't share it.
     pub fn sweep(
         &self,
         seeds: Range<u64>,
         program: &str,
         extra_flags: &str,
-        mut run: impl FnMut(u64) -> Result<SeedOutcome>,
+        run: impl FnMut(u64) -> Result<SeedOutcome>,
     ) -> Result<Sweep> {
         if self.data_dir.is_some() {
             return Err(Error::Config(
@@ -347,37 +320,26 @@ impl CommonArgs {
                     .into(),
             ));
         }
-        let started = Instant::now();
-        let mut sweep = Sweep {
-            seeds: seeds.clone(),
-            stats: NodeStats::default(),
-            failed: Vec::new(),
-            violations: Vec::new(),
-            seconds: 0.0,
-        };
-        for seed in seeds {
-            let outcome = run(seed)?;
-            sweep.stats = sweep.stats.plus(&outcome.stats);
-            let Some(first) = outcome.violations.first() else {
-                continue;
-            };
-            if !self.json {
-                eprintln!(
-                    "seed {seed}: {} violation(s), first: {first}\n  replay: {program} sim --seed {seed} {}{extra_flags}",
-                    outcome.violations.len(),
-                    self.replay_flags(),
-                );
-            }
-            sweep.failed.push(seed);
-            sweep.violations.extend(
-                outcome
-                    .violations
-                    .into_iter()
-                    .map(|v| json!({"seed": seed, "violation": v})),
-            );
-        }
-        sweep.seconds = started.elapsed().as_secs_f64();
-        Ok(sweep)
+        let flags = self.replay_flags();
+        let replay = |seed| format!("{program} sim --seed {seed} {flags}{extra_flags}");
+        harness::sweep(seeds, self.json, replay, run)
+    }
+
+    /// A sweep's `--json` summary: the fields every summary has (with `seed` the first
+    /// seed), and `seeds` (`"A..B"`), `runs`, `failed_runs` (the seeds), `violations`
+    /// (each with its seed) and `wall_seconds`. A binary adds its own.
+    pub fn sweep_summary(&self, sweep: &Sweep) -> Map<String, Value> {
+        let mut m = self.summary("sim", &sweep.stats, &[]);
+        m.insert("seed".into(), json!(sweep.seeds.start));
+        m.insert(
+            "seeds".into(),
+            json!(format!("{}..{}", sweep.seeds.start, sweep.seeds.end)),
+        );
+        m.insert("runs".into(), json!(sweep.runs()));
+        m.insert("failed_runs".into(), json!(sweep.failed));
+        m.insert("violations".into(), json!(sweep.violations));
+        m.insert("wall_seconds".into(), json!(sweep.seconds));
+        m
     }
 }
 
@@ -397,56 +359,20 @@ pub fn percentiles(values: &[u64]) -> Value {
     }
 }
 
-/// Prints a benchmark's figures: with `json`, one JSON object of `figures` plus the
-/// machine's `cores` and the build's `profile`; else a heading naming them, then
-/// `lines`, then, in a debug build, the command that measures a release build.
-pub fn print_bench(
-    program: &str,
-    json: bool,
-    figures: &[(&str, Value)],
-    lines: &[String],
-) -> Result<()> {
-    let cores = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(1);
-    let profile = if cfg!(debug_assertions) {
-        "debug"
-    } else {
-        "release"
-    };
-    if json {
-        let mut m = Map::new();
-        m.insert("cores".into(), json!(cores));
-        m.insert("profile".into(), json!(profile));
-        for (key, value) in figures {
-            m.insert(key.to_string(), value.clone());
-        }
-        return print_json(&Value::Object(m));
-    }
-    println!("{program} bench ({profile} build, {cores} cores)");
-    for line in lines {
-        println!("  {line}");
-    }
-    if profile == "debug" {
-        println!(
-            "  (a debug build: run `cargo run --release --bin {program} -- bench` for real figures)"
-        );
-    }
-    Ok(())
-}
-
 /// Prints a run's last lines: its message counts, then `properties: {holds}` if the run
 /// broke no property, else one `VIOLATION` line per violation.
 pub fn print_verdict(stats: &NodeStats, violations: &[Violation], holds: &str) {
-    println!(
+    crate::outln!(
         "messages: {} sent, {} delivered, {} dropped",
-        stats.sent, stats.delivered, stats.dropped
+        stats.sent,
+        stats.delivered,
+        stats.dropped
     );
     if violations.is_empty() {
-        println!("properties: {holds}");
+        crate::outln!("properties: {holds}");
     }
     for v in violations {
-        println!("VIOLATION {v}");
+        crate::outln!("VIOLATION {v}");
     }
 }
 
@@ -458,7 +384,7 @@ pub fn exit_code(program: &str, result: Result<bool>) -> std::process::ExitCode 
         Ok(true) => std::process::ExitCode::SUCCESS,
         Ok(false) => std::process::ExitCode::FAILURE,
         Err(e) => {
-            eprintln!("{program}: {e}");
+            crate::errln!("{program}: {e}");
             std::process::ExitCode::FAILURE
         }
     }
@@ -486,9 +412,49 @@ pub fn init_logging() {
 /// Prints `value` as one line of JSON on stdout.
 pub fn print_json(value: &Value) -> Result<()> {
     let text = serde_json::to_string(value)
-        .map_err(|e| Error::Config(format!("summary not serializable: {e}")))?;
-    println!("{text}");
+        .map_err(|e| Error::Runtime(format!("the summary could not be written as JSON: {e}")))?;
+    crate::outln!("{text}");
     Ok(())
+}
+
+/// Writes `line` and a newline on stdout. A reader who stops reading (`… | head -1`)
+/// closes the pipe: the program then ends at once, quietly, with exit code 0, rather
+/// than panic as `println!` does. Any other failure to write stdout (a full disk under
+/// a redirect) is reported on stderr and ends the program with exit code 1.
+pub fn write_stdout(line: std::fmt::Arguments<'_>) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    if let Err(e) = writeln!(out, "{line}").and_then(|()| out.flush()) {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+        write_stderr(format_args!("could not write to stdout: {e}"));
+        std::process::exit(1);
+    }
+}
+
+/// Writes `line` and a newline on stderr; a closed stderr is ignored (there is nowhere
+/// left to say anything).
+pub fn write_stderr(line: std::fmt::Arguments<'_>) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr().lock(), "{line}");
+}
+
+/// `println!` for the chapter binaries, quiet when the reader closes the pipe (see
+/// [`cli::write_stdout`](crate::cli::write_stdout)).
+#[macro_export]
+macro_rules! outln {
+    ($($arg:tt)*) => {
+        $crate::cli::write_stdout(format_args!($($arg)*))
+    };
+}
+
+/// `eprintln!` that never panics (see [`cli::write_stderr`](crate::cli::write_stderr)).
+#[macro_export]
+macro_rules! errln {
+    ($($arg:tt)*) => {
+        $crate::cli::write_stderr(format_args!($($arg)*))
+    };
 }
 
 #[cfg(test)]

@@ -18,7 +18,10 @@
 //!   diagram (every binary's `--svg`), and plots (chapter 3's Figure 16).
 //! - [`types`] (every chapter): node and client ids, and time: the leaf every module
 //!   shares.
-//! - [`cli`] (every chapter binary): the flags every chapter binary shares.
+//! - [`cli`] (every chapter binary): the flags every chapter binary shares, and output
+//!   that ends quietly when its reader closes the pipe.
+//! - [`harness`] (every chapter binary and the tests): sweeps over many seeds,
+//!   benchmarks and their baselines, progress on a terminal, the tap of a threaded run.
 //! - [`exercises`] (every chapter): the exercises, built from the reference solutions or,
 //!   exercise by exercise (`--features ex0_1`), from the reader's own files under `chapters/`.
 
@@ -29,6 +32,7 @@ pub mod cli;
 pub mod detector;
 pub mod error;
 pub mod exercises;
+pub mod harness;
 pub mod paxos;
 pub mod raft;
 pub mod runtime;

@@ -578,3 +578,153 @@ fn raft_on_threads_elects_a_new_leader_after_each_crash() {
     assert!(j["leaders"].as_array().unwrap().len() >= 4, "{j}");
     assert_eq!(j["violations"].as_array().unwrap().len(), 0, "{j}");
 }
+
+// --- Traces that do not drift, and output that a closed pipe ends quietly ---------------
+
+/// The runs of `tests/data/traces/`: each file was written by the release before the
+/// batching point, typed traces and lazy timers, with the flags below. The same seed
+/// must give the same trace, byte for byte, today.
+const GOLDEN_TRACES: &[(&str, &str, &[&str])] = &[
+    (
+        env!("CARGO_BIN_EXE_ch00-world"),
+        "ch00-world.jsonl",
+        &[
+            "sim",
+            "--seed",
+            "7",
+            "--nodes",
+            "3",
+            "--drop",
+            "0.1",
+            "--delay",
+            "1ms..20ms",
+            "--duplicate",
+            "0.05",
+            "--crash",
+            "3@500ms..1s",
+            "--duration",
+            "1500ms",
+        ],
+    ),
+    (
+        env!("CARGO_BIN_EXE_ch01-paxos"),
+        "ch01-paxos.jsonl",
+        &[
+            "sim",
+            "--seed",
+            "7",
+            "--proposers",
+            "3",
+            "--nodes",
+            "5",
+            "--drop",
+            "0.2",
+            "--delay",
+            "1ms..10ms",
+            "--duplicate",
+            "0.05",
+            "--crash",
+            "2@20ms..60ms",
+        ],
+    ),
+    (
+        env!("CARGO_BIN_EXE_ch03-raft-election"),
+        "ch03-raft-election.jsonl",
+        &[
+            "sim",
+            "--seed",
+            "2",
+            "--pre-vote",
+            "--check-quorum",
+            "--nodes",
+            "5",
+            "--partition",
+            "1,2|3,4,5@500ms..1s",
+            "--duration",
+            "1500ms",
+        ],
+    ),
+];
+
+#[test]
+fn a_seed_gives_the_trace_it_gave_before_the_batching_point() {
+    let dir = scratch("golden");
+    for (bin, name, args) in GOLDEN_TRACES {
+        let path = dir.join(name);
+        let mut args = args.to_vec();
+        let path_text = path.display().to_string();
+        args.extend(["--trace", &path_text]);
+        let out = run_bin(bin, &args);
+        assert!(out.status.success(), "{name}: {out:?}");
+        let golden = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/data/traces")
+            .join(name);
+        let (now, then) = (
+            std::fs::read(&path).unwrap(),
+            std::fs::read(&golden).unwrap(),
+        );
+        assert!(
+            now == then,
+            "{name}: the trace differs from the one in {} ({} lines now, {} then)",
+            golden.display(),
+            now.split(|&b| b == b'\n').count(),
+            then.split(|&b| b == b'\n').count()
+        );
+    }
+}
+
+/// Every binary's output, to a reader that closes the pipe before reading a line (as
+/// `| head -1` does after one): it ends quietly, with exit code 0, instead of panicking
+/// with "failed printing to stdout: Broken pipe".
+#[test]
+fn a_closed_pipe_ends_every_binary_quietly() {
+    let runs: &[(&str, &[&str])] = &[
+        (
+            env!("CARGO_BIN_EXE_ch00-world"),
+            &["sim", "--seeds", "0..20"],
+        ),
+        (
+            env!("CARGO_BIN_EXE_ch00-world"),
+            &["sim", "--crash", "2@1s"],
+        ),
+        (env!("CARGO_BIN_EXE_ch00-world"), &["sim", "--json"]),
+        (env!("CARGO_BIN_EXE_ch00-world"), &["--duration", "300ms"]),
+        (
+            env!("CARGO_BIN_EXE_ch01-paxos"),
+            &["sim", "--seeds", "0..20"],
+        ),
+        (
+            env!("CARGO_BIN_EXE_ch01-paxos"),
+            &["sim", "--proposers", "3"],
+        ),
+        (
+            env!("CARGO_BIN_EXE_ch01-paxos"),
+            &["explore", "--ballots", "1"],
+        ),
+        (
+            env!("CARGO_BIN_EXE_ch03-raft-election"),
+            &["sim", "--seeds", "0..20"],
+        ),
+        (env!("CARGO_BIN_EXE_ch03-raft-election"), &["sim"]),
+        (
+            env!("CARGO_BIN_EXE_ch03-raft-election"),
+            &["experiment", "--trials", "3"],
+        ),
+    ];
+    for (bin, args) in runs {
+        let mut child = Command::new(bin)
+            .args(*args)
+            .env_remove("RUST_LOG")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        // Close the reading end at once: every write the binary makes finds the pipe
+        // closed.
+        drop(child.stdout.take());
+        let out = child.wait_with_output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!err.contains("panicked"), "{bin} {args:?}: {err}");
+        assert_eq!(out.status.code(), Some(0), "{bin} {args:?}: {err}");
+    }
+}

@@ -214,7 +214,7 @@ pub fn run(events: u64, messages: u64, json: bool) -> quorum::Result<bool> {
     let (sim_rate, sim_events) = sim_events_per_sec(events)?;
     let thread_rate = threads_messages_per_sec(messages, Duration::ZERO)?;
     let routed_rate = threads_messages_per_sec(messages, Duration::from_millis(1))?;
-    quorum::cli::print_bench(
+    quorum::harness::bench::print_bench(
         "ch00-world",
         json,
         &[

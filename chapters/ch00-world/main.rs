@@ -13,21 +13,19 @@ mod bench;
 
 use std::ops::Range;
 use std::process::ExitCode;
-use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 use serde_json::{json, Value};
 
-use quorum::check::Violation;
-use quorum::cli::{self, parse_duration_flag, parse_seed_range, CommonArgs, SeedOutcome};
-use quorum::detector::{check_properties, Detector, DetectorConfig, Liveness};
-use quorum::runtime::sim::Factory;
-use quorum::runtime::time::format_duration;
-use quorum::runtime::trace::Record;
-use quorum::runtime::{
-    Action, NodeId, NodeStats, Schedule, Sim, SimConfig, Threads, Time, TraceLevel,
-};
+use quorum::cli::{self, parse_duration_flag, parse_seed_range, CommonArgs};
+use quorum::detector::run::{Outcome, Scenario};
+use quorum::detector::{DetectorConfig, Liveness};
+use quorum::harness::SeedOutcome;
+use quorum::outln;
+use quorum::runtime::trace::records;
+use quorum::runtime::{Action, NodeId, TraceLevel};
+use quorum::storage::Location;
 
 /// Chapter 0, the world: a heartbeat failure detector on threads or in the simulator.
 #[derive(Parser, Debug)]
@@ -88,46 +86,14 @@ struct DetectorArgs {
     slow: Vec<u32>,
 }
 
-impl DetectorArgs {
-    /// These flags as they would be typed again, for a replay command.
-    fn replay_flags(&self) -> String {
-        let mut s = format!(
-            " --heartbeat {} --timeout {}",
-            format_duration(self.heartbeat),
-            format_duration(self.timeout)
-        );
-        if self.adaptive {
-            s += " --adaptive";
-        }
-        for n in &self.slow {
-            s += &format!(" --slow {n}");
-        }
-        s
-    }
-}
-
-/// Everything a run leaves behind.
-struct Outcome {
-    runtime: &'static str,
-    stats: NodeStats,
-    records: Vec<Record>,
-    suspects: Vec<Option<Vec<NodeId>>>,
-    liveness: Vec<Liveness>,
-    /// Whether the network was timely enough for accuracy to be owed (and checked).
-    timely: bool,
-    violations: Vec<Violation>,
-}
-
 fn main() -> ExitCode {
     cli::init_logging();
     let cli = Cli::parse();
-    let schedule = validate(&cli);
+    let scenario = validate(&cli);
     let result = match &cli.command {
-        None | Some(Command::Run) => run_threads(&cli, &schedule).and_then(|o| report(&cli, &o)),
-        Some(Command::Sim { seeds: None }) => {
-            run_sim(&cli, &schedule, cli.common.seed, true).and_then(|o| report(&cli, &o))
-        }
-        Some(Command::Sim { seeds: Some(seeds) }) => sweep(&cli, &schedule, seeds.clone()),
+        None | Some(Command::Run) => run_threads(&cli, &scenario),
+        Some(Command::Sim { seeds: None }) => run_sim(&cli, &scenario),
+        Some(Command::Sim { seeds: Some(seeds) }) => sweep(&cli, &scenario, seeds.clone()),
         Some(Command::Bench { events, messages }) => {
             bench::run(*events, *messages, cli.common.json)
         }
@@ -135,8 +101,9 @@ fn main() -> ExitCode {
     cli::exit_code("ch00-world", result)
 }
 
-/// Checks what clap cannot check flag by flag; a problem exits with code 2, as clap does.
-fn validate(cli: &Cli) -> Schedule {
+/// The run the flags describe; what clap cannot check flag by flag is checked here, and
+/// a problem exits with code 2, as clap does.
+fn validate(cli: &Cli) -> Scenario {
     let fail = |msg: String| -> ! { cli::refuse::<Cli>(msg) };
     let d = &cli.detector;
     if d.timeout <= d.heartbeat {
@@ -146,7 +113,7 @@ fn validate(cli: &Cli) -> Schedule {
         ));
     }
     let mut schedule = cli.common.schedule().unwrap_or_else(|e| fail(e));
-    for &n in &d.slow {
+    for (i, &n) in d.slow.iter().enumerate() {
         if n == 0 || n > cli.common.nodes {
             fail(format!(
                 "--slow {n}: there is no node n{n} in a cluster of {} (ids are 1..={})",
@@ -155,122 +122,48 @@ fn validate(cli: &Cli) -> Schedule {
         }
         schedule
             .actions
-            .insert(0, (Duration::ZERO, Action::Slow(NodeId(n), true)));
+            .insert(i, (Duration::ZERO, Action::Slow(NodeId(n), true)));
     }
-    schedule
-}
-
-fn factory(cli: &Cli) -> Factory<Detector> {
-    let config = DetectorConfig {
-        heartbeat: cli.detector.heartbeat,
-        timeout: cli.detector.timeout,
-        adaptive: cli.detector.adaptive,
-    };
-    let nodes = cli.common.node_count();
-    Arc::new(move |id, storage| Ok(Detector::new(id, nodes, config.clone(), storage)))
-}
-
-/// How long a node's state must have been stable before the checks judge it, and
-/// whether the network was timely enough for accuracy to be owed.
-fn settle_and_timely(cli: &Cli, slack: Duration) -> (Duration, bool) {
-    let c = &cli.common;
-    let d = &cli.detector;
-    let settle = d.timeout + d.heartbeat + c.delay.max * 2 + slack;
-    let end = c.duration;
-    let partition_near_end = c
-        .partition
-        .iter()
-        .any(|p| p.until.is_none_or(|u| u + settle > end));
-    let timely = c.drop == 0.0
-        && !partition_near_end
-        && d.slow.is_empty()
-        && c.delay.max + d.heartbeat < d.timeout;
-    (settle, timely)
-}
-
-// ANCHOR: run_sim
-/// One simulated run of seed `seed`.
-fn run_sim(cli: &Cli, schedule: &Schedule, seed: u64, trace: bool) -> quorum::Result<Outcome> {
-    let c = &cli.common;
-    let config = SimConfig {
-        nodes: c.node_count(),
-        seed,
-        faults: c.faults(),
-        // A sweep reads nothing of the trace; a single run reads its protocol events.
-        trace: match trace {
-            true => c.trace_level(TraceLevel::Protocol),
-            false => TraceLevel::Off,
+    Scenario {
+        nodes: cli.common.node_count(),
+        config: DetectorConfig {
+            heartbeat: d.heartbeat,
+            timeout: d.timeout,
+            adaptive: d.adaptive,
         },
-    };
-    let (locations, _claim) = c.locations("ch00-world")?;
-    let mut sim = Sim::with_storage(config, locations, factory(cli))?;
-    sim.schedule(schedule)?;
-    let end = Time::ZERO + c.duration;
-    sim.run_until(end)?;
-    let suspects: Vec<_> = sim
-        .ids()
-        .into_iter()
-        .map(|id| sim.node(id).map(|d| d.suspects()))
-        .collect();
-    let liveness = Liveness::from_schedule(c.node_count(), schedule, end);
-    let (settle, timely) = settle_and_timely(cli, Duration::ZERO);
-    let violations = check_properties(end, &suspects, &liveness, settle, timely);
-    Ok(Outcome {
-        runtime: "sim",
-        stats: sim.total_stats(),
-        records: sim.take_records(),
-        suspects,
-        liveness,
-        timely,
-        violations,
-    })
-}
-// ANCHOR_END: run_sim
-
-/// One run on real threads.
-fn run_threads(cli: &Cli, schedule: &Schedule) -> quorum::Result<Outcome> {
-    let c = &cli.common;
-    let config = c.threads_config();
-    let (locations, _claim) = c.locations("ch00-world")?;
-    let threads = Threads::start(config, locations, factory(cli))?;
-    threads.run_schedule(schedule, c.duration)?;
-    let end = threads.now();
-    let mut suspects = Vec::new();
-    for id in NodeId::all(c.node_count()) {
-        suspects.push(threads.inspect(id, |d: Option<&Detector>| d.map(|d| d.suspects()))?);
+        faults: cli.common.faults(),
+        schedule,
+        duration: cli.common.duration,
     }
-    let stats = threads.total_stats();
-    let records = threads.shutdown()?;
-    let liveness = Liveness::from_schedule(c.node_count(), schedule, end);
-    // Threads are scheduled by the operating system: allow it 100 ms of lateness.
-    let (settle, timely) = settle_and_timely(cli, Duration::from_millis(100));
-    let violations = check_properties(end, &suspects, &liveness, settle, timely);
-    Ok(Outcome {
-        runtime: "threads",
-        stats,
-        records,
-        suspects,
-        liveness,
-        timely,
-        violations,
-    })
+}
+
+/// A simulated run of `--seed`, reported.
+fn run_sim(cli: &Cli, scenario: &Scenario) -> quorum::Result<bool> {
+    let c = &cli.common;
+    let (locations, _claim) = c.locations("ch00-world")?;
+    let (outcome, trace) = scenario.sim(c.seed, locations, c.trace_level(TraceLevel::Protocol))?;
+    c.write_outputs(&records(&trace), &title(cli, outcome.runtime))?;
+    report(cli, &outcome)
+}
+
+/// A run on real threads, reported: its trace is streamed to `--trace` as it goes.
+fn run_threads(cli: &Cli, scenario: &Scenario) -> quorum::Result<bool> {
+    let c = &cli.common;
+    let (locations, _claim) = c.locations("ch00-world")?;
+    let (outcome, kept) = scenario.threads(c.threads_config(), locations, c.tap()?)?;
+    c.draw(&kept, &title(cli, outcome.runtime))?;
+    report(cli, &outcome)
+}
+
+/// A diagram's title.
+fn title(cli: &Cli, runtime: &str) -> String {
+    let c = &cli.common;
+    format!("ch00-world: {} nodes, {runtime}, seed {}", c.nodes, c.seed)
 }
 
 /// Prints the run's report (or its JSON summary) and writes its trace and diagram.
 fn report(cli: &Cli, o: &Outcome) -> quorum::Result<bool> {
     let c = &cli.common;
-    c.write_outputs(
-        &o.records,
-        &format!(
-            "ch00-world: {} nodes, {}, seed {}",
-            c.nodes, o.runtime, c.seed
-        ),
-    )?;
-    let timeline: Vec<&Record> = o
-        .records
-        .iter()
-        .filter(|r| matches!(r.event.as_str(), "suspect" | "trust" | "restarted"))
-        .collect();
     if c.json {
         let mut m = c.summary(o.runtime, &o.stats, &o.violations);
         let suspects: serde_json::Map<String, Value> = o
@@ -295,10 +188,10 @@ fn report(cli: &Cli, o: &Outcome) -> quorum::Result<bool> {
             .collect();
         m.insert("crashed".into(), json!(crashed));
         m.insert("accuracy_checked".into(), json!(o.timely));
-        m.insert("timeline".into(), json!(timeline));
+        m.insert("timeline".into(), json!(records(&o.timeline)));
         cli::print_json(&Value::Object(m))?;
     } else {
-        println!(
+        outln!(
             "ch00-world: {} nodes on {}, seed {}, {:?}; heartbeat {:?}, timeout {:?}{}",
             c.nodes,
             o.runtime,
@@ -312,63 +205,58 @@ fn report(cli: &Cli, o: &Outcome) -> quorum::Result<bool> {
                 ""
             }
         );
-        println!("timeline:");
-        for r in &timeline {
-            let peer = r
-                .u64_field("peer")
-                .map(|p| format!("n{p}"))
-                .unwrap_or_default();
-            let what = match r.event.as_str() {
-                "suspect" => format!("suspects {peer}"),
-                "trust" => format!("trusts {peer} again"),
-                _ => format!("sees {peer} restarted"),
-            };
-            println!("  {:>12}  {} {what}", Time(r.t_us).to_string(), r.node);
+        outln!("timeline:");
+        for (at, node, what) in o.timeline_lines() {
+            outln!("  {:>12}  {node} {what}", at.to_string());
         }
-        println!("at the end:");
+        outln!("at the end:");
         for (i, s) in o.suspects.iter().enumerate() {
             let id = NodeId::from_index(i);
             match s {
-                None => println!("  {id} is down"),
-                Some(list) if list.is_empty() => println!("  {id} suspects no one"),
+                None => outln!("  {id} is down"),
+                Some(list) if list.is_empty() => outln!("  {id} suspects no one"),
                 Some(list) => {
                     let names: Vec<String> = list.iter().map(|n| n.to_string()).collect();
-                    println!("  {id} suspects {}", names.join(", "));
+                    outln!("  {id} suspects {}", names.join(", "));
                 }
             }
         }
-        println!(
+        outln!(
             "messages: {} sent, {} delivered, {} dropped, {} duplicated",
-            o.stats.sent, o.stats.delivered, o.stats.dropped, o.stats.duplicated
+            o.stats.sent,
+            o.stats.delivered,
+            o.stats.dropped,
+            o.stats.duplicated
         );
         match (o.violations.is_empty(), o.timely) {
-            (true, true) => println!("properties: completeness and accuracy hold"),
-            (true, false) => println!(
+            (true, true) => outln!("properties: completeness and accuracy hold"),
+            (true, false) => outln!(
                 "properties: completeness holds; accuracy is not owed on this untimely network (loss, a late partition, a slow node or long delays)"
             ),
             (false, _) => {}
         }
         for v in &o.violations {
-            println!("VIOLATION {v}");
+            outln!("VIOLATION {v}");
         }
     }
     Ok(o.violations.is_empty())
 }
 
 /// Runs every seed of `seeds` in the simulator and reports the ones that fail.
-fn sweep(cli: &Cli, schedule: &Schedule, seeds: Range<u64>) -> quorum::Result<bool> {
-    let extra = cli.detector.replay_flags();
+fn sweep(cli: &Cli, scenario: &Scenario, seeds: Range<u64>) -> quorum::Result<bool> {
+    let extra = scenario.replay_flags();
     let sweep = cli.common.sweep(seeds, "ch00-world", &extra, |seed| {
-        let o = run_sim(cli, schedule, seed, false)?;
+        let locations = (0..scenario.nodes).map(|_| Location::memory()).collect();
+        let (o, _) = scenario.sim(seed, locations, TraceLevel::Off)?;
         Ok(SeedOutcome {
             stats: o.stats,
             violations: o.violations,
         })
     })?;
     if cli.common.json {
-        cli::print_json(&Value::Object(sweep.summary(&cli.common)))?;
+        cli::print_json(&Value::Object(cli.common.sweep_summary(&sweep)))?;
     } else {
-        println!(
+        outln!(
             "{} runs, {} failed, in {:.1}s",
             sweep.runs(),
             sweep.failed.len(),

@@ -65,7 +65,7 @@ pub fn run(decisions: u64, json: bool) -> quorum::Result<bool> {
     })?;
     let states_per_sec = e.states as f64 / e.seconds.max(1e-9);
     let transitions_per_sec = e.transitions as f64 / e.seconds.max(1e-9);
-    quorum::cli::print_bench(
+    quorum::harness::bench::print_bench(
         "ch01-paxos",
         json,
         &[

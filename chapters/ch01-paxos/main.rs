@@ -20,12 +20,15 @@ use clap::parser::ValueSource;
 use clap::{ArgMatches, CommandFactory, FromArgMatches, Parser, Subcommand};
 use serde_json::{json, Value};
 
-use quorum::check::Violation;
-use quorum::cli::{self, parse_duration_flag, parse_seed_range, CommonArgs, SeedOutcome};
+use quorum::cli::{self, parse_duration_flag, parse_seed_range, CommonArgs};
+use quorum::harness::SeedOutcome;
+use quorum::outln;
 use quorum::paxos::explore::{explore, random_walks, ExploreConfig};
-use quorum::paxos::{run, PaxosConfig, PaxosNode, Rule};
-use quorum::runtime::trace::Record;
-use quorum::runtime::{NodeId, NodeStats, Schedule, SimConfig, Threads, Time, TraceLevel};
+use quorum::paxos::run::{Outcome, Scenario};
+use quorum::paxos::{Event, PaxosConfig, Rule};
+use quorum::runtime::trace::records;
+use quorum::runtime::{Schedule, TraceLevel};
+use quorum::storage::Location;
 use quorum::viz::{Axis, SvgOptions};
 
 /// Chapter 1: single-decree Paxos on threads, in the simulator, or exhaustively explored.
@@ -116,10 +119,8 @@ fn main() -> ExitCode {
     }
     let schedule = validate(&cli);
     let result = match &cli.command {
-        None | Some(Command::Run) => run_threads(&cli, &schedule).and_then(|o| report(&cli, &o)),
-        Some(Command::Sim { seeds: None }) => {
-            run_sim(&cli, &schedule, cli.common.seed, true).and_then(|o| report(&cli, &o))
-        }
+        None | Some(Command::Run) => run_threads(&cli, &schedule),
+        Some(Command::Sim { seeds: None }) => run_sim(&cli, &schedule),
         Some(Command::Sim { seeds: Some(seeds) }) => sweep(&cli, &schedule, seeds.clone()),
         Some(Command::Explore {
             ballots,
@@ -219,163 +220,48 @@ fn node_config(cli: &Cli) -> PaxosConfig {
     c
 }
 
-/// What a run leaves behind.
-struct Outcome {
-    runtime: &'static str,
-    stats: NodeStats,
-    records: Vec<Record>,
-    /// What each node learned (`None`: nothing; crashed nodes are left out).
-    learned: Vec<(NodeId, Option<String>)>,
-    /// Ballots started, over all proposers.
-    ballots: u64,
-    violations: Vec<Violation>,
-}
-
-impl Outcome {
-    /// The value chosen, if the live nodes agree on one.
-    fn chosen(&self) -> Option<&str> {
-        let first = self.learned.first()?.1.as_deref()?;
-        self.learned
-            .iter()
-            .all(|(_, v)| v.as_deref() == Some(first))
-            .then_some(first)
+/// The run the flags describe.
+fn scenario(cli: &Cli, schedule: &Schedule) -> Scenario {
+    Scenario {
+        config: node_config(cli),
+        proposers: cli.paxos.proposers as usize,
+        faults: cli.common.faults(),
+        schedule: schedule.clone(),
+        duration: cli.common.duration,
     }
 }
 
-fn ballots_tried(nodes: impl Iterator<Item = Option<u64>>) -> u64 {
-    nodes.flatten().sum()
-}
-
-// ANCHOR: run_sim
-/// One simulated run of seed `seed`: until every live node has learned, or the duration
-/// ends. Faults are scheduled by the flags; the checker watches every step.
-fn run_sim(cli: &Cli, schedule: &Schedule, seed: u64, trace: bool) -> quorum::Result<Outcome> {
+/// A simulated run of `--seed`, reported.
+fn run_sim(cli: &Cli, schedule: &Schedule) -> quorum::Result<bool> {
     let c = &cli.common;
-    let config = SimConfig {
-        nodes: c.node_count(),
-        seed,
-        faults: c.faults(),
-        // A sweep reads the protocol's events too (when the first node learned).
-        trace: match trace {
-            true => c.trace_level(TraceLevel::Protocol),
-            false => TraceLevel::Protocol,
-        },
-    };
     let (locations, _claim) = c.locations("ch01-paxos")?;
-    let (mut sim, agreement) = run::checked_sim_with(
-        config,
-        locations,
-        &node_config(cli),
-        cli.paxos.proposers as usize,
-    )?;
-    sim.schedule(schedule)?;
-    let end = Time::ZERO + c.duration;
-    let healed = Time::ZERO + schedule.last_at();
-    let all_learned =
-        |s: &quorum::runtime::Sim<PaxosNode>| s.live_nodes().all(|(_, n)| n.chosen().is_some());
-    // Run past the last fault, then until everyone has learned (or time is up).
-    sim.run_until(healed.min(end))?;
-    sim.run_until_true(end, all_learned)?;
-    let learned = run::learned(&sim);
-    let mut violations = sim.violations().to_vec();
-    violations.extend(agreement.borrow().check_all_learned(sim.now(), &learned));
-    Ok(Outcome {
-        runtime: "sim",
-        stats: sim.total_stats(),
-        ballots: ballots_tried(
-            sim.live_nodes()
-                .map(|(_, n)| n.proposer.as_ref().map(|p| p.ballots_tried)),
-        ),
-        records: sim.take_records(),
-        learned,
-        violations,
-    })
+    let level = c.trace_level(TraceLevel::Off);
+    let (outcome, trace) = scenario(cli, schedule).sim(c.seed, locations, level)?;
+    c.write_outputs(&records(&trace), &title(cli, outcome.runtime))?;
+    report(cli, &outcome)
 }
-// ANCHOR_END: run_sim
 
-/// One run on real threads: until every live node has learned, or the duration ends.
-fn run_threads(cli: &Cli, schedule: &Schedule) -> quorum::Result<Outcome> {
+/// A run on real threads, reported: its trace is streamed to `--trace` as it goes.
+fn run_threads(cli: &Cli, schedule: &Schedule) -> quorum::Result<bool> {
     let c = &cli.common;
-    let config = c.threads_config();
-    let factory = run::factory(&node_config(cli), cli.paxos.proposers as usize);
     let (locations, _claim) = c.locations("ch01-paxos")?;
-    let mut threads = Threads::start(config, locations, factory)?;
-    let down = crashed_at_end(schedule, c.duration);
-    // The harness thread carries out each fault at its time, then a client asks every
-    // node that is up for the chosen value, waiting at most until the duration ends.
-    let started = std::time::Instant::now();
-    let mut actions = schedule.actions.clone();
-    actions.sort_by_key(|(at, _)| *at);
-    for (at, action) in &actions {
-        let wait = at.saturating_sub(started.elapsed());
-        std::thread::sleep(wait);
-        threads.apply(action)?;
-    }
-    let mut learned = Vec::new();
-    for id in NodeId::all(c.node_count()) {
-        if down.contains(&id) {
-            continue;
-        }
-        let left = c
-            .duration
-            .saturating_sub(started.elapsed())
-            .max(Duration::from_millis(1));
-        learned.push((id, threads.call(id, (), left).ok()));
-    }
-    threads.stop()?;
-    let observed = threads.take_observed();
-    // The checker reads the run's protocol events afterwards, in time order.
-    let mut agreement = quorum::paxos::check::Agreement::new(c.node_count());
-    let mut violations: Vec<Violation> = observed
-        .iter()
-        .filter_map(|o| Some((o, o.protocol()?)))
-        .flat_map(|(o, e)| agreement.observe(o.at, o.node, e))
-        .collect();
-    let records = quorum::runtime::trace::records(&observed);
-    violations.extend(agreement.check_all_learned(Time(last_time(&records)), &learned));
-    Ok(Outcome {
-        runtime: "threads",
-        stats: threads.total_stats(),
-        ballots: records.iter().filter(|r| r.event == "prepare").count() as u64,
-        records,
-        learned,
-        violations,
-    })
+    let (outcome, kept) =
+        scenario(cli, schedule).threads(c.threads_config(), locations, c.tap()?)?;
+    c.draw(&kept, &title(cli, outcome.runtime))?;
+    report(cli, &outcome)
 }
 
-/// The time of the last record, for violations found after the run.
-fn last_time(records: &[Record]) -> u64 {
-    records.last().map(|r| r.t_us).unwrap_or(0)
-}
-
-/// The nodes the schedule leaves crashed at `end`.
-fn crashed_at_end(schedule: &Schedule, end: Duration) -> Vec<NodeId> {
-    let mut down = Vec::new();
-    let mut actions: Vec<_> = schedule
-        .actions
-        .iter()
-        .filter(|(at, _)| *at <= end)
-        .collect();
-    actions.sort_by_key(|(at, _)| *at);
-    for (_, a) in actions {
-        match a {
-            quorum::runtime::Action::Crash(n) if !down.contains(n) => down.push(*n),
-            quorum::runtime::Action::Restart(n) => down.retain(|d| d != n),
-            _ => {}
-        }
-    }
-    down
+/// A diagram's title.
+fn title(cli: &Cli, runtime: &str) -> String {
+    let c = &cli.common;
+    format!(
+        "ch01-paxos: {} nodes, {} proposers, {runtime}, seed {}",
+        c.nodes, cli.paxos.proposers, c.seed
+    )
 }
 
 fn report(cli: &Cli, o: &Outcome) -> quorum::Result<bool> {
     let c = &cli.common;
-    c.write_outputs(
-        &o.records,
-        &format!(
-            "ch01-paxos: {} nodes, {} proposers, {}, seed {}",
-            c.nodes, cli.paxos.proposers, o.runtime, c.seed
-        ),
-    )?;
     if c.json {
         let mut m = c.summary(o.runtime, &o.stats, &o.violations);
         m.insert("chosen".into(), json!(o.chosen()));
@@ -390,7 +276,7 @@ fn report(cli: &Cli, o: &Outcome) -> quorum::Result<bool> {
         m.insert("learned".into(), Value::Object(learned));
         cli::print_json(&Value::Object(m))?;
     } else {
-        println!(
+        outln!(
             "ch01-paxos: {} nodes, {} proposer(s) on {}, seed {}{}",
             c.nodes,
             cli.paxos.proposers,
@@ -401,28 +287,23 @@ fn report(cli: &Cli, o: &Outcome) -> quorum::Result<bool> {
                 .map(|r| format!(", rule broken: {r}"))
                 .unwrap_or_default()
         );
-        for r in o
-            .records
-            .iter()
-            .filter(|r| r.event == "prepare" || r.event == "chosen")
-        {
-            let what = match r.event.as_str() {
-                "prepare" => format!("starts ballot {}", ballot_text(r)),
-                _ => format!(
-                    "learns {} (ballot {})",
-                    r.str_field("value").unwrap_or("?"),
-                    ballot_text(r)
-                ),
+        for fact in &o.story {
+            let what = match fact.protocol() {
+                Some(Event::Prepare { ballot }) => format!("starts ballot {ballot}"),
+                Some(Event::Chosen { ballot, value }) => {
+                    format!("learns {value} (ballot {ballot})")
+                }
+                _ => continue,
             };
-            println!("  {:>12}  {} {what}", Time(r.t_us).to_string(), r.node);
+            outln!("  {:>12}  {} {what}", fact.at.to_string(), fact.node);
         }
         match o.chosen() {
-            Some(v) => println!(
+            Some(v) => outln!(
                 "chosen: {v}, learned by all {} live nodes; {} ballot(s) tried",
                 o.learned.len(),
                 o.ballots
             ),
-            None => println!(
+            None => outln!(
                 "no single value learned by every live node; {} ballot(s) tried",
                 o.ballots
             ),
@@ -436,42 +317,25 @@ fn report(cli: &Cli, o: &Outcome) -> quorum::Result<bool> {
     Ok(o.violations.is_empty())
 }
 
-fn ballot_text(r: &Record) -> String {
-    r.fields
-        .get("ballot")
-        .and_then(|b| serde_json::from_value::<quorum::paxos::Ballot>(b.clone()).ok())
-        .map(|b| b.to_string())
-        .unwrap_or_default()
-}
-
 /// Runs every seed of `seeds` and reports the failing ones with the command that replays
 /// each. Its `--json` summary adds `decided_runs`, `proposers`, `ballots_tried` (over all
 /// runs), and the p50, p99 and max of `ballots_per_run` and of `time_to_decide_us`: the
 /// virtual time at which a decided run's first node learned the value.
 fn sweep(cli: &Cli, schedule: &Schedule, seeds: Range<u64>) -> quorum::Result<bool> {
-    let extra = format!(
-        " --proposers {}{}{}",
-        cli.paxos.proposers,
-        cli.paxos
-            .broken
-            .map(|r| format!(" --break {r}"))
-            .unwrap_or_default(),
-        if cli.paxos.no_backoff {
-            " --no-backoff"
-        } else {
-            ""
-        }
-    );
+    let scenario = scenario(cli, schedule);
+    let extra = scenario.replay_flags();
     // Per run: the ballots its proposers started; per decided run, the virtual time at
     // which the first node learned the value.
     let (mut decided, mut ballots, mut decide_us) = (0u64, Vec::new(), Vec::new());
     let sweep = cli.common.sweep(seeds, "ch01-paxos", &extra, |seed| {
-        let o = run_sim(cli, schedule, seed, false)?;
+        let locations = (0..scenario.config.nodes)
+            .map(|_| Location::memory())
+            .collect();
+        let (o, _) = scenario.sim(seed, locations, TraceLevel::Off)?;
         ballots.push(o.ballots);
         if o.chosen().is_some() {
             decided += 1;
-            let learned = o.records.iter().find(|r| r.event == "chosen");
-            decide_us.extend(learned.map(|r| r.t_us));
+            decide_us.extend(o.first_learned().map(|t| t.as_micros()));
         }
         Ok(SeedOutcome {
             stats: o.stats,
@@ -479,7 +343,7 @@ fn sweep(cli: &Cli, schedule: &Schedule, seeds: Range<u64>) -> quorum::Result<bo
         })
     })?;
     if cli.common.json {
-        let mut m = sweep.summary(&cli.common);
+        let mut m = cli.common.sweep_summary(&sweep);
         m.insert("decided_runs".into(), json!(decided));
         m.insert("proposers".into(), json!(cli.paxos.proposers));
         m.insert("ballots_tried".into(), json!(ballots.iter().sum::<u64>()));
@@ -487,7 +351,7 @@ fn sweep(cli: &Cli, schedule: &Schedule, seeds: Range<u64>) -> quorum::Result<bo
         m.insert("time_to_decide_us".into(), cli::percentiles(&decide_us));
         cli::print_json(&Value::Object(m))?;
     } else {
-        println!(
+        outln!(
             "{} runs, {decided} decided, {} violated a property, in {:.1}s",
             sweep.runs(),
             sweep.failed.len(),
@@ -552,12 +416,15 @@ fn run_explore(
         }))?;
     } else {
         if let Some(n) = walks {
-            println!(
+            outln!(
                 "{n} random walks (seed {}), {} transitions, deepest {} steps, in {:.1}s",
-                cli.common.seed, e.transitions, e.max_depth, e.seconds
+                cli.common.seed,
+                e.transitions,
+                e.max_depth,
+                e.seconds
             );
         } else {
-            println!(
+            outln!(
             "explored {} proposers x {} acceptors, {} ballot(s) each, {} crash(es){}: {} distinct states ({} of node states), {} transitions, depth {}, in {:.1}s{}",
             config.proposers,
             config.nodes,
@@ -574,14 +441,14 @@ fn run_explore(
         }
         match &e.counterexample {
             Some(ce) => {
-                println!("counterexample ({} steps):", ce.steps.len());
+                outln!("counterexample ({} steps):", ce.steps.len());
                 for (i, s) in ce.steps.iter().enumerate() {
-                    println!("  {:>3}. {s}", i + 1);
+                    outln!("  {:>3}. {s}", i + 1);
                 }
-                println!("VIOLATION {}", ce.violation);
+                outln!("VIOLATION {}", ce.violation);
             }
-            None if e.complete => println!("every reachable state satisfies every property"),
-            None => println!(
+            None if e.complete => outln!("every reachable state satisfies every property"),
+            None => outln!(
                 "no violation in the states explored, but the search stopped at --max-states"
             ),
         }

@@ -33,8 +33,10 @@ fn threads_failovers() -> quorum::Result<Vec<f64>> {
         "--duration",
         "5500ms",
     ]);
-    let (config, schedule) = crate::validate(&cli);
-    let outcome = crate::run_threads(&cli, &config, &schedule)?;
+    let scenario = crate::validate(&cli);
+    let c = &cli.common;
+    let (locations, _claim) = c.locations("ch03-raft-election")?;
+    let (outcome, _) = scenario.threads(c.threads_config(), locations, c.tap()?)?;
     let mut failovers: Vec<f64> = outcome
         .failovers()
         .into_iter()
@@ -53,7 +55,7 @@ pub fn run(json: bool) -> quorum::Result<bool> {
         .get(failovers.len() / 2)
         .copied()
         .unwrap_or(f64::NAN);
-    quorum::cli::print_bench(
+    quorum::harness::bench::print_bench(
         "ch03-raft-election",
         json,
         &[

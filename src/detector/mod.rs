@@ -24,6 +24,8 @@
 //! node is not suspected). Timeouts buy completeness for certain and accuracy only while
 //! the network is timely; exercise 0.2 makes the timeout adapt to the network.
 
+pub mod run;
+
 use std::time::Duration;
 
 use crate::error::Result;

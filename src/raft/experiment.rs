@@ -28,6 +28,7 @@ use std::time::Duration;
 
 use super::{run, RaftConfig, RaftNode, Term};
 use crate::error::{Error, Result};
+use crate::harness::Progress;
 use crate::runtime::{Action, Faults, NodeId, Rng, Sim, SimConfig, Time};
 use crate::storage::Location;
 
@@ -68,6 +69,18 @@ impl Setup {
             distinct_logs: true,
             limit: Duration::from_secs(10),
             broken: None,
+        }
+    }
+
+    /// This setup's network and rules, with timeouts drawn from `min..max` milliseconds
+    /// and the paper's heartbeat for them (half the shortest timeout).
+    pub fn with_timeouts(&self, min_ms: u64, max_ms: u64) -> Setup {
+        let paper = Setup::paper(min_ms, max_ms);
+        Setup {
+            election_min: paper.election_min,
+            election_max: paper.election_max,
+            heartbeat: paper.heartbeat,
+            ..self.clone()
         }
     }
 
@@ -206,9 +219,118 @@ pub fn trial(setup: &Setup, seed: u64) -> Result<Trial> {
 
 /// `trials` trials of `setup`, seeds `first_seed..`.
 pub fn trials(setup: &Setup, first_seed: u64, trials: u64) -> Result<Vec<Trial>> {
+    trials_shown(setup, first_seed, trials, &Progress::hidden())
+}
+
+/// [`trials`], counting each trial done on `progress`.
+pub fn trials_shown(
+    setup: &Setup,
+    first_seed: u64,
+    trials: u64,
+    progress: &Progress,
+) -> Result<Vec<Trial>> {
     (first_seed..first_seed + trials)
-        .map(|seed| trial(setup, seed))
+        .map(|seed| {
+            let t = trial(setup, seed);
+            progress.inc(1);
+            t
+        })
         .collect()
+}
+
+/// The paper's timeout ranges in milliseconds, each with its graph: the top graph
+/// (more randomness, `true`) and the bottom graph (shorter timeouts). 150–300 ms is in
+/// both.
+pub const FIGURE16: [(u64, u64, bool); 11] = [
+    (150, 150, true),
+    (150, 151, true),
+    (150, 155, true),
+    (150, 175, true),
+    (150, 200, true),
+    (150, 300, true),
+    (12, 24, false),
+    (25, 50, false),
+    (50, 100, false),
+    (100, 200, false),
+    (150, 300, false),
+];
+
+/// A range without randomness runs at most this many trials: each can take the whole
+/// ten seconds (the paper ran 100 too).
+pub const TRIALS_WITHOUT_RANDOMNESS: u64 = 100;
+
+/// One row of Figure 16: a timeout range's trials, summarized, and their downtimes for
+/// the graph.
+#[derive(Clone, Debug)]
+pub struct Row {
+    /// Whether the row belongs to the top graph (more randomness) or the bottom one.
+    pub top: bool,
+    /// The trials' figures.
+    pub summary: Summary,
+    /// The time without a leader of each trial that elected one, in milliseconds,
+    /// sorted: the CDF's points (over all the row's trials).
+    pub downtimes_ms: Vec<f64>,
+}
+
+// ANCHOR: figure16
+/// Figure 16: every range of [`FIGURE16`] on `base`'s network and rules, `trials`
+/// trials each from seed `seed` (at most [`TRIALS_WITHOUT_RANDOMNESS`] for a range
+/// without randomness), the range in both graphs run once. `row` sees each row as it
+/// is done; a progress bar counts the trials on a terminal.
+pub fn figure16(
+    base: &Setup,
+    seed: u64,
+    trials: u64,
+    mut row: impl FnMut(&Row),
+) -> Result<Vec<Row>> {
+    let count = |a: u64, b: u64| match a == b {
+        true => trials.min(TRIALS_WITHOUT_RANDOMNESS),
+        false => trials,
+    };
+    let total = FIGURE16.iter().map(|&(a, b, _)| count(a, b)).sum::<u64>() - trials;
+    let progress = Progress::bar(total, "trials");
+    let mut done: Vec<((u64, u64), Vec<Trial>)> = Vec::new();
+    let mut rows = Vec::new();
+    for (a, b, top) in FIGURE16 {
+        let setup = base.with_timeouts(a, b);
+        let results = match done.iter().find(|(range, _)| *range == (a, b)) {
+            Some((_, results)) => results.clone(),
+            None => trials_shown(&setup, seed, count(a, b), &progress)?,
+        };
+        let r = Row {
+            top,
+            summary: summarize(&setup, &results),
+            downtimes_ms: downtimes_ms(&results),
+        };
+        row(&r);
+        rows.push(r);
+        done.push(((a, b), results));
+    }
+    Ok(rows)
+}
+// ANCHOR_END: figure16
+
+/// The two setups of the term counts: how many terms an election takes after the leader
+/// is killed, with logs alike, on `base`'s network and rules (a report on an OCaml Raft
+/// claims two, and three with a third of all messages dropped and the timeout doubled).
+pub fn term_setups(base: &Setup) -> [(&'static str, Setup); 2] {
+    [
+        (
+            "150–300ms, no loss",
+            Setup {
+                distinct_logs: false,
+                ..base.with_timeouts(150, 300)
+            },
+        ),
+        (
+            "300–600ms, 1/3 of messages dropped",
+            Setup {
+                drop: 1.0 / 3.0,
+                distinct_logs: false,
+                ..base.with_timeouts(300, 600)
+            },
+        ),
+    ]
 }
 
 /// What a row of the experiment's table shows.
