@@ -529,6 +529,9 @@ impl Node for Batcher {
         self.queued.push(client);
         Ok(())
     }
+    fn wants_flush(&self) -> bool {
+        !self.queued.is_empty()
+    }
     fn on_flush(&mut self, ctx: &mut Context<'_, Self>) -> quorum::Result<()> {
         self.flushes += 1;
         let batch = self.queued.len();

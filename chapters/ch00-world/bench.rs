@@ -1,25 +1,37 @@
-//! `ch00-world bench`: how fast is the world itself?
+//! `ch00-world bench`: how fast is the world itself, beside what the machine can do?
 //!
-//! Two figures, both measured by running real nodes through the real runtimes:
+//! Each figure is measured by running real nodes through the real runtimes, next to a
+//! bare baseline measured in the same run:
 //!
 //! - **simulator events per second**: a cluster of 8 nodes that keep 64 messages each in
 //!   flight with random delays (so the event queue really orders), plus a timer per node;
-//!   every delivery and every timer is one event.
+//!   every delivery and every timer is one event. Tracing off.
 //! - **threaded messages per second between two nodes**: n1 streams messages to n2, with
-//!   a window of acknowledgements so that nothing queues without bound. Measured twice:
-//!   undelayed (each message goes from n1's thread straight into n2's inbox) and with a
-//!   1 ms delay (each message waits in the router thread's heap, one more hop).
+//!   a window of acknowledgements so that nothing queues without bound. Measured with
+//!   tracing off, with protocol tracing on (each side records one fact per 1024
+//!   messages, a range, as a protocol does; a collector thread takes them), and with a
+//!   1 ms delay (each message waits in the router thread's heap). The baseline: a bare
+//!   crossbeam channel moving the same message type between two threads under the same
+//!   flow control, with no runtime at all.
+//! - **storage**: entries per second of batched appends to a SQLite log (1, 64 and 256
+//!   entries per transaction, WAL, `synchronous = FULL`), beside the bare fsync rate of
+//!   the same disk.
+//! - **peak resident memory** of the whole benchmark, whose threaded runs move millions
+//!   of messages and keep no trace.
 
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::json;
 
+use quorum::harness::bench::{bare_channel_rate, peak_resident_bytes, print_bench};
 use quorum::runtime::{
-    ClientId, Context, Faults, Message, NoEvent, Node, NodeId, Sim, SimConfig, Threads,
-    ThreadsConfig, TraceLevel,
+    ClientId, Context, Faults, Message, NoEvent, Node, NodeId, ProtocolEvent, Sim, SimConfig,
+    Threads, ThreadsConfig, TraceLevel,
 };
-use quorum::storage::Location;
+use quorum::storage::{measure, Location};
 
 /// The simulator benchmark's node: answers every message with one message to a random
 /// peer, so the number in flight stays constant.
@@ -88,6 +100,26 @@ enum Flow {
 }
 impl Message for Flow {}
 
+/// What a streamer records: one fact per batch of messages, a range, never one per
+/// message.
+#[derive(Clone, Debug, serde::Serialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+enum Stream {
+    /// n2 has received every message up to `upto`.
+    Received { upto: u64 },
+    /// n1 learned that n2 has every message up to `upto`.
+    Acked { upto: u64 },
+}
+
+impl ProtocolEvent for Stream {
+    fn name(&self) -> &'static str {
+        match self {
+            Stream::Received { .. } => "received",
+            Stream::Acked { .. } => "acked",
+        }
+    }
+}
+
 impl Streamer {
     fn pump(&mut self, ctx: &mut Context<'_, Self>) {
         while self.sent < self.target && self.sent - self.acked < WINDOW {
@@ -102,7 +134,7 @@ impl Node for Streamer {
     type Timer = ();
     type Request = ();
     type Response = u64;
-    type Event = NoEvent;
+    type Event = Stream;
 
     fn on_start(&mut self, ctx: &mut Context<'_, Self>) -> quorum::Result<()> {
         if ctx.me() == NodeId(1) {
@@ -121,6 +153,9 @@ impl Node for Streamer {
             Flow::Data => {
                 self.received += 1;
                 if self.received.is_multiple_of(BATCH) || self.received == self.target {
+                    ctx.trace(Stream::Received {
+                        upto: self.received,
+                    });
                     ctx.send(from, Flow::Ack(self.received));
                 }
                 if self.received == self.target {
@@ -131,6 +166,7 @@ impl Node for Streamer {
             }
             Flow::Ack(upto) => {
                 self.acked = self.acked.max(upto);
+                ctx.trace(Stream::Acked { upto });
                 self.pump(ctx);
             }
         }
@@ -156,7 +192,7 @@ impl Node for Streamer {
     }
 }
 
-/// Simulator events per second over `events` events.
+/// Simulator events per second over `events` events, tracing off.
 fn sim_events_per_sec(events: u64) -> quorum::Result<(f64, u64)> {
     let nodes = 8;
     let config = SimConfig {
@@ -177,8 +213,14 @@ fn sim_events_per_sec(events: u64) -> quorum::Result<(f64, u64)> {
 }
 
 /// Threaded messages per second from n1 to n2 over `messages` messages, each delayed
-/// by `delay` (zero: the direct path; more: through the router).
-fn threads_messages_per_sec(messages: u64, delay: Duration) -> quorum::Result<f64> {
+/// by `delay` (zero: the direct path; more: through the router), recording as `level`
+/// asks; the facts recorded go to a collector that counts them. Returns the rate and
+/// how many facts were recorded.
+fn threads_messages_per_sec(
+    messages: u64,
+    delay: Duration,
+    level: TraceLevel,
+) -> quorum::Result<(f64, u64)> {
     let config = ThreadsConfig {
         nodes: 2,
         seed: 1,
@@ -186,7 +228,7 @@ fn threads_messages_per_sec(messages: u64, delay: Duration) -> quorum::Result<f6
             delay: (delay, delay),
             ..Faults::reliable()
         },
-        trace: TraceLevel::Off,
+        trace: level,
     };
     let factory = Arc::new(move |_: NodeId, _| {
         Ok(Streamer {
@@ -197,40 +239,123 @@ fn threads_messages_per_sec(messages: u64, delay: Duration) -> quorum::Result<f6
             waiting: None,
         })
     });
+    let facts = Arc::new(AtomicU64::new(0));
+    let counted = facts.clone();
     let started = Instant::now();
-    let mut threads = Threads::start(
+    let mut threads = Threads::start_observed(
         config,
         vec![Location::memory(), Location::memory()],
         factory,
+        move |_| {
+            counted.fetch_add(1, Ordering::Relaxed);
+        },
     )?;
-    let received = threads.call(NodeId(2), (), Duration::from_secs(120))?;
+    let received = threads.call(NodeId(2), (), Duration::from_secs(600))?;
     let secs = started.elapsed().as_secs_f64();
-    threads.shutdown()?;
-    Ok(received as f64 / secs)
+    threads.stop()?;
+    Ok((received as f64 / secs, facts.load(Ordering::Relaxed)))
 }
 
-/// Runs both benchmarks and prints their figures.
-pub fn run(events: u64, messages: u64, json: bool) -> quorum::Result<bool> {
-    let (sim_rate, sim_events) = sim_events_per_sec(events)?;
-    let thread_rate = threads_messages_per_sec(messages, Duration::ZERO)?;
-    let routed_rate = threads_messages_per_sec(messages, Duration::from_millis(1))?;
-    quorum::harness::bench::print_bench(
-        "ch00-world",
-        json,
-        &[
-            ("sim_events", json!(sim_events)),
-            ("sim_events_per_sec", json!(sim_rate.round())),
+/// How many fsyncs and transactions the storage figures time, each.
+const STORAGE_ROUNDS: u32 = 200;
+
+/// The storage figures in `dir`: the bare fsync rate, and entries per second of batched
+/// appends at 1, 64 and 256 entries per transaction.
+fn storage_rates(dir: &Path) -> quorum::Result<(f64, Vec<(usize, f64)>)> {
+    let fsyncs = measure::fsync_rate(dir, STORAGE_ROUNDS)?;
+    let mut appends = Vec::new();
+    for per_tx in [1, 64, 256] {
+        appends.push((
+            per_tx,
+            measure::append_rate(dir, per_tx, STORAGE_ROUNDS as usize)?,
+        ));
+    }
+    Ok((fsyncs, appends))
+}
+
+/// A part of the benchmark, to measure alone.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Part {
+    /// Simulator events per second.
+    Sim,
+    /// Threaded messages per second, and the bare channel.
+    Threads,
+    /// Storage entries per second, and the bare fsync rate.
+    Storage,
+}
+
+/// Runs the benchmarks (every part, or `only` one) and prints their figures; the
+/// storage figures are measured in `dir` (on the disk that is to be measured).
+pub fn run(
+    events: u64,
+    messages: u64,
+    only: Option<Part>,
+    dir: &Path,
+    json: bool,
+) -> quorum::Result<bool> {
+    let measures = |part| only.is_none_or(|o| o == part);
+    let mut figures = Vec::new();
+    let mut lines = Vec::new();
+    if measures(Part::Sim) {
+        let (sim_rate, sim_events) = sim_events_per_sec(events)?;
+        figures.push(("sim_events", json!(sim_events)));
+        figures.push(("sim_events_per_sec", json!(sim_rate.round())));
+        lines.push(format!(
+            "simulator:      {sim_rate:>12.0} events/s   ({sim_events} events, 8 nodes, tracing off)"
+        ));
+    }
+    if measures(Part::Threads) {
+        let bare = bare_channel_rate(messages, BATCH, WINDOW, || Flow::Data);
+        let (off, _) = threads_messages_per_sec(messages, Duration::ZERO, TraceLevel::Off)?;
+        let (traced, facts) =
+            threads_messages_per_sec(messages, Duration::ZERO, TraceLevel::Protocol)?;
+        let (routed, _) =
+            threads_messages_per_sec(messages, Duration::from_millis(1), TraceLevel::Off)?;
+        figures.extend([
             ("threads_messages", json!(messages)),
-            ("threads_messages_per_sec", json!(thread_rate.round())),
-            (
-                "threads_routed_messages_per_sec",
-                json!(routed_rate.round()),
+            ("bare_channel_messages_per_sec", json!(bare.round())),
+            ("threads_messages_per_sec", json!(off.round())),
+            ("threads_traced_messages_per_sec", json!(traced.round())),
+            ("threads_traced_facts", json!(facts)),
+            ("threads_routed_messages_per_sec", json!(routed.round())),
+        ]);
+        lines.extend([
+            format!("bare channel:   {bare:>12.0} messages/s (crossbeam, two threads, the same flow control)"),
+            format!(
+                "threads:        {off:>12.0} messages/s ({messages} messages, n1 -> n2, tracing off: {:.2}x the bare channel)",
+                off / bare
             ),
-        ],
-        &[
-            format!("simulator: {sim_rate:>12.0} events/s   ({sim_events} events, 8 nodes)"),
-            format!("threads:   {thread_rate:>12.0} messages/s ({messages} messages, n1 -> n2)"),
-        ],
-    )?;
+            format!("  traced:       {traced:>12.0} messages/s (protocol tracing on: {facts} facts, one per 1024 messages)"),
+            format!("  routed:       {routed:>12.0} messages/s (a 1 ms delay: through the router)"),
+        ]);
+    }
+    if measures(Part::Storage) {
+        let (fsyncs, appends) = storage_rates(dir)?;
+        figures.push(("fsyncs_per_sec", json!(fsyncs.round())));
+        lines.push(format!(
+            "bare fsync:     {fsyncs:>12.0} fsyncs/s   ({STORAGE_ROUNDS} on a file in {})",
+            dir.display()
+        ));
+        for &(per_tx, rate) in &appends {
+            let key: &'static str = match per_tx {
+                1 => "storage_entries_per_sec_1",
+                64 => "storage_entries_per_sec_64",
+                _ => "storage_entries_per_sec_256",
+            };
+            figures.push((key, json!(rate.round())));
+            lines.push(format!(
+                "  storage:      {rate:>12.0} entries/s  ({per_tx} per transaction, SQLite WAL, synchronous=FULL)"
+            ));
+        }
+    }
+    let peak_mb = peak_resident_bytes().map(|b| b as f64 / (1024.0 * 1024.0));
+    figures.push((
+        "peak_resident_mb",
+        json!(peak_mb.map(|m| (m * 10.0).round() / 10.0)),
+    ));
+    if let Some(mb) = peak_mb {
+        lines.push(format!("peak resident:  {mb:>12.1} MB"));
+    }
+    print_bench("ch00-world", json, &figures, &lines)?;
     Ok(true)
 }

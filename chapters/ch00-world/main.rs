@@ -58,7 +58,7 @@ enum Command {
         #[arg(long, value_parser = parse_seed_range, value_name = "A..B")]
         seeds: Option<Range<u64>>,
     },
-    /// Measure simulator events per second and threaded messages per second
+    /// Measure simulator events per second, threaded messages per second (tracing off and on) and storage entries per second, each beside a bare baseline (storage on the disk of --data-dir, else the temporary directory)
     Bench {
         /// How many events the simulator benchmark processes (example: --events 2000000)
         #[arg(long, default_value_t = 2_000_000, value_parser = clap::value_parser!(u64).range(1000..))]
@@ -66,6 +66,9 @@ enum Command {
         /// How many messages the threaded benchmark sends from n1 to n2 (example: --messages 2000000)
         #[arg(long, default_value_t = 2_000_000, value_parser = clap::value_parser!(u64).range(1000..))]
         messages: u64,
+        /// Measure only this part (example: --only sim)
+        #[arg(long, value_enum)]
+        only: Option<bench::Part>,
     },
 }
 
@@ -94,8 +97,19 @@ fn main() -> ExitCode {
         None | Some(Command::Run) => run_threads(&cli, &scenario),
         Some(Command::Sim { seeds: None }) => run_sim(&cli, &scenario),
         Some(Command::Sim { seeds: Some(seeds) }) => sweep(&cli, &scenario, seeds.clone()),
-        Some(Command::Bench { events, messages }) => {
-            bench::run(*events, *messages, cli.common.json)
+        Some(Command::Bench {
+            events,
+            messages,
+            only,
+        }) => {
+            // The storage figures are measured on the disk of --data-dir, or of the
+            // system's temporary directory.
+            let dir = cli
+                .common
+                .data_dir
+                .clone()
+                .unwrap_or_else(std::env::temp_dir);
+            bench::run(*events, *messages, *only, &dir, cli.common.json)
         }
     };
     cli::exit_code("ch00-world", result)

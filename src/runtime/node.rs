@@ -92,10 +92,19 @@ pub trait Node: Sized + Send + 'static {
     /// not sixty-four of each. With one event at a time it comes right after that event,
     /// so it adds no delay.
     ///
-    /// Called once after one or more of the other handlers ran; the default does nothing.
+    /// Called only when [`Node::wants_flush`] says there is something to do; the
+    /// default does nothing.
     fn on_flush(&mut self, ctx: &mut Context<'_, Self>) -> Result<()> {
         let _ = ctx;
         Ok(())
+    }
+
+    /// Whether the node has something for its batching point: work that its handlers
+    /// queued (commands to append, acknowledgements to send). etcd's `HasReady`. A
+    /// node that batches nothing keeps the default, `false`, and the runtimes never
+    /// call its `on_flush`.
+    fn wants_flush(&self) -> bool {
+        false
     }
     // ANCHOR_END: on_flush
 

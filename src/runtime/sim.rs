@@ -86,7 +86,7 @@ struct Slot<N: Node> {
     node: Option<N>,
     location: Location,
     timers: TimerTable<N::Timer>,
-    /// A handler ran since the node's last flush ([`Node::on_flush`]).
+    /// The node is queued for its flush ([`Node::on_flush`]).
     dirty: bool,
 }
 
@@ -163,7 +163,8 @@ impl<N: Node> PartialOrd for Queued<N> {
     }
 }
 impl<N: Node> Ord for Queued<N> {
-    /// Reversed, so that `BinaryHeap` (a max-heap) pops the earliest entry first.
+    /// Reversed, so that `BinaryHeap` (a max-heap) pops the earliest entry first; among
+    /// entries of one instant, the first queued (or armed) first.
     fn cmp(&self, other: &Self) -> Ordering {
         (other.at, other.seq).cmp(&(self.at, self.seq))
     }
@@ -234,8 +235,8 @@ pub struct Sim<N: Node> {
     step_events: Vec<(NodeId, N::Event)>,
     violations: Vec<Violation>,
     steps: u64,
-    /// The nodes owed a flush, in the order their first handler since their last flush
-    /// ran: flushed, in that order, once the current instant has no more events.
+    /// The nodes owed a flush, in the order they came to want one: flushed, in that
+    /// order, once the current instant has no more events.
     dirty: VecDeque<NodeId>,
     flushes: u64,
 }
@@ -473,10 +474,14 @@ impl<N: Node> Sim<N> {
         self.checks.push(Box::new(checker));
     }
 
+    #[inline]
     fn run_checks(&mut self) {
-        if self.checks.is_empty() {
-            return;
+        if !self.checks.is_empty() {
+            self.run_checks_now();
         }
+    }
+
+    fn run_checks_now(&mut self) {
         let mut checks = std::mem::take(&mut self.checks);
         for check in checks.iter_mut() {
             for v in check(self) {
@@ -493,8 +498,8 @@ impl<N: Node> Sim<N> {
 
     // ANCHOR: step
     /// Runs the earliest pending event, or, once the current instant has no event left,
-    /// the batching point of a node that handled one ([`Node::on_flush`]). Returns
-    /// `false` when nothing is pending.
+    /// the batching point of a node that wants it ([`Node::on_flush`]). Returns `false`
+    /// when nothing is pending.
     pub fn step(&mut self) -> Result<bool> {
         if self.flush_due() {
             self.flush_next()?;
@@ -509,9 +514,9 @@ impl<N: Node> Sim<N> {
         }
     }
 
-    /// Whether a node is owed its flush: one handled an event, and no event is left at
-    /// the current instant (events a flush sends with no delay come before the next
-    /// flush, so a node flushes again after handling them).
+    /// Whether a node is owed its flush: one wants it, and no event is left at the
+    /// current instant (events a flush sends with no delay come before the next flush,
+    /// so a node flushes again after handling them).
     fn flush_due(&self) -> bool {
         !self.dirty.is_empty() && self.queue.peek().is_none_or(|q| q.at > self.now)
     }
@@ -532,7 +537,7 @@ impl<N: Node> Sim<N> {
             return Ok(());
         };
         slot.dirty = false;
-        if slot.node.is_none() {
+        if !slot.node.as_ref().is_some_and(|n| n.wants_flush()) {
             return Ok(());
         }
         self.flushes += 1;
@@ -904,7 +909,9 @@ impl<N: Node> Sim<N> {
                     let s = &mut self.stats[to.index()];
                     s.delivered += 1;
                     s.bytes_delivered += msg.size() as u64;
-                    self.record_runtime(to, RuntimeEvent::Deliver { from, id });
+                    if self.level == TraceLevel::Everything {
+                        self.record_runtime(to, RuntimeEvent::Deliver { from, id });
+                    }
                     self.dispatch(to, |n, ctx| n.on_message(ctx, from, msg))?;
                 } else {
                     self.note_drop(from, to, id, DropReason::Crashed);
@@ -957,8 +964,10 @@ impl<N: Node> Sim<N> {
         if let Some(s) = self.stats.get_mut(from.index()) {
             s.dropped += 1;
         }
-        let reason = reason.as_str();
-        self.record_runtime(from, RuntimeEvent::Drop { to, id, reason });
+        if self.level == TraceLevel::Everything {
+            let reason = reason.as_str();
+            self.record_runtime(from, RuntimeEvent::Drop { to, id, reason });
+        }
     }
 
     /// Records one of the runtime's own events, if everything is traced.
@@ -973,7 +982,7 @@ impl<N: Node> Sim<N> {
     }
 
     /// Calls one event handler of node `id` (if it is up) and carries out its effects;
-    /// the node is then owed a flush.
+    /// a node that then wants its flush is queued for it.
     fn dispatch(
         &mut self,
         id: NodeId,
@@ -981,7 +990,7 @@ impl<N: Node> Sim<N> {
     ) -> Result<()> {
         self.call(id, handler)?;
         if let Some(slot) = self.slots.get_mut(id.index()) {
-            if slot.node.is_some() && !slot.dirty {
+            if !slot.dirty && slot.node.as_ref().is_some_and(|n| n.wants_flush()) {
                 slot.dirty = true;
                 self.dirty.push_back(id);
             }

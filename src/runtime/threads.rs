@@ -279,7 +279,6 @@ impl<N: Node> Threads<N> {
                 facts: facts.clone(),
                 delay_seq: 0,
                 now: Time::ZERO,
-                dirty: false,
                 stats: LocalStats::default(),
             };
             let handle = std::thread::Builder::new()
@@ -693,8 +692,6 @@ struct Worker<N: Node> {
     /// The clock as read at the start of the current batch: every handler of a batch
     /// sees this time, as every event of one instant does in the simulator.
     now: Time,
-    /// A handler ran since the last flush ([`Node::on_flush`]).
-    dirty: bool,
     stats: LocalStats,
 }
 
@@ -778,10 +775,9 @@ impl<N: Node> Worker<N> {
         true
     }
 
-    /// The batching point: if a handler ran since the last one, call the node's
-    /// [`Node::on_flush`].
+    /// The batching point: if the node wants it, call its [`Node::on_flush`].
     fn flush(&mut self) {
-        if std::mem::take(&mut self.dirty) {
+        if self.node.as_ref().is_some_and(|n| n.wants_flush()) {
             self.call(|n, ctx| n.on_flush(ctx));
         }
     }
@@ -883,7 +879,6 @@ impl<N: Node> Worker<N> {
             self.timers.clear();
             self.heap.clear();
             self.clients.clear();
-            self.dirty = false;
             self.record(RuntimeEvent::Crash);
         }
     }
@@ -924,11 +919,9 @@ impl<N: Node> Worker<N> {
         });
     }
 
-    /// Calls one event handler (if the node is up) and carries out its effects; the
-    /// node is then owed a flush.
+    /// Calls one event handler (if the node is up) and carries out its effects.
     fn dispatch(&mut self, handler: impl FnOnce(&mut N, &mut Context<'_, N>) -> Result<()>) {
         self.call(handler);
-        self.dirty |= self.node.is_some();
     }
 
     /// Calls one handler (if the node is up) and carries out its effects. A handler
