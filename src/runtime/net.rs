@@ -103,8 +103,13 @@ pub struct Network {
     faults: Faults,
     /// `blocked[from * nodes + to]`: how many active partitions cut the link `from -> to`.
     blocked: Vec<u16>,
+    /// Whether any link is cut: most runs have no partition most of the time, and then
+    /// a link needs no looking up.
+    any_blocked: bool,
     /// Nodes whose outgoing messages are slowed down (exercise 0.1).
     slow: Vec<bool>,
+    /// Whether any node is slow.
+    any_slow: bool,
 }
 
 impl Network {
@@ -114,7 +119,9 @@ impl Network {
             nodes,
             faults,
             blocked: vec![0; nodes * nodes],
+            any_blocked: false,
             slow: vec![false; nodes],
+            any_slow: false,
         }
     }
 
@@ -136,13 +143,14 @@ impl Network {
 
     /// Whether a partition cuts the link `from -> to`.
     pub fn is_blocked(&self, from: NodeId, to: NodeId) -> bool {
-        self.link(from, to).is_some_and(|l| self.blocked[l] > 0)
+        self.any_blocked && self.link(from, to).is_some_and(|l| self.blocked[l] > 0)
     }
 
     /// Cuts the one-way link `from -> to` (once more, if already cut).
     pub fn block(&mut self, from: NodeId, to: NodeId) {
         if let Some(l) = self.link(from, to) {
             self.blocked[l] = self.blocked[l].saturating_add(1);
+            self.any_blocked = true;
         }
     }
 
@@ -150,6 +158,7 @@ impl Network {
     pub fn unblock(&mut self, from: NodeId, to: NodeId) {
         if let Some(l) = self.link(from, to) {
             self.blocked[l] = self.blocked[l].saturating_sub(1);
+            self.any_blocked = self.blocked.iter().any(|&b| b > 0);
         }
     }
 
@@ -194,23 +203,26 @@ impl Network {
                 }
             }
         }
+        self.any_blocked = self.blocked.iter().any(|&b| b > 0);
     }
 
     /// Lifts every partition.
     pub fn heal(&mut self) {
         self.blocked.iter_mut().for_each(|b| *b = 0);
+        self.any_blocked = false;
     }
 
     /// Marks `node` slow (or not): its outgoing messages take longer (exercise 0.1).
     pub fn set_slow(&mut self, node: NodeId, slow: bool) {
         if let Some(i) = node.index_in(self.nodes) {
             self.slow[i] = slow;
+            self.any_slow = self.slow.iter().any(|&s| s);
         }
     }
 
     /// Whether `node` is marked slow.
     pub fn is_slow(&self, node: NodeId) -> bool {
-        node.index_in(self.nodes).is_some_and(|i| self.slow[i])
+        self.any_slow && node.index_in(self.nodes).is_some_and(|i| self.slow[i])
     }
 
     // ANCHOR: route
@@ -223,7 +235,12 @@ impl Network {
         if rng.chance(f.drop) {
             return Route::Drop(DropReason::Lost);
         }
-        let mut delay = rng.duration_between(f.delay.0, f.delay.1);
+        // A fixed delay draws nothing (`duration_between` of an empty range returns its
+        // one value without a draw), so the common no-delay case skips the arithmetic.
+        let mut delay = match f.delay.1.is_zero() {
+            true => Duration::ZERO,
+            false => rng.duration_between(f.delay.0, f.delay.1),
+        };
         let mut duplicate = rng.chance(f.duplicate).then(|| {
             // The copy takes its own path: its own delay plus up to a millisecond (or the
             // delay range) more, so it can arrive after messages sent later.

@@ -938,8 +938,10 @@ impl<N: Node> Worker<N> {
                 .with_tracing(self.shared.level),
         ) {
             Ok(()) => {
-                for effect in effects.drain(..) {
-                    self.carry_out(now, effect);
+                if !effects.is_empty() {
+                    for effect in effects.drain(..) {
+                        self.carry_out(now, effect);
+                    }
                 }
             }
             Err(e) => {
@@ -1038,6 +1040,7 @@ impl<N: Node> Worker<N> {
     // ANCHOR_END: threads_send
 
     /// Re-reads the network if the harness changed it since this thread last looked.
+    #[inline]
     fn refresh_net(&mut self) {
         let version = self.shared.net_version.load(SeqCst);
         if version != self.net_version {
