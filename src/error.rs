@@ -7,6 +7,8 @@
 use std::fmt;
 use std::path::PathBuf;
 
+use crate::types::NodeId;
+
 /// Every fallible function in the library returns this.
 pub type Result<T> = std::result::Result<T, Error>;
 
@@ -46,6 +48,17 @@ pub enum Error {
     },
     /// A configuration that can't be used (a bad fault schedule, a bad cluster size).
     Config(String),
+    /// A node's handler failed (its storage did, say): the node was crashed, fail-stop,
+    /// and none of the handler's effects left it.
+    NodeFailed {
+        /// The node.
+        node: NodeId,
+        /// Why its handler failed.
+        source: Box<Error>,
+    },
+    /// A harness check found the cluster other than the test expected (no leader where
+    /// one was due, two leaders of one term).
+    Harness(String),
     /// The runtime could not carry out a request (a node is crashed, the runtime stopped).
     Runtime(String),
 }
@@ -60,6 +73,10 @@ impl fmt::Display for Error {
             Error::Io { path, source } => write!(f, "{}: {source}", path.display()),
             Error::Trace { path, problem } => write!(f, "{}: {problem}", path.display()),
             Error::Config(msg) => write!(f, "invalid configuration: {msg}"),
+            Error::NodeFailed { node, source } => {
+                write!(f, "{node} failed and was crashed: {source}")
+            }
+            Error::Harness(msg) => write!(f, "harness: {msg}"),
             Error::Runtime(msg) => write!(f, "runtime: {msg}"),
         }
     }
@@ -70,6 +87,7 @@ impl std::error::Error for Error {
         match self {
             Error::Sqlite { source, .. } => Some(source),
             Error::Io { source, .. } => Some(source),
+            Error::NodeFailed { source, .. } => Some(source.as_ref()),
             _ => None,
         }
     }

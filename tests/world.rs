@@ -482,7 +482,16 @@ fn a_failing_handler_is_fail_stop() {
         }
     }
     let mut sim = Sim::new(SimConfig::new(2, 1), |_, _| Ok(Fails)).unwrap();
-    let err = sim.step().unwrap_err().to_string();
+    let failure = sim.step().unwrap_err();
+    // The error says which node failed, and keeps what failed under it.
+    match &failure {
+        quorum::Error::NodeFailed { node, source } => {
+            assert_eq!(*node, n(1));
+            assert!(matches!(**source, quorum::Error::Runtime(_)), "{source:?}");
+        }
+        other => panic!("expected NodeFailed, got {other:?}"),
+    }
+    let err = failure.to_string();
     assert!(
         err.contains("n1 failed") && err.contains("disk full"),
         "{err}"

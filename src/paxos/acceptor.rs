@@ -58,8 +58,11 @@ impl Acceptor {
         if config.breaks(Rule::NoPersist) {
             return Ok(());
         }
-        let bytes = serde_json::to_vec(self)
-            .map_err(|e| crate::Error::Config(format!("acceptor state: {e}")))?;
+        let bytes = serde_json::to_vec(self).map_err(|e| crate::Error::Storage {
+            path: storage.describe().into(),
+            problem: format!("the acceptor's state could not be encoded ({e})"),
+            fix: "report this: a ballot and a string always encode".into(),
+        })?;
         storage.put(KEY, &bytes)
     }
 

@@ -186,12 +186,12 @@ impl Cluster<RaftNode> {
         )?;
         let leaders = leaders_among(&self.sim, &reachable(&self.sim));
         match leaders.as_slice() {
-            [] => Err(Error::Runtime(format!(
+            [] => Err(Error::Harness(format!(
                 "no leader among the reachable nodes {:?} after {}",
                 reachable(&self.sim),
                 crate::runtime::time::format_duration(LEADER_WAIT)
             ))),
-            [(a, t), (b, u), ..] if t == u => Err(Error::Runtime(format!(
+            [(a, t), (b, u), ..] if t == u => Err(Error::Harness(format!(
                 "{a} and {b} both lead term {t}: Election Safety is broken"
             ))),
             [first, ..] => {
@@ -206,7 +206,7 @@ impl Cluster<RaftNode> {
     pub fn check_no_leader(&self) -> Result<()> {
         match leaders_among(&self.sim, &reachable(&self.sim)).first() {
             None => Ok(()),
-            Some((id, term)) => Err(Error::Runtime(format!(
+            Some((id, term)) => Err(Error::Harness(format!(
                 "{id} leads term {term}, but no leader was expected"
             ))),
         }
@@ -220,9 +220,9 @@ impl Cluster<RaftNode> {
             .filter_map(|id| self.sim.node(id).map(|n| (id, n.term())))
             .collect();
         match terms.first() {
-            None => Err(Error::Runtime("no reachable node to ask its term".into())),
+            None => Err(Error::Harness("no reachable node to ask its term".into())),
             Some(&(_, t)) if terms.iter().all(|&(_, u)| u == t) => Ok(t),
-            Some(_) => Err(Error::Runtime(format!(
+            Some(_) => Err(Error::Harness(format!(
                 "the reachable nodes disagree on the term: {}",
                 terms
                     .iter()

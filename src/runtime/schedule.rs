@@ -68,7 +68,7 @@ impl Action {
             .into_iter()
             .find(|n| n.index_in(nodes).is_none())
         {
-            Some(bad) => Err(crate::Error::Runtime(format!(
+            Some(bad) => Err(crate::Error::Config(format!(
                 "'{self}' names {bad}, but the cluster has only n1..=n{nodes}"
             ))),
             None => Ok(()),

@@ -1026,7 +1026,10 @@ impl<N: Node> Sim<N> {
                 let slot = &mut self.slots[id.index()];
                 slot.node = None;
                 slot.timers.clear();
-                Err(Error::Runtime(format!("{id} failed and was crashed: {e}")))
+                Err(Error::NodeFailed {
+                    node: id,
+                    source: Box::new(e),
+                })
             }
         };
         effects.clear();

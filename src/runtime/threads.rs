@@ -144,7 +144,8 @@ struct Shared {
     lost_on_arrival: Vec<AtomicU64>,
     next_msg: AtomicU64,
     level: TraceLevel,
-    errors: Mutex<Vec<String>>,
+    /// What went wrong on any thread, for [`Threads::stop`] to return.
+    errors: Mutex<Vec<Error>>,
 }
 
 impl Shared {
@@ -152,7 +153,7 @@ impl Shared {
         Time(super::time::micros(self.start.elapsed()))
     }
 
-    fn fail(&self, what: String) {
+    fn fail(&self, what: Error) {
         log::error!(target: "quorum::harness", "{what}");
         if let Ok(mut e) = self.errors.lock() {
             e.push(what);
@@ -497,14 +498,17 @@ impl<N: Node> Threads<N> {
         }
         for (i, w) in self.workers.drain(..).enumerate() {
             if w.join().is_err() {
-                self.shared
-                    .fail(format!("{}'s thread panicked", NodeId::from_index(i)));
+                self.shared.fail(Error::Runtime(format!(
+                    "{}'s thread panicked",
+                    NodeId::from_index(i)
+                )));
             }
         }
         // The router ends once every sender to it is gone, and the workers held them all.
         if let Some(r) = self.router.take() {
             if r.join().is_err() {
-                self.shared.fail("the router thread panicked".into());
+                self.shared
+                    .fail(Error::Runtime("the router thread panicked".into()));
             }
         }
         // So does the collector, once the harness's sender is gone too: it has seen
@@ -512,18 +516,27 @@ impl<N: Node> Threads<N> {
         self.facts = None;
         if let Some(c) = self.collector.take() {
             if c.join().is_err() {
-                self.shared.fail("the collector thread panicked".into());
+                self.shared
+                    .fail(Error::Runtime("the collector thread panicked".into()));
             }
         }
-        let errors = self
+        let mut errors = self
             .shared
             .errors
             .lock()
-            .map(|e| e.clone())
+            .map(|mut e| std::mem::take(&mut *e))
             .unwrap_or_default();
-        match errors.is_empty() {
-            true => Ok(()),
-            false => Err(Error::Runtime(errors.join("; "))),
+        // One error comes back as it is; several, as one sentence naming them all.
+        match errors.len() {
+            0 => Ok(()),
+            1 => Err(errors.remove(0)),
+            _ => Err(Error::Runtime(
+                errors
+                    .iter()
+                    .map(|e| e.to_string())
+                    .collect::<Vec<_>>()
+                    .join("; "),
+            )),
         }
     }
 
@@ -897,9 +910,10 @@ impl<N: Node> Worker<N> {
                 self.record(RuntimeEvent::Restart);
                 self.dispatch(|n, ctx| n.on_start(ctx));
             }
-            Err(e) => self
-                .shared
-                .fail(format!("{} could not restart: {e}", self.id)),
+            Err(e) => self.shared.fail(Error::NodeFailed {
+                node: self.id,
+                source: Box::new(e),
+            }),
         }
     }
 
@@ -946,8 +960,10 @@ impl<N: Node> Worker<N> {
             }
             Err(e) => {
                 effects.clear();
-                self.shared
-                    .fail(format!("{} failed and was crashed: {e}", self.id));
+                self.shared.fail(Error::NodeFailed {
+                    node: self.id,
+                    source: Box::new(e),
+                });
                 self.crash();
             }
         }
@@ -988,10 +1004,10 @@ impl<N: Node> Worker<N> {
     fn send(&mut self, to: NodeId, msg: N::Msg) {
         if to.0 == 0 || to.index() >= self.peers.len() {
             let n = self.peers.len();
-            self.shared.fail(format!(
+            self.shared.fail(Error::Runtime(format!(
                 "{} sent {msg:?} to {to}, which is not in this cluster of {n}",
                 self.id
-            ));
+            )));
             return;
         }
         self.refresh_net();
