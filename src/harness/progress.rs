@@ -22,7 +22,7 @@ impl Progress {
     pub fn bar(len: u64, what: &str) -> Progress {
         Progress::shown(|| {
             let style = ProgressStyle::with_template(&format!(
-                "{{spinner}} {{pos}}/{{len}} {what} [{{bar:30}}] {{per_sec}}, {{eta}} left {{msg}}"
+                "{{spinner}} {{human_pos}}/{{human_len}} {what} [{{bar:30}}] {{eta}} left {{msg}}"
             ))
             .unwrap_or_else(|_| ProgressStyle::default_bar())
             .progress_chars("=> ");
@@ -34,7 +34,7 @@ impl Progress {
     pub fn counter(what: &str) -> Progress {
         Progress::shown(|| {
             let style = ProgressStyle::with_template(&format!(
-                "{{spinner}} {{human_pos}} {what}, {{per_sec}}, {{elapsed}} {{msg}}"
+                "{{spinner}} {{human_pos}} {what} in {{elapsed}} {{msg}}"
             ))
             .unwrap_or_else(|_| ProgressStyle::default_spinner());
             ProgressBar::new_spinner().with_style(style)
