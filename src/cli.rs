@@ -6,7 +6,8 @@
 //! with a message naming the flag, and exit code 2, before anything runs.
 //!
 //! What the binaries print is written here too: the shared parts of their reports, and
-//! output that ends quietly when the reader closes the pipe ([`outln!`](crate::outln)).
+//! output that ends quietly when the reader closes the pipe ([`outln!`](crate::outln),
+//! from [`harness::out`](crate::harness::out)).
 //! Sweeps and benchmarks are the [`harness`]'s.
 
 use std::ops::Range;
@@ -409,53 +410,7 @@ pub fn init_logging() {
         .try_init();
 }
 
-/// Prints `value` as one line of JSON on stdout.
-pub fn print_json(value: &Value) -> Result<()> {
-    let text = serde_json::to_string(value)
-        .map_err(|e| Error::Runtime(format!("the summary could not be written as JSON: {e}")))?;
-    crate::outln!("{text}");
-    Ok(())
-}
-
-/// Writes `line` and a newline on stdout. A reader who stops reading (`… | head -1`)
-/// closes the pipe: the program then ends at once, quietly, with exit code 0, rather
-/// than panic as `println!` does. Any other failure to write stdout (a full disk under
-/// a redirect) is reported on stderr and ends the program with exit code 1.
-pub fn write_stdout(line: std::fmt::Arguments<'_>) {
-    use std::io::Write;
-    let mut out = std::io::stdout().lock();
-    if let Err(e) = writeln!(out, "{line}").and_then(|()| out.flush()) {
-        if e.kind() == std::io::ErrorKind::BrokenPipe {
-            std::process::exit(0);
-        }
-        write_stderr(format_args!("could not write to stdout: {e}"));
-        std::process::exit(1);
-    }
-}
-
-/// Writes `line` and a newline on stderr; a closed stderr is ignored (there is nowhere
-/// left to say anything).
-pub fn write_stderr(line: std::fmt::Arguments<'_>) {
-    use std::io::Write;
-    let _ = writeln!(std::io::stderr().lock(), "{line}");
-}
-
-/// `println!` for the chapter binaries, quiet when the reader closes the pipe (see
-/// [`cli::write_stdout`](crate::cli::write_stdout)).
-#[macro_export]
-macro_rules! outln {
-    ($($arg:tt)*) => {
-        $crate::cli::write_stdout(format_args!($($arg)*))
-    };
-}
-
-/// `eprintln!` that never panics (see [`cli::write_stderr`](crate::cli::write_stderr)).
-#[macro_export]
-macro_rules! errln {
-    ($($arg:tt)*) => {
-        $crate::cli::write_stderr(format_args!($($arg)*))
-    };
-}
+pub use crate::harness::out::{print_json, write_stderr, write_stdout};
 
 #[cfg(test)]
 mod tests {

@@ -89,7 +89,7 @@ pub fn print_bench(
         for (key, value) in figures {
             m.insert(key.to_string(), value.clone());
         }
-        return crate::cli::print_json(&Value::Object(m));
+        return super::out::print_json(&Value::Object(m));
     }
     crate::outln!("{program} bench ({profile} build, {cores} cores)");
     for line in lines {

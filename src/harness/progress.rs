@@ -87,7 +87,7 @@ impl Progress {
     pub fn println(&self, line: &str) {
         match &self.bar {
             Some(bar) => bar.println(line),
-            None => crate::cli::write_stderr(format_args!("{line}")),
+            None => super::out::write_stderr(format_args!("{line}")),
         }
     }
 }
