@@ -7,7 +7,7 @@
 //!
 //! What the binaries print is written here too: the shared parts of their reports, and
 //! output that ends quietly when the reader closes the pipe ([`outln!`](crate::outln),
-//! from [`harness::out`](crate::harness::out)).
+//! from [`harness::out`](mod@crate::harness::out)).
 //! Sweeps and benchmarks are the [`harness`]'s.
 
 use std::ops::Range;
