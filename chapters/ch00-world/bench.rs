@@ -12,7 +12,8 @@
 //!   messages, a range, as a protocol does; a collector thread takes them), and with a
 //!   1 ms delay (each message waits in the router thread's heap). The baseline: a bare
 //!   crossbeam channel moving the same message type between two threads under the same
-//!   flow control, with no runtime at all.
+//!   flow control, with no runtime at all. The baseline and the runtime (off and traced)
+//!   take three turns each, and each figure is the median of its turns.
 //! - **storage**: entries per second of batched appends to a SQLite log (1, 64 and 256
 //!   entries per transaction, WAL, `synchronous = FULL`), beside the bare fsync rate of
 //!   the same disk.
@@ -256,6 +257,15 @@ fn threads_messages_per_sec(
     Ok((received as f64 / secs, facts.load(Ordering::Relaxed)))
 }
 
+/// How many turns the bare channel and the runtime take, each.
+const ROUNDS: usize = 3;
+
+/// The median of `values` (the upper one of an even count).
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values.get(values.len() / 2).copied().unwrap_or(f64::NAN)
+}
+
 /// How many fsyncs and transactions the storage figures time, each.
 const STORAGE_ROUNDS: u32 = 200;
 
@@ -305,10 +315,20 @@ pub fn run(
         ));
     }
     if measures(Part::Threads) {
-        let bare = bare_channel_rate(messages, BATCH, WINDOW, || Flow::Data);
-        let (off, _) = threads_messages_per_sec(messages, Duration::ZERO, TraceLevel::Off)?;
-        let (traced, facts) =
-            threads_messages_per_sec(messages, Duration::ZERO, TraceLevel::Protocol)?;
+        // The bare channel and the runtime take turns, ROUNDS times each, and each
+        // figure is the median of its rounds: two threads on a shared machine vary from
+        // one second to the next, and taking turns exposes both to the same moments.
+        let (mut bares, mut offs, mut traceds) = (Vec::new(), Vec::new(), Vec::new());
+        let mut facts = 0;
+        for _ in 0..ROUNDS {
+            bares.push(bare_channel_rate(messages, BATCH, WINDOW, || Flow::Data));
+            offs.push(threads_messages_per_sec(messages, Duration::ZERO, TraceLevel::Off)?.0);
+            let (rate, recorded) =
+                threads_messages_per_sec(messages, Duration::ZERO, TraceLevel::Protocol)?;
+            traceds.push(rate);
+            facts = recorded;
+        }
+        let (bare, off, traced) = (median(bares), median(offs), median(traceds));
         let (routed, _) =
             threads_messages_per_sec(messages, Duration::from_millis(1), TraceLevel::Off)?;
         figures.extend([
@@ -320,7 +340,7 @@ pub fn run(
             ("threads_routed_messages_per_sec", json!(routed.round())),
         ]);
         lines.extend([
-            format!("bare channel:   {bare:>12.0} messages/s (crossbeam, two threads, the same flow control)"),
+            format!("bare channel:   {bare:>12.0} messages/s (crossbeam, two threads, the same flow control; medians of {ROUNDS} turns each)"),
             format!(
                 "threads:        {off:>12.0} messages/s ({messages} messages, n1 -> n2, tracing off: {:.2}x the bare channel)",
                 off / bare

@@ -110,6 +110,9 @@ pub struct Network {
     slow: Vec<bool>,
     /// Whether any node is slow.
     any_slow: bool,
+    /// Whether the network is perfect: nothing cut, nothing slow, no random fault. Then
+    /// every message is delivered at once, and deciding so draws nothing.
+    perfect: bool,
 }
 
 impl Network {
@@ -122,7 +125,25 @@ impl Network {
             any_blocked: false,
             slow: vec![false; nodes],
             any_slow: false,
+            perfect: false,
         }
+        .settled()
+    }
+
+    /// This network with `perfect` brought up to date.
+    fn settled(mut self) -> Network {
+        self.settle();
+        self
+    }
+
+    /// Brings `perfect` up to date after a change.
+    fn settle(&mut self) {
+        let f = &self.faults;
+        self.perfect = !self.any_blocked
+            && !self.any_slow
+            && f.drop <= 0.0
+            && f.delay.1.is_zero()
+            && f.duplicate <= 0.0;
     }
 
     /// The random faults in force.
@@ -133,6 +154,7 @@ impl Network {
     /// Replaces the random faults.
     pub fn set_faults(&mut self, faults: Faults) {
         self.faults = faults;
+        self.settle();
     }
 
     fn link(&self, from: NodeId, to: NodeId) -> Option<usize> {
@@ -142,6 +164,7 @@ impl Network {
     }
 
     /// Whether a partition cuts the link `from -> to`.
+    #[inline]
     pub fn is_blocked(&self, from: NodeId, to: NodeId) -> bool {
         self.any_blocked && self.link(from, to).is_some_and(|l| self.blocked[l] > 0)
     }
@@ -151,6 +174,7 @@ impl Network {
         if let Some(l) = self.link(from, to) {
             self.blocked[l] = self.blocked[l].saturating_add(1);
             self.any_blocked = true;
+            self.settle();
         }
     }
 
@@ -159,6 +183,7 @@ impl Network {
         if let Some(l) = self.link(from, to) {
             self.blocked[l] = self.blocked[l].saturating_sub(1);
             self.any_blocked = self.blocked.iter().any(|&b| b > 0);
+            self.settle();
         }
     }
 
@@ -204,12 +229,14 @@ impl Network {
             }
         }
         self.any_blocked = self.blocked.iter().any(|&b| b > 0);
+        self.settle();
     }
 
     /// Lifts every partition.
     pub fn heal(&mut self) {
         self.blocked.iter_mut().for_each(|b| *b = 0);
         self.any_blocked = false;
+        self.settle();
     }
 
     /// Marks `node` slow (or not): its outgoing messages take longer (exercise 0.1).
@@ -217,6 +244,7 @@ impl Network {
         if let Some(i) = node.index_in(self.nodes) {
             self.slow[i] = slow;
             self.any_slow = self.slow.iter().any(|&s| s);
+            self.settle();
         }
     }
 
@@ -227,7 +255,21 @@ impl Network {
 
     // ANCHOR: route
     /// Decides the fate of one message from `from` to `to`, drawing from `rng`.
+    #[inline]
     pub fn route(&self, from: NodeId, to: NodeId, rng: &mut Rng) -> Route {
+        if self.perfect {
+            // What the steps below decide for a perfect network, without a draw.
+            return Route::Deliver {
+                delay: Duration::ZERO,
+                duplicate: None,
+            };
+        }
+        self.route_with_faults(from, to, rng)
+    }
+
+    /// [`Network::route`] on a network with faults.
+    #[inline(never)]
+    fn route_with_faults(&self, from: NodeId, to: NodeId, rng: &mut Rng) -> Route {
         if self.is_blocked(from, to) {
             return Route::Drop(DropReason::Partitioned);
         }

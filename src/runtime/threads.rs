@@ -280,6 +280,8 @@ impl<N: Node> Threads<N> {
                 facts: facts.clone(),
                 delay_seq: 0,
                 now: Time::ZERO,
+                level: config.trace,
+                everything: config.trace == TraceLevel::Everything,
                 stats: LocalStats::default(),
             };
             let handle = std::thread::Builder::new()
@@ -705,6 +707,10 @@ struct Worker<N: Node> {
     /// The clock as read at the start of the current batch: every handler of a batch
     /// sees this time, as every event of one instant does in the simulator.
     now: Time,
+    /// How much the run records ([`Shared::level`], kept here for the hot path).
+    level: TraceLevel,
+    /// Whether the run records everything: a record per message.
+    everything: bool,
     stats: LocalStats,
 }
 
@@ -729,6 +735,7 @@ impl<N: Node> Worker<N> {
                         .map_err(|_| RecvTimeoutError::Disconnected),
                 };
                 self.now = self.shared.now();
+                self.refresh_net();
                 match got {
                     Ok(envelope) => {
                         if !self.handle(envelope) {
@@ -847,7 +854,7 @@ impl<N: Node> Worker<N> {
                 Woken::Stale => continue,
             };
             self.stats.timers_fired += 1;
-            if self.shared.level == TraceLevel::Everything {
+            if self.everything {
                 let timer = format!("{timer:?}");
                 self.record(RuntimeEvent::Timer { timer });
             }
@@ -859,9 +866,9 @@ impl<N: Node> Worker<N> {
 
     fn deliver(&mut self, from: NodeId, msg: N::Msg, id: u64) {
         // A message still in flight when a partition began is lost with it, as a packet
-        // on a cut cable is: check the link again on arrival.
-        self.refresh_net();
-        let lost = if self.crash_ordered() || self.node.is_none() {
+        // on a cut cable is: check the link again on arrival (against the network as it
+        // was read at the start of this batch).
+        let lost = if self.node.is_none() {
             Some(DropReason::Crashed)
         } else if self.net.is_blocked(from, self.id) {
             Some(DropReason::Partitioned)
@@ -873,7 +880,7 @@ impl<N: Node> Worker<N> {
             if let Some(s) = self.shared.lost_on_arrival.get(from.index()) {
                 s.fetch_add(1, Relaxed);
             }
-            if self.shared.level == TraceLevel::Everything {
+            if self.everything {
                 let (to, reason) = (self.id, reason.as_str());
                 self.observe(from, Fact::Runtime(RuntimeEvent::Drop { to, id, reason }));
             }
@@ -881,7 +888,7 @@ impl<N: Node> Worker<N> {
         }
         self.stats.delivered += 1;
         self.stats.bytes_delivered += msg.size() as u64;
-        if self.shared.level == TraceLevel::Everything {
+        if self.everything {
             self.record(RuntimeEvent::Deliver { from, id });
         }
         self.dispatch(|n, ctx| n.on_message(ctx, from, msg));
@@ -919,7 +926,7 @@ impl<N: Node> Worker<N> {
 
     /// Records one of the runtime's own events on this node, if everything is traced.
     fn record(&self, event: RuntimeEvent) {
-        if self.shared.level == TraceLevel::Everything {
+        if self.everything {
             self.observe(self.id, Fact::Runtime(event));
         }
     }
@@ -945,21 +952,29 @@ impl<N: Node> Worker<N> {
             return;
         };
         let now = self.now;
-        let mut effects = std::mem::take(&mut self.effects);
-        match handler(
+        let handled = handler(
             node,
-            &mut Context::new(self.id, now, &mut self.rng, &mut effects)
-                .with_tracing(self.shared.level),
-        ) {
+            &mut Context::new(self.id, now, &mut self.rng, &mut self.effects)
+                .with_tracing(self.level),
+        );
+        match handled {
+            // Most handlers of a busy node (a follower taking entries) ask for nothing.
+            Ok(()) if self.effects.is_empty() => {}
             Ok(()) => {
-                if !effects.is_empty() {
-                    for effect in effects.drain(..) {
-                        self.carry_out(now, effect);
+                // The network as the harness has it now, once for all of these sends.
+                self.refresh_net();
+                let mut effects = std::mem::take(&mut self.effects);
+                for effect in effects.drain(..) {
+                    match effect {
+                        // The hot path, kept apart from the rest.
+                        Effect::Send { to, msg } => self.send(to, msg),
+                        other => self.carry_out(now, other),
                     }
                 }
+                self.effects = effects;
             }
             Err(e) => {
-                effects.clear();
+                self.effects.clear();
                 self.shared.fail(Error::NodeFailed {
                     node: self.id,
                     source: Box::new(e),
@@ -967,7 +982,6 @@ impl<N: Node> Worker<N> {
                 self.crash();
             }
         }
-        self.effects = effects;
     }
 
     fn carry_out(&mut self, now: Time, effect: Effect<N>) {
@@ -981,7 +995,7 @@ impl<N: Node> Worker<N> {
             }
             Effect::CancelTimer(timer) => self.timers.cancel(&timer),
             Effect::Reply { client, response } => {
-                if self.shared.level == TraceLevel::Everything {
+                if self.everything {
                     let response = format!("{response:?}");
                     self.record(RuntimeEvent::Reply { client, response });
                 }
@@ -1001,6 +1015,7 @@ impl<N: Node> Worker<N> {
     // ANCHOR: threads_send
     /// Puts one message on the network: decide its fate here, on the sender's thread,
     /// and hand an undelayed message straight to the receiver's inbox.
+    #[inline]
     fn send(&mut self, to: NodeId, msg: N::Msg) {
         if to.0 == 0 || to.index() >= self.peers.len() {
             let n = self.peers.len();
@@ -1010,10 +1025,9 @@ impl<N: Node> Worker<N> {
             )));
             return;
         }
-        self.refresh_net();
         self.stats.sent += 1;
         self.stats.bytes_sent += msg.size() as u64;
-        let everything = self.shared.level == TraceLevel::Everything;
+        let everything = self.everything;
         let id = match everything {
             true => self.shared.next_msg.fetch_add(1, Relaxed) + 1,
             false => 0,
