@@ -29,6 +29,7 @@
 //! later delivery, which the explorer's free choice of order covers).
 
 mod dead;
+mod hooks;
 mod moves;
 mod search;
 mod shape;
