@@ -6,6 +6,8 @@
 //! sentence a reader can follow. The chapter binaries print violations in `--json` and
 //! the tests assert there are none.
 
+pub mod explore;
+
 use serde::Serialize;
 
 use crate::types::Time;

@@ -33,7 +33,6 @@ mod hooks;
 mod moves;
 mod search;
 mod shape;
-mod visited;
 mod world;
 
 use serde::Serialize;

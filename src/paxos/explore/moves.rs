@@ -4,7 +4,7 @@
 //! of [`explore`](super::explore) rest on).
 
 use super::dead::dead;
-use super::visited::{hash_of, renamed};
+use crate::check::explore::{hash_of, renamed};
 use crate::paxos::{Msg, PaxosNode};
 use crate::runtime::sim::PendingWhat;
 use crate::runtime::{NodeId, Sim};

@@ -6,9 +6,9 @@ use std::time::Instant;
 
 use super::moves::{choices, Choice, Move};
 use super::shape::{canonical, Shape};
-use super::visited::{permutations, BuildFx, Visit, Visited};
 use super::world::{apply, initial, rebuild, replay};
 use super::{Exploration, ExploreConfig};
+use crate::check::explore::{permutations, BuildFx, Visit, Visited};
 use crate::check::Violation;
 use crate::error::Result;
 use crate::paxos::check::Agreement;
@@ -129,7 +129,7 @@ pub fn explore(config: &ExploreConfig) -> Result<Exploration> {
                   max_depth,
                   complete,
                   counterexample| Exploration {
-        states: seen.states,
+        states: seen.states(),
         node_states: node_states.len(),
         transitions,
         max_depth,
@@ -233,7 +233,7 @@ pub fn explore(config: &ExploreConfig) -> Result<Exploration> {
                 Visit::Covered => continue,
                 Visit::Woken(woken) => Some(woken),
             };
-            if seen.states >= config.max_states {
+            if seen.states() >= config.max_states {
                 return Ok(finish(
                     &seen,
                     &node_states,
@@ -246,10 +246,10 @@ pub fn explore(config: &ExploreConfig) -> Result<Exploration> {
             let mut path = state.path.clone();
             path.push(m.choice);
             max_depth = max_depth.max(state.depth + 1);
-            if config.progress && only.is_none() && seen.states.is_multiple_of(1_000_000) {
+            if config.progress && only.is_none() && seen.states().is_multiple_of(1_000_000) {
                 eprintln!(
                     "explore: {} states ({} of node states), {transitions} transitions, depth {max_depth}, stack {}, {:.0}s",
-                    seen.states,
+                    seen.states(),
                     node_states.len(),
                     stack.len(),
                     started.elapsed().as_secs_f64()

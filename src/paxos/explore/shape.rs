@@ -7,7 +7,7 @@ use std::hash::Hash;
 
 use super::dead::{dead, doomed, open_ballots};
 use super::moves::{pending_hash, EventKey};
-use super::visited::{hash_of, renamed, Fx};
+use crate::check::explore::{hash_of, permuted, renamed, Fx};
 use crate::error::Result;
 use crate::paxos::check::Agreement;
 use crate::paxos::{Ballot, Msg, PaxosNode, Value};
@@ -238,21 +238,12 @@ pub(super) fn canonical(
     // the full search goes without it, so that comparing the two checks it as well.
     let open = |b: Ballot| !reduce || shape.open.binary_search(&b).is_ok();
     let doomed = |id: NodeId| reduce && doomed(sim, id, may_crash);
-    // The acceptors' hashes under a renaming: the acceptor now named k is the one that
-    // was named perm⁻¹(k).
-    let moved = |perm: &[usize]| -> Vec<u64> {
-        let mut moved = acceptors.clone();
-        for (i, a) in acceptors.iter().enumerate() {
-            if let Some(&k) = perm.get(i) {
-                moved[k] = *a;
-            }
-        }
-        moved
-    };
     let key_under = |perm: &[usize]| -> u64 {
         let rename = |n: NodeId| renamed(n, perm);
         let mut h = Fx::default();
-        moved(perm).hash(&mut h);
+        // The acceptors' hashes under the renaming: the acceptor now named k is the one
+        // that was named perm⁻¹(k).
+        permuted(&acceptors, perm).hash(&mut h);
         for (i, &id) in ids.iter().enumerate() {
             match sim.node(id) {
                 Some(n) => {
@@ -284,7 +275,7 @@ pub(super) fn canonical(
     let chosen = agreement.chosen_values();
     let node_class = perms
         .iter()
-        .map(|perm| hash_of((moved(perm), &learned, &chosen)))
+        .map(|perm| hash_of((permuted(&acceptors, perm), &learned, &chosen)))
         .min()
         .unwrap_or(0);
     let mut best: Option<Canonical> = None;
