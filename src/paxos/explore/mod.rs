@@ -27,6 +27,25 @@
 //! The bound that keeps the space finite: each proposer tries at most `max_ballots`
 //! ballots, learners never re-ask, and delays need no modelling (a delay is just a
 //! later delivery, which the explorer's free choice of order covers).
+//!
+//! Files, in the order a state flows through them:
+//!
+//! - `search.rs`: [`explore`] (the search loop, and the reductions it applies, in its
+//!   documentation) and [`random_walks`];
+//! - `world.rs`: the simulator set up for a search, a choice applied to it, a path
+//!   replayed (to rebuild a state, or to tell a counterexample with the trace on);
+//! - `moves.rs`: every choice in a state, named by content, and which moves commute
+//!   (the sleep sets);
+//! - `shape.rs`: a state's key: the nodes' states and storage hashed, the events
+//!   pending, all filed under the renaming of acceptors that names it smallest;
+//! - `dead.rs`: what will never matter again: dead messages, closed ballots, doomed
+//!   proposers;
+//! - `hooks.rs`: the explorer's methods on `PaxosNode`, `Proposer`, `Learner` and
+//!   `Agreement`, which the protocol itself never calls.
+//!
+//! What knows nothing of Paxos is in [`crate::check::explore`]: the fingerprint
+//! hasher, the renamings of interchangeable nodes, and the set of states explored, with
+//! covering and sleep sets.
 
 mod dead;
 mod hooks;
