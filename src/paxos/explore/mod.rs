@@ -28,7 +28,7 @@
 //! ballots, learners never re-ask, and delays need no modelling (a delay is just a
 //! later delivery, which the explorer's free choice of order covers).
 //!
-//! Files, in the order a state flows through them:
+//! Files:
 //!
 //! - `search.rs`: [`explore`] (the search loop, and the reductions it applies, in its
 //!   documentation) and [`random_walks`];

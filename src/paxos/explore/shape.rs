@@ -3,7 +3,7 @@
 //! whole is filed under the renaming of acceptors that names it smallest
 //! ([`canonical`]), leaving out what can never count again (see [`dead`](super::dead)).
 
-use std::hash::Hash;
+use std::hash::{Hash, Hasher};
 
 use super::dead::{dead, doomed, open_ballots};
 use super::moves::{pending_hash, EventKey};
@@ -13,7 +13,6 @@ use crate::paxos::check::Agreement;
 use crate::paxos::{Ballot, Msg, PaxosNode, Value};
 use crate::runtime::sim::PendingWhat;
 use crate::runtime::{NodeId, Sim};
-use std::hash::Hasher;
 
 /// A state's parts, hashed: each node's protocol state and storage, and each pending
 /// event by content (not by sequence number), sorted.
