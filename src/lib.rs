@@ -9,11 +9,15 @@
 //!   chapter uses.
 //! - [`detector`] (chapter 0): a heartbeat failure detector, the first node written
 //!   against the runtime: timers, messages and every fault at work.
+//! - [`paxos`] (chapter 1, *Single-decree Paxos*): proposer, acceptor and learner, the
+//!   agreement checker, and an exhaustive explorer of every order of deliveries,
+//!   losses and crashes.
 //! - [`raft`] (chapters 3–5, *Raft*): one Raft node over Figure 2's state; chapter 3
 //!   writes its leader election, checked for Election Safety on every simulated step.
 //! - [`storage`] (every chapter): stable storage, in SQLite (one file per node) or in
 //!   memory, which survives a node's crash.
-//! - [`check`] (every chapter): named properties checked on every simulated step.
+//! - [`check`] (every chapter): named properties checked on every simulated step, and
+//!   the protocol-free machinery of exhaustive explorers ([`check::explore`]).
 //! - [`viz`] (every chapter, from chapter 0): drawings: a run's trace as a space-time
 //!   diagram (every binary's `--svg`), and plots (chapter 3's Figure 16).
 //! - [`types`] (every chapter): node and client ids, and time: the leaf every module

@@ -15,7 +15,6 @@
 //! learner learns the chosen value** ([`Agreement::check_all_learned`]).
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::hash::{Hash, Hasher};
 
 use super::{majority, Ballot, Event, Value};
 use crate::check::Violation;
@@ -38,41 +37,14 @@ pub struct Agreement {
     /// Every value a proposer proposed.
     proposed: BTreeSet<Value>,
     /// Every acceptance ever made: (ballot, value) -> the acceptors that accepted it.
-    accepted: BTreeMap<(Ballot, Value), BTreeSet<NodeId>>,
+    pub(super) accepted: BTreeMap<(Ballot, Value), BTreeSet<NodeId>>,
     /// Every (ballot, value) a majority accepted.
-    chosen: BTreeSet<(Ballot, Value)>,
+    pub(super) chosen: BTreeSet<(Ballot, Value)>,
     /// What each learner announced it learned.
     learned: BTreeMap<NodeId, Value>,
 }
 
 impl Agreement {
-    /// Hashes what decides the checks' future verdicts, for the explorer: the values
-    /// chosen, and the acceptances of the ballots `open` says some acceptor may still
-    /// accept (one more may complete a majority). An acceptance of a ballot closed for
-    /// good short of a majority will never count, and nothing else reads it.
-    ///
-    /// `rename` renames acceptors (the explorer's symmetry); voters are hashed in the
-    /// order of the new names.
-    pub fn hash_future<H: Hasher>(
-        &self,
-        h: &mut H,
-        open: impl Fn(Ballot) -> bool,
-        rename: impl Fn(NodeId) -> NodeId,
-    ) {
-        self.chosen.hash(h);
-        let counted: Vec<_> = self
-            .accepted
-            .iter()
-            .filter(|(proposal, _)| open(proposal.0) && !self.chosen.contains(*proposal))
-            .collect();
-        counted.len().hash(h);
-        for (proposal, voters) in counted {
-            let mut voters: Vec<NodeId> = voters.iter().map(|&n| rename(n)).collect();
-            voters.sort_unstable();
-            (proposal, voters).hash(h);
-        }
-    }
-
     /// A checker for a cluster of `nodes` acceptors.
     pub fn new(nodes: usize) -> Agreement {
         Agreement {

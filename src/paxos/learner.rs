@@ -12,7 +12,6 @@
 //! decision itself.
 
 use std::collections::BTreeMap;
-use std::hash::{Hash, Hasher};
 
 use super::{Ballot, Event, Msg, PaxosConfig, PaxosNode, Timer, Value};
 use crate::runtime::{Context, NodeId};
@@ -28,27 +27,6 @@ pub struct Learner {
 }
 
 impl Learner {
-    /// Hashes what decides this learner's future, for the explorer: what it learned,
-    /// and its votes for the ballots `open` says may still bring it an acceptance.
-    /// Votes for a ballot closed for good can never reach a majority they have not
-    /// reached, and nothing else reads them. `rename` renames acceptors (the explorer's
-    /// symmetry); voters are hashed in the order of the new names.
-    pub fn hash_future<H: Hasher>(
-        &self,
-        h: &mut H,
-        open: impl Fn(Ballot) -> bool,
-        rename: impl Fn(NodeId) -> NodeId,
-    ) {
-        self.learned.hash(h);
-        let counted: Vec<_> = self.votes.iter().filter(|(b, _)| open(**b)).collect();
-        counted.len().hash(h);
-        for (ballot, (value, voters)) in counted {
-            let mut voters: Vec<NodeId> = voters.iter().map(|&n| rename(n)).collect();
-            voters.sort_unstable();
-            (ballot, value, voters).hash(h);
-        }
-    }
-
     // ANCHOR: on_accepted
     /// An acceptor accepted `value` in `ballot`. Returns the value if this message made
     /// it chosen, as far as this learner knows.

@@ -24,8 +24,14 @@
 //!
 //! Files: [`ballot`] (ballots and majorities), [`acceptor`], [`proposer`], [`learner`],
 //! [`node`] (one node playing all three roles), [`check`] (the named properties checked
-//! on every step), [`explore`] (every order of deliveries, exhaustively), [`livelock`]
-//! (dueling proposers: the livelock without backoff, and what FLP says about it).
+//! on every step), [`run`] (clusters for the binary and the tests), [`livelock`]
+//! (dueling proposers: the livelock without backoff, and what FLP says about it). These
+//! are the protocol alone. The explorer is [`explore`] (`explore/`: every order of
+//! deliveries, exhaustively), which keeps beside it, in `explore/hooks.rs`, the methods
+//! it alone calls on the protocol's structs (copying a node, hashing what decides a
+//! role's future, telling a message ignored for good), and builds on the
+//! protocol-free machinery of [`crate::check::explore`] (fingerprints, symmetry, the
+//! set of states explored).
 
 pub mod acceptor;
 pub mod ballot;

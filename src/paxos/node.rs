@@ -4,18 +4,17 @@
 use super::acceptor::Acceptor;
 use super::learner::Learner;
 use super::proposer::Proposer;
-use super::{Ballot, Event, Msg, PaxosConfig, Rule, Timer, Value};
+use super::{Ballot, Event, Msg, PaxosConfig, Timer, Value};
 use crate::error::Result;
-use crate::exercises::promise::{may_accept, may_promise};
 use crate::runtime::{ClientId, Context, Node, NodeId};
 use crate::storage::Storage;
 
 /// A Paxos node.
 pub struct PaxosNode {
     /// How this node behaves (and which rule, if any, it breaks).
-    config: PaxosConfig,
+    pub(super) config: PaxosConfig,
     /// Stable storage: the acceptor's promise and acceptance, the proposer's round.
-    storage: Storage,
+    pub(super) storage: Storage,
     /// The acceptor role (durable state, reloaded from storage at every start).
     pub acceptor: Acceptor,
     /// The proposer role, if this node proposes.
@@ -23,7 +22,7 @@ pub struct PaxosNode {
     /// The learner role.
     pub learner: Learner,
     /// Clients waiting to hear the chosen value.
-    waiting: Vec<ClientId>,
+    pub(super) waiting: Vec<ClientId>,
 }
 
 impl PaxosNode {
@@ -42,77 +41,6 @@ impl PaxosNode {
             learner: Learner::default(),
             waiting: Vec::new(),
         })
-    }
-
-    /// A copy of this node's protocol state, over another storage handle (which must
-    /// hold a copy of this node's storage): how the explorer branches a run.
-    pub fn copy_with(&self, storage: Storage) -> PaxosNode {
-        PaxosNode {
-            config: self.config.clone(),
-            storage,
-            acceptor: self.acceptor.clone(),
-            proposer: self.proposer.clone(),
-            learner: self.learner.clone(),
-            waiting: self.waiting.clone(),
-        }
-    }
-
-    /// What this node's storage holds, for the explorer to tell apart two states whose
-    /// memory is alike but whose disks are not (under `no-persist`, they differ).
-    pub fn durable_state(&self) -> Result<DurableState> {
-        Ok(DurableState {
-            acceptor: self.storage.get(super::acceptor::KEY)?,
-            round: self.storage.get_u64(super::proposer::ROUND_KEY)?,
-            tried: self.storage.get_u64(super::proposer::TRIED_KEY)?,
-        })
-    }
-
-    /// Whether delivering `msg` to this node does nothing, now and in every state that
-    /// can follow (`may_crash`: if a crash and restart may still come). The explorer
-    /// leaves such messages out of a state's fingerprint, so two states that differ
-    /// only in messages nobody will ever act on count as one. Acceptors act on every
-    /// message (they answer); a learner that has learned ignores acceptances and
-    /// decisions until a restart empties its memory.
-    pub fn ignores_for_good(&self, msg: &Msg, may_crash: bool) -> bool {
-        match msg {
-            Msg::Promise { .. } | Msg::Nack { .. } => match &self.proposer {
-                Some(p) => p.ignores_for_good(msg, &self.config, may_crash),
-                None => true,
-            },
-            Msg::Accepted { .. } | Msg::Decided { .. } => {
-                !may_crash && self.learner.learned.is_some()
-            }
-            Msg::Prepare { .. } | Msg::Accept { .. } | Msg::Query => false,
-        }
-    }
-
-    /// The ballot of `msg` (a prepare or an accept) if this node's acceptor refuses it
-    /// now and in every state that can follow: delivering it changes nothing here and
-    /// only sends a refusal to the ballot's proposer. So it is when the promise held is
-    /// above the ballot, because a promise only grows (it is on disk, unless
-    /// `no-persist` is broken and a crash may come, and the acceptor's rule refuses
-    /// every ballot below its promise). The acceptor's own rule must agree that it
-    /// refuses this ballot now; a rule that would let a promise fall later (an exercise
-    /// solution that promises lower ballots) is beyond this check, and is caught by the
-    /// sweeps and the random walks rather than by the exhaustive search.
-    pub fn refuses_for_good(&self, msg: &Msg, may_crash: bool) -> Option<Ballot> {
-        if may_crash && self.config.breaks(Rule::NoPersist) {
-            return None;
-        }
-        let promised = self.acceptor.promised;
-        match msg {
-            Msg::Prepare { ballot } if promised > *ballot && !may_promise(promised, *ballot) => {
-                Some(*ballot)
-            }
-            Msg::Accept { ballot, .. }
-                if promised > *ballot
-                    && !may_accept(promised, *ballot)
-                    && !self.config.breaks(Rule::ForgetPromise) =>
-            {
-                Some(*ballot)
-            }
-            _ => None,
-        }
     }
 
     /// The chosen value, once this node has learned it.
@@ -134,17 +62,6 @@ impl PaxosNode {
             ctx.reply(client, value.clone());
         }
     }
-}
-
-/// What a Paxos node keeps in storage, as read back raw.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub struct DurableState {
-    /// The acceptor's promise and acceptance, encoded.
-    pub acceptor: Option<Vec<u8>>,
-    /// The proposer's highest round.
-    pub round: Option<u64>,
-    /// How many ballots the proposer has started (kept only under a ballot bound).
-    pub tried: Option<u64>,
 }
 
 impl Node for PaxosNode {
