@@ -916,6 +916,92 @@ fn sweep_detector_is_complete_and_accurate_once_faults_heal() {
 
 // --- Smoke tests on real threads -------------------------------------------------------
 
+/// On threads, a handler's messages to one node travel together, in one hop (in groups
+/// of at most `MAX_BATCH`): however they travel, each link delivers every message, in
+/// the order it was sent. n1 and n3 each send 2,500 numbered messages to n2 from one
+/// handler, and n2 checks that each sender's numbers arrive complete and in order.
+#[test]
+fn threads_deliver_a_handlers_messages_complete_and_in_order() {
+    /// n2 answers its client once it has received all 5,000.
+    struct Burst {
+        next: std::collections::BTreeMap<NodeId, u64>,
+        out_of_order: u64,
+        waiting: Option<ClientId>,
+    }
+    impl Burst {
+        fn answer(&mut self, ctx: &mut Context<'_, Self>) {
+            let received: u64 = self.next.values().sum();
+            if received == 5000 {
+                if let Some(client) = self.waiting.take() {
+                    ctx.reply(client, (received, self.out_of_order));
+                }
+            }
+        }
+    }
+    impl Node for Burst {
+        type Msg = Note;
+        type Timer = T;
+        type Request = ();
+        type Response = (u64, u64);
+        type Event = NoEvent;
+        fn on_start(&mut self, ctx: &mut Context<'_, Self>) -> quorum::Result<()> {
+            if ctx.me() != n(2) {
+                for k in 0..2500 {
+                    ctx.send(n(2), Note(k));
+                }
+            }
+            Ok(())
+        }
+        fn on_message(
+            &mut self,
+            ctx: &mut Context<'_, Self>,
+            from: NodeId,
+            Note(k): Note,
+        ) -> quorum::Result<()> {
+            let next = self.next.entry(from).or_default();
+            if k != *next {
+                self.out_of_order += 1;
+            }
+            *next = k + 1;
+            self.answer(ctx);
+            Ok(())
+        }
+        fn on_timer(&mut self, _: &mut Context<'_, Self>, _: T) -> quorum::Result<()> {
+            Ok(())
+        }
+        fn on_request(
+            &mut self,
+            ctx: &mut Context<'_, Self>,
+            client: ClientId,
+            _: (),
+        ) -> quorum::Result<()> {
+            self.waiting = Some(client);
+            self.answer(ctx);
+            Ok(())
+        }
+    }
+    let config = ThreadsConfig {
+        nodes: 3,
+        seed: 1,
+        faults: Faults::reliable(),
+        trace: TraceLevel::Off,
+    };
+    let factory: quorum::runtime::sim::Factory<Burst> = Arc::new(|_, _| {
+        Ok(Burst {
+            next: Default::default(),
+            out_of_order: 0,
+            waiting: None,
+        })
+    });
+    let locations = (0..3).map(|_| Location::memory()).collect();
+    let mut threads = Threads::start(config, locations, factory).unwrap();
+    let answer = threads.call(n(2), (), secs(10)).unwrap();
+    threads.stop().unwrap();
+    assert_eq!(answer, (5000, 0), "(messages received, out of order)");
+    assert_eq!(threads.stats(n(2)).delivered, 5000);
+    assert_eq!(threads.total_stats().sent, 5000);
+}
+
 /// A cluster of detectors on real threads, heartbeating every `heartbeat`.
 fn detector_threads(
     nodes: usize,

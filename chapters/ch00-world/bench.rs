@@ -13,7 +13,12 @@
 //!   1 ms delay (each message waits in the router thread's heap). The baseline: a bare
 //!   crossbeam channel moving the same message type between two threads under the same
 //!   flow control, with no runtime at all. The baseline and the runtime (off and traced)
-//!   take three turns each, and each figure is the median of its turns.
+//!   take three turns each, and each figure is the median of its turns. A handler's
+//!   messages to one node travel together, in one hop, so the stream's n1, which sends a
+//!   thousand messages per acknowledgement, costs its receiver one channel push per
+//!   thousand; the **relay** measures the other extreme, one message per handler: two
+//!   nodes pass 1024 tokens back and forth, each token sent straight back, beside two
+//!   bare threads doing the same over two channels.
 //! - **storage**: entries per second of batched appends to a SQLite log (1, 64 and 256
 //!   entries per transaction, WAL, `synchronous = FULL`), beside the bare fsync rate of
 //!   the same disk.
@@ -193,6 +198,137 @@ impl Node for Streamer {
     }
 }
 
+/// The relay benchmark's node: n1 and n2 pass `TOKENS` tokens back and forth, and
+/// every token that arrives is sent straight back, one message per handler, until each
+/// node has received `target / 2`. Nothing a handler sends can travel with anything
+/// else: this is the cost of one message, hop for hop.
+struct Relay {
+    target: u64,
+    received: u64,
+    waiting: Option<ClientId>,
+}
+
+/// How many tokens the relay keeps in flight.
+const TOKENS: u64 = 1024;
+
+#[derive(Clone, Debug)]
+struct Token;
+impl Message for Token {}
+
+impl Node for Relay {
+    type Msg = Token;
+    type Timer = ();
+    type Request = ();
+    type Response = u64;
+    type Event = NoEvent;
+
+    fn on_start(&mut self, ctx: &mut Context<'_, Self>) -> quorum::Result<()> {
+        if ctx.me() == NodeId(1) {
+            for _ in 0..TOKENS {
+                ctx.send(NodeId(2), Token);
+            }
+        }
+        Ok(())
+    }
+
+    fn on_message(
+        &mut self,
+        ctx: &mut Context<'_, Self>,
+        from: NodeId,
+        token: Token,
+    ) -> quorum::Result<()> {
+        self.received += 1;
+        if self.received + TOKENS <= self.target / 2 {
+            ctx.send(from, token);
+        }
+        if self.received == self.target / 2 {
+            if let Some(client) = self.waiting.take() {
+                ctx.reply(client, self.received);
+            }
+        }
+        Ok(())
+    }
+
+    fn on_timer(&mut self, _ctx: &mut Context<'_, Self>, _timer: ()) -> quorum::Result<()> {
+        Ok(())
+    }
+
+    fn on_request(
+        &mut self,
+        ctx: &mut Context<'_, Self>,
+        client: ClientId,
+        _req: (),
+    ) -> quorum::Result<()> {
+        if self.received >= self.target / 2 {
+            ctx.reply(client, self.received);
+        } else {
+            self.waiting = Some(client);
+        }
+        Ok(())
+    }
+}
+
+/// Relayed messages per second on threads over about `messages` messages (both ways).
+fn threads_relay_per_sec(messages: u64) -> quorum::Result<f64> {
+    let config = ThreadsConfig {
+        nodes: 2,
+        seed: 1,
+        faults: Faults::reliable(),
+        trace: TraceLevel::Off,
+    };
+    let factory = Arc::new(move |_: NodeId, _| {
+        Ok(Relay {
+            target: messages,
+            received: 0,
+            waiting: None,
+        })
+    });
+    let started = Instant::now();
+    let mut threads = Threads::start(
+        config,
+        vec![Location::memory(), Location::memory()],
+        factory,
+    )?;
+    let received = threads.call(NodeId(2), (), Duration::from_secs(600))?;
+    let secs = started.elapsed().as_secs_f64();
+    threads.stop()?;
+    Ok(2.0 * received as f64 / secs)
+}
+
+/// The bare baseline of the relay: two threads pass `TOKENS` values back and forth over
+/// two crossbeam channels, each value received sent straight back, until each thread
+/// has received `messages / 2`. Returns messages per second (both ways).
+fn bare_relay_per_sec(messages: u64) -> f64 {
+    let half = messages / 2;
+    let (to_b, at_b) = crossbeam_channel::unbounded::<Token>();
+    let (to_a, at_a) = crossbeam_channel::unbounded::<Token>();
+    let started = Instant::now();
+    let b = std::thread::spawn(move || {
+        let mut received = 0u64;
+        while received < half {
+            let Ok(token) = at_b.recv() else { break };
+            received += 1;
+            if received + TOKENS <= half && to_a.send(token).is_err() {
+                break;
+            }
+        }
+        received
+    });
+    for _ in 0..TOKENS {
+        let _ = to_b.send(Token);
+    }
+    let mut received = 0u64;
+    while received + TOKENS < half {
+        let Ok(token) = at_a.recv() else { break };
+        received += 1;
+        if received + TOKENS <= half && to_b.send(token).is_err() {
+            break;
+        }
+    }
+    let got = b.join().unwrap_or(0);
+    2.0 * got as f64 / started.elapsed().as_secs_f64()
+}
+
 /// Simulator events per second over `events` events, tracing off.
 fn sim_events_per_sec(events: u64) -> quorum::Result<(f64, u64)> {
     let nodes = 8;
@@ -319,6 +455,7 @@ pub fn run(
         // figure is the median of its rounds: two threads on a shared machine vary from
         // one second to the next, and taking turns exposes both to the same moments.
         let (mut bares, mut offs, mut traceds) = (Vec::new(), Vec::new(), Vec::new());
+        let (mut bare_relays, mut relays) = (Vec::new(), Vec::new());
         let mut facts = 0;
         for _ in 0..ROUNDS {
             bares.push(bare_channel_rate(messages, BATCH, WINDOW, || Flow::Data));
@@ -327,8 +464,11 @@ pub fn run(
                 threads_messages_per_sec(messages, Duration::ZERO, TraceLevel::Protocol)?;
             traceds.push(rate);
             facts = recorded;
+            bare_relays.push(bare_relay_per_sec(messages));
+            relays.push(threads_relay_per_sec(messages)?);
         }
         let (bare, off, traced) = (median(bares), median(offs), median(traceds));
+        let (bare_relay, relay) = (median(bare_relays), median(relays));
         let (routed, _) =
             threads_messages_per_sec(messages, Duration::from_millis(1), TraceLevel::Off)?;
         figures.extend([
@@ -338,6 +478,8 @@ pub fn run(
             ("threads_traced_messages_per_sec", json!(traced.round())),
             ("threads_traced_facts", json!(facts)),
             ("threads_routed_messages_per_sec", json!(routed.round())),
+            ("bare_relay_messages_per_sec", json!(bare_relay.round())),
+            ("threads_relay_messages_per_sec", json!(relay.round())),
         ]);
         lines.extend([
             format!("bare channel:   {bare:>12.0} messages/s (crossbeam, two threads, the same flow control; medians of {ROUNDS} turns each)"),
@@ -347,6 +489,11 @@ pub fn run(
             ),
             format!("  traced:       {traced:>12.0} messages/s (protocol tracing on: {facts} facts, one per 1024 messages)"),
             format!("  routed:       {routed:>12.0} messages/s (a 1 ms delay: through the router)"),
+            format!("bare relay:     {bare_relay:>12.0} messages/s (crossbeam, {TOKENS} values passed back and forth, one at a time)"),
+            format!(
+                "threads relay:  {relay:>12.0} messages/s (the same on two nodes, one message per handler: {:.2}x the bare relay)",
+                relay / bare_relay
+            ),
         ]);
     }
     if measures(Part::Storage) {

@@ -66,6 +66,12 @@ enum Envelope<N: Node> {
         msg: N::Msg,
         id: u64,
     },
+    /// Several undelayed messages one handler sent to this node, in the order it sent
+    /// them: one hop for all of them.
+    Messages {
+        from: NodeId,
+        batch: Vec<(N::Msg, u64)>,
+    },
     Request {
         client: ClientId,
         req: N::Request,
@@ -278,6 +284,8 @@ impl<N: Node> Threads<N> {
                 effects: Vec::new(),
                 clients: Vec::new(),
                 facts: facts.clone(),
+                outbox: (0..config.nodes).map(|_| Vec::new()).collect(),
+                outbound: Vec::new(),
                 delay_seq: 0,
                 now: Time::ZERO,
                 level: config.trace,
@@ -703,6 +711,11 @@ struct Worker<N: Node> {
     clients: Vec<(ClientId, ReplyTo<N>)>,
     /// Where this node's recorded facts go (the collector thread).
     facts: Sender<Observed<N::Event>>,
+    /// Per receiver, the undelayed messages the running handler sent it, posted when
+    /// the handler is done ([`Worker::post`]).
+    outbox: Vec<Vec<(N::Msg, u64)>>,
+    /// The receivers with messages in `outbox`, in the order of their first message.
+    outbound: Vec<usize>,
     delay_seq: u64,
     /// The clock as read at the start of the current batch: every handler of a batch
     /// sees this time, as every event of one instant does in the simulator.
@@ -738,10 +751,10 @@ impl<N: Node> Worker<N> {
                 self.refresh_net();
                 match got {
                     Ok(envelope) => {
+                        handled += Self::weight(&envelope);
                         if !self.handle(envelope) {
                             return self.publish_stats();
                         }
-                        handled += 1;
                     }
                     Err(RecvTimeoutError::Timeout) => continue,
                     Err(RecvTimeoutError::Disconnected) => return self.publish_stats(),
@@ -752,10 +765,10 @@ impl<N: Node> Worker<N> {
                 let Ok(envelope) = self.inbox.try_recv() else {
                     break;
                 };
+                handled += Self::weight(&envelope);
                 if !self.handle(envelope) {
                     return self.publish_stats();
                 }
-                handled += 1;
             }
             self.flush();
             self.publish_stats();
@@ -763,10 +776,23 @@ impl<N: Node> Worker<N> {
     }
     // ANCHOR_END: worker_loop
 
+    /// How many events an envelope brings (a group of messages counts each).
+    fn weight(envelope: &Envelope<N>) -> usize {
+        match envelope {
+            Envelope::Messages { batch, .. } => batch.len(),
+            _ => 1,
+        }
+    }
+
     /// Handles one envelope; `false` when the thread must stop.
     fn handle(&mut self, envelope: Envelope<N>) -> bool {
         match envelope {
             Envelope::Message { from, msg, id } => self.deliver(from, msg, id),
+            Envelope::Messages { from, batch } => {
+                for (msg, id) in batch {
+                    self.deliver(from, msg, id);
+                }
+            }
             Envelope::Request { client, req, reply } => {
                 if self.node.is_some() {
                     self.clients.push((client, reply));
@@ -972,6 +998,9 @@ impl<N: Node> Worker<N> {
                     }
                 }
                 self.effects = effects;
+                if !self.outbound.is_empty() {
+                    self.post();
+                }
             }
             Err(e) => {
                 self.effects.clear();
@@ -1054,20 +1083,67 @@ impl<N: Node> Worker<N> {
                     };
                     self.send_after(to, extra, copy);
                 }
-                let envelope = Envelope::Message {
-                    from: self.id,
-                    msg,
-                    id,
-                };
                 if delay.is_zero() {
-                    let _ = self.peers[to.index()].send(envelope);
+                    // Into the receiver's inbox when the handler is done, with the
+                    // other messages it sends there (see `post`).
+                    let outbox = &mut self.outbox[to.index()];
+                    if outbox.is_empty() {
+                        self.outbound.push(to.index());
+                    }
+                    outbox.push((msg, id));
                 } else {
+                    let envelope = Envelope::Message {
+                        from: self.id,
+                        msg,
+                        id,
+                    };
                     self.send_after(to, delay, envelope);
                 }
             }
         }
     }
     // ANCHOR_END: threads_send
+
+    // ANCHOR: post
+    /// Hands each receiver the undelayed messages this handler sent it: one message as it
+    /// is, several as one group, in the order they were sent. Each receiver's inbox is
+    /// one channel push however many messages the handler sent it (up to [`MAX_BATCH`] a
+    /// group), and the messages of a link stay in order.
+    fn post(&mut self) {
+        let mut outbound = std::mem::take(&mut self.outbound);
+        for to in outbound.drain(..) {
+            if self.outbox[to].len() == 1 {
+                // One message: sent as it is, and the outbox keeps its room.
+                if let Some((msg, id)) = self.outbox[to].pop() {
+                    let from = self.id;
+                    let _ = self.peers[to].send(Envelope::Message { from, msg, id });
+                }
+                continue;
+            }
+            let mut batch = std::mem::take(&mut self.outbox[to]);
+            while !batch.is_empty() {
+                let rest = batch.split_off(batch.len().min(MAX_BATCH));
+                let envelope = match batch.len() {
+                    1 => {
+                        let Some((msg, id)) = batch.pop() else { break };
+                        Envelope::Message {
+                            from: self.id,
+                            msg,
+                            id,
+                        }
+                    }
+                    _ => Envelope::Messages {
+                        from: self.id,
+                        batch,
+                    },
+                };
+                let _ = self.peers[to].send(envelope);
+                batch = rest;
+            }
+        }
+        self.outbound = outbound;
+    }
+    // ANCHOR_END: post
 
     /// Re-reads the network if the harness changed it since this thread last looked.
     #[inline]
