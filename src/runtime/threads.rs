@@ -245,14 +245,22 @@ impl<N: Node> Threads<N> {
             .unzip();
         let (router_tx, router_rx) = crossbeam_channel::unbounded::<Delayed<N>>();
         let (facts, incoming) = crossbeam_channel::bounded::<Observed<N::Event>>(FACTS_IN_FLIGHT);
-        let collector = std::thread::Builder::new()
-            .name("collector".into())
-            .spawn(move || {
-                for fact in incoming {
-                    observe(fact);
-                }
-            })
-            .map_err(|e| Error::Runtime(format!("could not start the collector thread: {e}")))?;
+        // A run that records nothing has no fact to collect, and needs no thread for it.
+        let collector = match config.trace {
+            TraceLevel::Off => None,
+            _ => Some(
+                std::thread::Builder::new()
+                    .name("collector".into())
+                    .spawn(move || {
+                        for fact in incoming {
+                            observe(fact);
+                        }
+                    })
+                    .map_err(|e| {
+                        Error::Runtime(format!("could not start the collector thread: {e}"))
+                    })?,
+            ),
+        };
 
         let router = {
             let inboxes = inbox_txs.clone();
@@ -304,7 +312,7 @@ impl<N: Node> Threads<N> {
             workers,
             router: Some(router),
             facts: Some(facts),
-            collector: Some(collector),
+            collector,
             kept: Arc::new(Mutex::new(Vec::new())),
             next_client: 0,
         })
