@@ -48,8 +48,9 @@ pub enum Error {
     },
     /// A configuration that can't be used (a bad fault schedule, a bad cluster size).
     Config(String),
-    /// A node's handler failed (its storage did, say): the node was crashed, fail-stop,
-    /// and none of the handler's effects left it.
+    /// A node failed and is down: a handler of it failed (its storage did, say), and the
+    /// node was crashed, fail-stop, with none of the handler's effects leaving it; or a
+    /// restart could not rebuild it from its storage.
     NodeFailed {
         /// The node.
         node: NodeId,
@@ -74,7 +75,7 @@ impl fmt::Display for Error {
             Error::Trace { path, problem } => write!(f, "{}: {problem}", path.display()),
             Error::Config(msg) => write!(f, "invalid configuration: {msg}"),
             Error::NodeFailed { node, source } => {
-                write!(f, "{node} failed and was crashed: {source}")
+                write!(f, "{node} failed and is down: {source}")
             }
             Error::Harness(msg) => write!(f, "harness: {msg}"),
             Error::Runtime(msg) => write!(f, "runtime: {msg}"),

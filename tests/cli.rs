@@ -674,7 +674,8 @@ fn a_seed_gives_the_trace_it_gave_before_the_batching_point() {
 }
 
 /// Every binary's output, to a reader that closes the pipe before reading a line (as
-/// `| head -1` does after one): it ends quietly, with exit code 0, instead of panicking
+/// `| head -1` does after one): the output stops quietly and the run ends as it would
+/// have (exit code 0, for these runs that hold every property), instead of panicking
 /// with "failed printing to stdout: Broken pipe".
 #[test]
 fn a_closed_pipe_ends_every_binary_quietly() {

@@ -104,6 +104,7 @@ on_both_backends!(
     compaction_and_truncation_respect_the_log_bounds,
     slots_are_sparse_and_read_back_in_slot_order,
     slots_past_sqlites_largest_integer_are_refused,
+    the_largest_index_behaves_alike_on_both_backends,
 );
 
 /// Entries of term 1 whose payloads are `items`.
@@ -362,6 +363,30 @@ fn a_second_handle_sees_the_first_ones_writes(fixture: &Fixture) {
 // ---------------------------------------------------------------------------------
 // Batches, terms, compaction, slots
 // ---------------------------------------------------------------------------------
+
+/// Past the largest index SQLite stores, both backends agree: truncating from there
+/// deletes nothing, and compacting through the largest index (which would start the
+/// log past every index) is refused, naming it, and changes nothing.
+fn the_largest_index_behaves_alike_on_both_backends(fixture: &Fixture) {
+    let max = i64::MAX as u64;
+    let mut storage = fixture.open();
+    storage.append_log(1, &vecs(&["a", "b"])).unwrap();
+    storage.truncate_log(max.saturating_add(5)).unwrap();
+    assert_eq!(
+        log_of(&storage),
+        vecs(&["a", "b"]),
+        "truncating past every index"
+    );
+    let mut batch = Batch::new();
+    batch.compact(max);
+    let err = storage.write(&batch).unwrap_err().to_string();
+    assert!(err.contains("largest index"), "{err}");
+    assert_eq!(
+        storage.first_log_index().unwrap(),
+        1,
+        "a refused compaction changes nothing"
+    );
+}
 
 /// One handler call's writes: a new term, a vote, a conflicting suffix replaced, and
 /// an accepted slot, as one batch.

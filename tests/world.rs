@@ -916,6 +916,53 @@ fn sweep_detector_is_complete_and_accurate_once_faults_heal() {
 
 // --- Smoke tests on real threads -------------------------------------------------------
 
+/// A run stops even while one of its nodes is paused, and even while another keeps a
+/// timer due at every instant: neither holds the thread that must read `Stop`.
+#[test]
+fn threads_stop_ends_a_pause_and_a_timer_that_is_always_due() {
+    struct Busy;
+    impl Node for Busy {
+        type Msg = Note;
+        type Timer = T;
+        type Request = ();
+        type Response = ();
+        type Event = NoEvent;
+        fn on_start(&mut self, ctx: &mut Context<'_, Self>) -> quorum::Result<()> {
+            if ctx.me() == n(2) {
+                ctx.set_timer(T::Again, Duration::ZERO);
+            }
+            Ok(())
+        }
+        fn on_message(
+            &mut self,
+            _: &mut Context<'_, Self>,
+            _: NodeId,
+            _: Note,
+        ) -> quorum::Result<()> {
+            Ok(())
+        }
+        fn on_timer(&mut self, ctx: &mut Context<'_, Self>, _: T) -> quorum::Result<()> {
+            ctx.set_timer(T::Again, Duration::ZERO);
+            Ok(())
+        }
+    }
+    let config = ThreadsConfig {
+        nodes: 2,
+        seed: 1,
+        faults: Faults::reliable(),
+        trace: TraceLevel::Off,
+    };
+    let factory: quorum::runtime::sim::Factory<Busy> = Arc::new(|_, _| Ok(Busy));
+    let locations = (0..2).map(|_| Location::memory()).collect();
+    let mut threads = Threads::start(config, locations, factory).unwrap();
+    let paused = threads.pause(n(1)).unwrap();
+    threads.run_schedule(&Schedule::default(), ms(50)).unwrap();
+    // Ends: n1's pause and n2's endless timer both give way to the stop.
+    threads.stop().unwrap();
+    assert!(threads.stats(n(2)).timers_fired > 0);
+    drop(paused);
+}
+
 /// On threads, a handler's messages to one node travel together, in one hop (in groups
 /// of at most `MAX_BATCH`): however they travel, each link delivers every message, in
 /// the order it was sent. n1 and n3 each send 2,500 numbered messages to n2 from one

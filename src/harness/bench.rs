@@ -32,6 +32,8 @@ pub fn bare_channel_rate<M: Send + 'static>(
     window: u64,
     make: impl Fn() -> M,
 ) -> f64 {
+    // A batch or window of zero would wait for an acknowledgement that never comes.
+    let (batch, window) = (batch.max(1), window.max(1));
     let (data, inbox) = crossbeam_channel::unbounded::<M>();
     let (ack, acks) = crossbeam_channel::unbounded::<u64>();
     let started = Instant::now();

@@ -2,8 +2,12 @@
 //!
 //! A reader who pipes a binary into `head -1` closes the pipe after one line; Rust's
 //! `println!` then panics ("failed printing to stdout: Broken pipe"). The binaries print
-//! with [`outln!`](crate::outln) instead, which ends the program at once, quietly, with
-//! exit code 0: the reader has what they wanted.
+//! with [`outln!`](crate::outln) instead: once the reader is gone, it prints nothing
+//! more, quietly, and the program finishes what it was doing (a diagram it was asked to
+//! write is written) and ends with the exit code its run earns: 0 when every property
+//! held.
+
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use serde_json::Value;
 
@@ -17,20 +21,31 @@ pub fn print_json(value: &Value) -> Result<()> {
     Ok(())
 }
 
+/// Whether the reader of stdout has gone (closed the pipe): nothing more is printed.
+static READER_GONE: AtomicBool = AtomicBool::new(false);
+
 /// Writes `line` and a newline on stdout. A reader who stops reading (`… | head -1`)
-/// closes the pipe: the program then ends at once, quietly, with exit code 0, rather
-/// than panic as `println!` does. Any other failure to write stdout (a full disk under
-/// a redirect) is reported on stderr and ends the program with exit code 1.
+/// closes the pipe: from then on nothing more is printed, quietly, rather than panic as
+/// `println!` does, and the program goes on to its end. Any other failure to write
+/// stdout (a full disk under a redirect) is reported on stderr, once, and printing
+/// stops too.
 pub fn write_stdout(line: std::fmt::Arguments<'_>) {
     use std::io::Write;
+    if READER_GONE.load(Ordering::Relaxed) {
+        return;
+    }
     let mut out = std::io::stdout().lock();
     if let Err(e) = writeln!(out, "{line}").and_then(|()| out.flush()) {
-        if e.kind() == std::io::ErrorKind::BrokenPipe {
-            std::process::exit(0);
+        READER_GONE.store(true, Ordering::Relaxed);
+        if e.kind() != std::io::ErrorKind::BrokenPipe {
+            write_stderr(format_args!("could not write to stdout: {e}"));
         }
-        write_stderr(format_args!("could not write to stdout: {e}"));
-        std::process::exit(1);
     }
+}
+
+/// Whether a reader of stdout went away during the run (see [`write_stdout`]).
+pub fn reader_gone() -> bool {
+    READER_GONE.load(Ordering::Relaxed)
 }
 
 /// Writes `line` and a newline on stderr; a closed stderr is ignored (there is nowhere

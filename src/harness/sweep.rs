@@ -39,7 +39,7 @@ pub struct Sweep {
 impl Sweep {
     /// How many runs the sweep made.
     pub fn runs(&self) -> u64 {
-        self.seeds.end - self.seeds.start
+        self.seeds.end.saturating_sub(self.seeds.start)
     }
 }
 
@@ -56,7 +56,7 @@ pub fn sweep(
     let started = Instant::now();
     let progress = match quiet {
         true => Progress::hidden(),
-        false => Progress::bar(seeds.end - seeds.start, "seeds"),
+        false => Progress::bar(seeds.end.saturating_sub(seeds.start), "seeds"),
     };
     let mut sweep = Sweep {
         seeds: seeds.clone(),

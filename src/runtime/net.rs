@@ -142,6 +142,7 @@ impl Network {
         self.perfect = !self.any_blocked
             && !self.any_slow
             && f.drop <= 0.0
+            && f.delay.0.is_zero()
             && f.delay.1.is_zero()
             && f.duplicate <= 0.0;
     }
@@ -277,9 +278,9 @@ impl Network {
         if rng.chance(f.drop) {
             return Route::Drop(DropReason::Lost);
         }
-        // A fixed delay draws nothing (`duration_between` of an empty range returns its
-        // one value without a draw), so the common no-delay case skips the arithmetic.
-        let mut delay = match f.delay.1.is_zero() {
+        // No delay draws nothing (`duration_between` of an empty range returns its one
+        // value without a draw), so the common no-delay case skips the arithmetic.
+        let mut delay = match f.delay.0.is_zero() && f.delay.1.is_zero() {
             true => Duration::ZERO,
             false => rng.duration_between(f.delay.0, f.delay.1),
         };

@@ -8,8 +8,9 @@
 //! etcd's raft hands its caller a list of things to do. That is why the same node runs
 //! unchanged on real threads and in the simulator.
 
+use std::cell::Cell;
 use std::fmt::Debug;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use super::id::{ClientId, NodeId};
 use super::rng::Rng;
@@ -152,7 +153,11 @@ pub enum Effect<N: Node> {
 /// The world as one handler call sees it.
 pub struct Context<'a, N: Node> {
     me: NodeId,
-    now: Time,
+    /// The handler's time, once known: given (the simulator's clock), or read from
+    /// `clock` when the handler first asks.
+    now: Cell<Option<Time>>,
+    /// On threads: when the run began, to read the machine's clock from.
+    clock: Option<Instant>,
     rng: &'a mut Rng,
     effects: &'a mut Vec<Effect<N>>,
     tracing: TraceLevel,
@@ -165,11 +170,36 @@ impl<'a, N: Node> Context<'a, N> {
     pub fn new(me: NodeId, now: Time, rng: &'a mut Rng, effects: &'a mut Vec<Effect<N>>) -> Self {
         Context {
             me,
-            now,
+            now: Cell::new(Some(now)),
+            clock: None,
             rng,
             effects,
             tracing: TraceLevel::Protocol,
         }
+    }
+
+    /// A context whose time is read from the machine's clock (as time since `start`)
+    /// the first time the handler asks, and is the same for the rest of the handler: how
+    /// the threaded runtime spares the clock read to handlers that never ask.
+    pub fn reading_clock(
+        me: NodeId,
+        start: Instant,
+        rng: &'a mut Rng,
+        effects: &'a mut Vec<Effect<N>>,
+    ) -> Self {
+        Context {
+            me,
+            now: Cell::new(None),
+            clock: Some(start),
+            rng,
+            effects,
+            tracing: TraceLevel::Protocol,
+        }
+    }
+
+    /// The handler's time, if it asked for it (or it was given).
+    pub fn seen_now(&self) -> Option<Time> {
+        self.now.get()
     }
 
     /// The same context, recording as much as `level` asks: at [`TraceLevel::Off`]
@@ -187,7 +217,14 @@ impl<'a, N: Node> Context<'a, N> {
 
     /// The current time (virtual in the simulator, real on threads).
     pub fn now(&self) -> Time {
-        self.now
+        if let Some(t) = self.now.get() {
+            return t;
+        }
+        let t = self.clock.map_or(Time::ZERO, |start| {
+            Time(super::time::micros(start.elapsed()))
+        });
+        self.now.set(Some(t));
+        t
     }
 
     /// Sends `msg` to `to`. The network may drop, delay or duplicate it.

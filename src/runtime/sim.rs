@@ -530,9 +530,14 @@ impl<N: Node> Sim<N> {
     /// Flushes the first node owed a flush, then runs the checks (a flush may record
     /// protocol events: a commit, say).
     fn flush_next(&mut self) -> Result<()> {
-        let Some(id) = self.dirty.pop_front() else {
-            return Ok(());
-        };
+        match self.dirty.pop_front() {
+            Some(id) => self.flush_node(id),
+            None => Ok(()),
+        }
+    }
+
+    /// Flushes node `id` if it wants it, then runs the checks.
+    fn flush_node(&mut self, id: NodeId) -> Result<()> {
         let Some(slot) = self.slots.get_mut(id.index()) else {
             return Ok(());
         };
@@ -547,8 +552,7 @@ impl<N: Node> Sim<N> {
         Ok(())
     }
 
-    /// Flushes every node owed a flush, now: a controlled step, or a harness action, is
-    /// an instant of its own.
+    /// Flushes every node owed a flush, now: a controlled step is an instant of its own.
     fn flush_all(&mut self) -> Result<()> {
         while !self.dirty.is_empty() {
             self.flush_next()?;
@@ -819,10 +823,21 @@ impl<N: Node> Sim<N> {
 
     // --- The harness's hands --------------------------------------------------------
 
-    /// Carries out a harness action now (a restarted node's `on_start`, and its flush).
+    /// Carries out a harness action now: a restarted node's `on_start`, and its flush.
+    /// Other nodes' flushes keep their turn.
     pub fn apply(&mut self, action: Action) -> Result<()> {
+        let restarted = match action {
+            Action::Restart(id) => Some(id),
+            _ => None,
+        };
         self.apply_action(action)?;
-        self.flush_all()
+        if let Some(id) = restarted {
+            if self.slots.get(id.index()).is_some_and(|s| s.dirty) {
+                self.dirty.retain(|&d| d != id);
+                self.flush_node(id)?;
+            }
+        }
+        Ok(())
     }
 
     /// Carries out a harness action; a restarted node is left owed its flush.
@@ -842,8 +857,16 @@ impl<N: Node> Sim<N> {
                     log::info!(target: "quorum::harness", "{} harness: {id} is already up", self.now);
                     return Ok(());
                 }
-                let storage = slot.location.open()?;
-                let node = (self.factory)(*id, storage)?;
+                // A node that cannot be rebuilt (its storage refuses to open, say) stays
+                // down, and the error names it, as on threads.
+                let node = slot
+                    .location
+                    .open()
+                    .and_then(|storage| (self.factory)(*id, storage))
+                    .map_err(|e| Error::NodeFailed {
+                        node: *id,
+                        source: Box::new(e),
+                    })?;
                 self.slots[id.index()].node = Some(node);
                 self.record_runtime(*id, RuntimeEvent::Restart);
                 self.dispatch(*id, |n, ctx| n.on_start(ctx))?;

@@ -8,10 +8,15 @@
 //!
 //! When a node sends, the sender's thread asks the network ([`Network::route`]) what
 //! becomes of the message, drawing from its own seeded network generator, and puts an
-//! undelayed message straight into the receiver's inbox: one thread hop per message. Only
+//! undelayed message into the receiver's inbox when the handler is done, together with
+//! the handler's other messages to that node: one thread hop at most per message. Only
 //! delayed messages go through the router thread, which holds them in a min-heap until
 //! they are due. The harness changes partitions under a lock and bumps a version number;
 //! each sender re-reads the network only when the version changed.
+//!
+//! A node thread handles what its inbox holds, up to [`MAX_BATCH`] events, then reaches
+//! the node's batching point ([`Node::on_flush`]). A handler reads the clock only if it
+//! asks (`ctx.now()`) or arms a timer, so handlers that need no time cost no clock read.
 //!
 //! Crash drops the node struct and its timers; the storage location survives, and
 //! restart builds a new node from it. Shutdown stops and joins every thread.
@@ -178,6 +183,8 @@ pub struct Threads<N: Node> {
     collector: Option<JoinHandle<()>>,
     /// What the collector kept, when the run was started to keep its trace.
     kept: Arc<Mutex<Vec<Observed<N::Event>>>>,
+    /// Dropped when the run stops, which wakes a paused node thread.
+    stopping: Option<Sender<()>>,
     next_client: u64,
 }
 
@@ -270,6 +277,8 @@ impl<N: Node> Threads<N> {
                 .map_err(|e| Error::Runtime(format!("could not start the router thread: {e}")))?
         };
 
+        // Dropped by `stop`: every thread that waits on its receiver (a paused node) wakes.
+        let (stopping, stopped) = crossbeam_channel::bounded::<()>(0);
         let mut workers = Vec::with_capacity(config.nodes);
         for (i, (node, inbox)) in nodes.into_iter().zip(inbox_rxs).enumerate() {
             let id = NodeId::from_index(i);
@@ -299,12 +308,26 @@ impl<N: Node> Threads<N> {
                 level: config.trace,
                 everything: config.trace == TraceLevel::Everything,
                 stats: LocalStats::default(),
+                stopped: stopped.clone(),
             };
-            let handle = std::thread::Builder::new()
+            let spawned = std::thread::Builder::new()
                 .name(id.to_string())
-                .spawn(move || worker.run())
-                .map_err(|e| Error::Runtime(format!("could not start {id}'s thread: {e}")))?;
-            workers.push(handle);
+                .spawn(move || worker.run());
+            match spawned {
+                Ok(handle) => workers.push(handle),
+                Err(e) => {
+                    // Stop the threads already started rather than leave them running.
+                    for inbox in &inbox_txs {
+                        let _ = inbox.send(Envelope::Stop);
+                    }
+                    for w in workers {
+                        let _ = w.join();
+                    }
+                    return Err(Error::Runtime(format!(
+                        "could not start {id}'s thread: {e}"
+                    )));
+                }
+            }
         }
         Ok(Threads {
             shared,
@@ -315,6 +338,7 @@ impl<N: Node> Threads<N> {
             collector,
             kept: Arc::new(Mutex::new(Vec::new())),
             next_client: 0,
+            stopping: Some(stopping),
         })
     }
 
@@ -494,7 +518,8 @@ impl<N: Node> Threads<N> {
     /// Stalls node `id`'s thread, as a long garbage-collection pause or a `SIGSTOP`
     /// would: it handles nothing (no message, no timer) until the returned guard is
     /// dropped, while messages and requests pile up in its inbox. Then it handles them
-    /// all in one batch, up to [`MAX_BATCH`] at a time.
+    /// all in one batch, up to [`MAX_BATCH`] at a time. Meanwhile [`Threads::inspect`]
+    /// and [`Threads::call`] to it wait for the pause to end; [`Threads::stop`] ends it.
     pub fn pause(&self, id: NodeId) -> Result<Paused> {
         let (resume, until) = crossbeam_channel::bounded(0);
         self.inbox(id)?
@@ -511,6 +536,7 @@ impl<N: Node> Threads<N> {
     /// error any node thread met during the run (a failed handler, a failed restart, a
     /// panic) is returned here. Calling it again does nothing more.
     pub fn stop(&mut self) -> Result<()> {
+        self.stopping = None;
         for inbox in &self.inboxes {
             let _ = inbox.send(Envelope::Stop);
         }
@@ -638,6 +664,11 @@ pub struct Paused {
     _resume: Sender<()>,
 }
 
+/// The time since `start`, by the machine's clock.
+fn clock(start: Instant) -> Time {
+    Time(super::time::micros(start.elapsed()))
+}
+
 /// Blocks the harness thread until `deadline` (no-op if it has passed).
 fn wait_until(deadline: Instant) {
     let now = Instant::now();
@@ -673,9 +704,10 @@ fn route_delayed<N: Node>(incoming: Receiver<Delayed<N>>, inboxes: Vec<Sender<En
 /// How many facts may wait for the collector thread before node threads wait for it.
 const FACTS_IN_FLIGHT: usize = 1 << 16;
 
-/// How many envelopes a node thread handles, at most, before its batching point: it
-/// drains what is already in its inbox up to this many, flushes, and looks at its timers
-/// again, so that a flood of messages cannot hold back a due timer for long.
+/// How many events a node thread handles, at most, before its batching point: it drains
+/// what is already in its inbox up to this many (a group of messages counts each),
+/// flushes, and looks at its timers again, so that a flood of messages cannot hold back a
+/// due timer for long. A pass over due timers fires at most this many too.
 pub const MAX_BATCH: usize = 1024;
 
 /// A node thread's own counters, published to [`Shared::stats`] once per batch (plain
@@ -733,6 +765,8 @@ struct Worker<N: Node> {
     /// Whether the run records everything: a record per message.
     everything: bool,
     stats: LocalStats,
+    /// Disconnected when the run stops (see [`Threads::stop`]).
+    stopped: Receiver<()>,
 }
 
 impl<N: Node> Worker<N> {
@@ -745,6 +779,7 @@ impl<N: Node> Worker<N> {
             if self.crash_ordered() {
                 self.crash();
             }
+            self.refresh_net();
             let mut handled = self.fire_due_timers();
             if handled == 0 {
                 // Nothing is due: block until an envelope comes or the next timer does.
@@ -819,9 +854,13 @@ impl<N: Node> Worker<N> {
                 self.flush();
                 self.publish_stats();
                 // The first receive tells the harness the node is paused; the second
-                // ends when the harness drops its end: a stalled process.
+                // ends when the harness drops its end: a stalled process. A run that
+                // stops meanwhile ends the pause, and the thread.
                 let _ = until.recv();
-                let _ = until.recv();
+                crossbeam_channel::select! {
+                    recv(until) -> _ => {}
+                    recv(self.stopped) -> _ => return false,
+                }
                 self.now = self.shared.now();
             }
             Envelope::Stop => return false,
@@ -875,7 +914,9 @@ impl<N: Node> Worker<N> {
         }
         let mut fired = 0;
         while let Some(&Reverse(wake)) = self.heap.peek() {
-            if wake.at > self.now || self.crash_ordered() {
+            // At most a batch's worth: a timer that re-arms itself for now must not keep
+            // the inbox waiting.
+            if wake.at > self.now || fired >= MAX_BATCH || self.crash_ordered() {
                 break;
             }
             self.heap.pop();
@@ -916,7 +957,8 @@ impl<N: Node> Worker<N> {
             }
             if self.everything {
                 let (to, reason) = (self.id, reason.as_str());
-                self.observe(from, Fact::Runtime(RuntimeEvent::Drop { to, id, reason }));
+                let drop = Fact::Runtime(RuntimeEvent::Drop { to, id, reason });
+                self.observe(self.shared.now(), from, drop);
             }
             return;
         }
@@ -958,20 +1000,17 @@ impl<N: Node> Worker<N> {
         }
     }
 
-    /// Records one of the runtime's own events on this node, if everything is traced.
+    /// Records one of the runtime's own events on this node, if everything is traced,
+    /// at the time it happens.
     fn record(&self, event: RuntimeEvent) {
         if self.everything {
-            self.observe(self.id, Fact::Runtime(event));
+            self.observe(self.shared.now(), self.id, Fact::Runtime(event));
         }
     }
 
-    /// Hands a fact of node `node` to the collector.
-    fn observe(&self, node: NodeId, what: Fact<N::Event>) {
-        let _ = self.facts.send(Observed {
-            at: self.now,
-            node,
-            what,
-        });
+    /// Hands a fact of node `node`, of time `at`, to the collector.
+    fn observe(&self, at: Time, node: NodeId, what: Fact<N::Event>) {
+        let _ = self.facts.send(Observed { at, node, what });
     }
 
     /// Calls one event handler (if the node is up) and carries out its effects.
@@ -985,12 +1024,12 @@ impl<N: Node> Worker<N> {
         let Some(node) = self.node.as_mut() else {
             return;
         };
-        let now = self.now;
-        let handled = handler(
-            node,
-            &mut Context::new(self.id, now, &mut self.rng, &mut self.effects)
-                .with_tracing(self.level),
-        );
+        let start = self.shared.start;
+        let mut ctx = Context::reading_clock(self.id, start, &mut self.rng, &mut self.effects)
+            .with_tracing(self.level);
+        let handled = handler(node, &mut ctx);
+        // The handler's time, if it read the clock: its timers and facts are of that time.
+        let mut now = ctx.seen_now();
         match handled {
             // Most handlers of a busy node (a follower taking entries) ask for nothing.
             Ok(()) if self.effects.is_empty() => {}
@@ -1002,7 +1041,10 @@ impl<N: Node> Worker<N> {
                     match effect {
                         // The hot path, kept apart from the rest.
                         Effect::Send { to, msg } => self.send(to, msg),
-                        other => self.carry_out(now, other),
+                        other => {
+                            let at = *now.get_or_insert_with(|| clock(start));
+                            self.carry_out(at, other)
+                        }
                     }
                 }
                 self.effects = effects;
@@ -1041,7 +1083,7 @@ impl<N: Node> Worker<N> {
                     let _ = reply.send((client, response));
                 }
             }
-            Effect::Trace(event) => self.observe(self.id, Fact::Protocol(event)),
+            Effect::Trace(event) => self.observe(now, self.id, Fact::Protocol(event)),
             Effect::Log(text) => {
                 let role = self.node.as_ref().map(|n| n.role()).unwrap_or_default();
                 log::info!(target: "quorum::node", "{now} {} {role}: {text}", self.id);

@@ -75,7 +75,9 @@ impl<T: Timer> TimerTable<T> {
         match self.armed.iter_mut().find(|a| a.timer == timer) {
             Some(a) => {
                 a.due = due;
-                if a.wake.at <= at {
+                // Whole keys compare: a wake-up queued for the same instant but an
+                // earlier place in it still comes first, and finds the timer moved on.
+                if a.wake <= due {
                     return None;
                 }
                 a.wake = due;
@@ -101,7 +103,7 @@ impl<T: Timer> TimerTable<T> {
             return Woken::Stale;
         };
         let a = &mut self.armed[pos];
-        if a.due.at <= wake.at {
+        if a.due <= wake {
             return Woken::Fire(self.armed.swap_remove(pos).timer);
         }
         a.wake = a.due;
@@ -180,6 +182,28 @@ mod tests {
         let second = t.arm(T::Election, at(200), 2).expect("earlier: a push");
         assert_eq!(t.wake(second), Woken::Fire(T::Election));
         assert_eq!(t.wake(first), Woken::Stale, "the old wake-up must not fire");
+    }
+
+    /// Re-armed for the same instant after another timer was armed for it, a timer
+    /// fires after that other timer, as it would had the re-arm queued a wake-up of its
+    /// own: its old wake-up comes first and finds it moved to a later place.
+    #[test]
+    fn rearming_for_the_same_instant_keeps_the_order_of_arming() {
+        let mut t = TimerTable::default();
+        let e1 = t.arm(T::Election, at(100), 1).unwrap();
+        let h = t.arm(T::Heartbeat, at(100), 2).unwrap();
+        assert_eq!(t.arm(T::Election, at(100), 3), None);
+        let e3 = Wake {
+            at: at(100),
+            seq: 3,
+        };
+        assert_eq!(
+            t.wake(e1),
+            Woken::Requeue(e3),
+            "not yet: its place is now 3"
+        );
+        assert_eq!(t.wake(h), Woken::Fire(T::Heartbeat));
+        assert_eq!(t.wake(e3), Woken::Fire(T::Election));
     }
 
     #[test]

@@ -276,6 +276,15 @@ fn after(op: &Op, bounds: LogBounds) -> std::result::Result<LogBounds, (String, 
         }
         Op::Compact { through } => {
             let through = *through;
+            if through >= MAX_INDEX {
+                return Err((
+                    format!(
+                        "its compact through index {through} would start the log past the \
+                         largest index SQLite can store ({MAX_INDEX})"
+                    ),
+                    format!("compact through index {} at most", MAX_INDEX - 1),
+                ));
+            }
             if through > last {
                 return Err((
                     format!(

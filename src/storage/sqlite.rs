@@ -215,6 +215,14 @@ impl SqliteStore {
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(&sqlite)?;
+        // Another connection may have migrated the file between our checks and this
+        // write lock: then there is nothing left to do.
+        let version: i64 = tx
+            .query_row("SELECT version FROM quorum_schema", [], |row| row.get(0))
+            .map_err(&sqlite)?;
+        if version != 1 {
+            return Ok(());
+        }
         check_v1_log(&tx, path)?;
         tx.execute_batch(
             "CREATE TABLE log_v2 (idx INTEGER PRIMARY KEY, term INTEGER NOT NULL, \
@@ -509,8 +517,12 @@ fn apply(tx: &Connection, op: &Op) -> rusqlite::Result<()> {
             }
         }
         Op::Truncate { from } => {
-            tx.prepare_cached("DELETE FROM log WHERE idx >= ?1")?
-                .execute([clamped_index(*from)])?;
+            // No stored index is above MAX_INDEX: truncating from there deletes nothing,
+            // as in memory.
+            if *from <= MAX_INDEX {
+                tx.prepare_cached("DELETE FROM log WHERE idx >= ?1")?
+                    .execute([clamped_index(*from)])?;
+            }
         }
         Op::Compact { through } => {
             let through = clamped_index(*through);

@@ -64,8 +64,8 @@ pub fn renamed(node: NodeId, perm: &[usize]) -> NodeId {
 pub fn permuted<T: Clone>(items: &[T], perm: &[usize]) -> Vec<T> {
     let mut moved = items.to_vec();
     for (i, item) in items.iter().enumerate() {
-        if let Some(&k) = perm.get(i) {
-            moved[k] = item.clone();
+        if let Some(slot) = perm.get(i).and_then(|&k| moved.get_mut(k)) {
+            *slot = item.clone();
         }
     }
     moved
