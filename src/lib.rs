@@ -15,7 +15,7 @@
 //! - [`raft`] (chapters 3–5, *Raft*): one Raft node over Figure 2's state; chapter 3
 //!   writes its leader election, checked for Election Safety on every simulated step.
 //! - [`storage`] (every chapter): stable storage, in SQLite (one file per node) or in
-//!   memory, which survives a node's crash.
+//!   memory, which survives a node's crash; one batch per handler call, one transaction.
 //! - [`check`] (every chapter): named properties checked on every simulated step, and
 //!   the protocol-free machinery of exhaustive explorers ([`check::explore`]).
 //! - [`viz`] (every chapter, from chapter 0): drawings: a run's trace as a space-time

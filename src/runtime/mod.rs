@@ -13,9 +13,12 @@
 //! - [`threads`]: one OS thread per node, crossbeam channels as the network, real time;
 //! - [`sim`]: one thread, virtual time, one seeded generator; a seed replays a run.
 //!
-//! Both apply the same fault model ([`net`]) and the same fault schedule ([`schedule`]).
-//! [`Cluster`] wraps the simulator for tests; [`trace`] records a run as JSON lines,
-//! which [`crate::viz`] draws as a space-time diagram.
+//! Both apply the same fault model ([`net`]) and the same fault schedule ([`schedule`]),
+//! keep timers the same way ([`timers`]: re-arming for later queues nothing), and give a
+//! node the same batching point ([`Node::on_flush`]) once it has handled what was ready
+//! for it. [`Cluster`] wraps the simulator for tests; [`trace`] records a run's typed
+//! facts as much as its [`TraceLevel`] asks, and writes them as JSON lines, which
+//! [`crate::viz`] draws as a space-time diagram.
 
 pub mod cluster;
 pub mod net;
