@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use super::{check_properties, Detector, DetectorConfig, Event, Liveness};
 use crate::check::Violation;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::harness::Tap;
 use crate::runtime::sim::Factory;
 use crate::runtime::time::format_duration;
@@ -218,10 +218,7 @@ impl Scenario {
         threads.stop()?;
         let stats = threads.total_stats();
         drop(threads);
-        let (tap, mut timeline) = Arc::try_unwrap(watch)
-            .map_err(|_| Error::Runtime("the collector still holds the run's watch".into()))?
-            .into_inner()
-            .map_err(|_| Error::Runtime("the collector panicked while watching".into()))?;
+        let (tap, mut timeline) = crate::harness::tap::collected(watch)?;
         timeline.sort_by_key(|o: &Observed<Event>| o.at);
         let liveness = Liveness::from_schedule(self.nodes, &self.schedule, end);
         let (settle, timely) = self.settle_and_timely(Duration::from_millis(100));

@@ -6,8 +6,9 @@
 //! lines in memory only when a diagram (`--svg`) needs the whole run at the end.
 
 use std::path::Path;
+use std::sync::{Arc, Mutex};
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::runtime::trace::{Observed, ProtocolEvent, Record, TraceWriter};
 
 /// Streams a threaded run's facts to a trace file, and keeps them for a diagram if asked.
@@ -69,4 +70,13 @@ impl Tap {
         kept.sort_by_key(|r| r.t_us);
         Ok(kept)
     }
+}
+
+/// What a threaded run's observer kept, shared with it as `Arc<Mutex<S>>`, once the run
+/// has stopped: the collector thread has ended and let go of its half.
+pub fn collected<S>(shared: Arc<Mutex<S>>) -> Result<S> {
+    Arc::try_unwrap(shared)
+        .map_err(|_| Error::Runtime("the collector still holds what the run kept".into()))?
+        .into_inner()
+        .map_err(|_| Error::Runtime("the collector panicked while it kept the run's facts".into()))
 }

@@ -10,7 +10,7 @@ use std::time::Duration;
 use super::check::Agreement;
 use super::{Event, PaxosConfig, PaxosNode, Value};
 use crate::check::Violation;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::harness::Tap;
 use crate::runtime::sim::Factory;
 use crate::runtime::time::format_duration;
@@ -274,10 +274,7 @@ impl Scenario {
         threads.stop()?;
         let stats = threads.total_stats();
         drop(threads);
-        let mut watch = Arc::try_unwrap(watch)
-            .map_err(|_| Error::Runtime("the collector still holds the run's watch".into()))?
-            .into_inner()
-            .map_err(|_| Error::Runtime("the collector panicked while watching".into()))?;
+        let mut watch = crate::harness::tap::collected(watch)?;
         let found = watch.agreement.check_all_learned(end, &learned);
         watch.violations.extend(found);
         let outcome = Outcome {

@@ -450,10 +450,7 @@ impl Scenario {
         threads.stop()?;
         let stats = threads.total_stats();
         drop(threads);
-        let watch = Arc::try_unwrap(watch)
-            .map_err(|_| Error::Runtime("the collector still holds the run's watch".into()))?
-            .into_inner()
-            .map_err(|_| Error::Runtime("the collector panicked while watching".into()))?;
+        let watch = crate::harness::tap::collected(watch)?;
         let outcome = Outcome {
             runtime: "threads",
             stats,
