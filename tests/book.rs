@@ -576,7 +576,7 @@ fn check_links(text: &str, file: &Path, base: &Path, page: &str, root: &Path, re
     }
 }
 
-/// Checks that every book section `chapters/exercises.tsv` names (its fifth column,
+/// Checks that every book section `chapters/exercises.tsv` names (its eighth column,
 /// `page.md#section`) is a heading of an existing page.
 fn check_exercise_sections(root: &Path, src: &Path, report: &mut Report) {
     let list = root.join("chapters/exercises.tsv");
@@ -589,9 +589,9 @@ fn check_exercise_sections(root: &Path, src: &Path, report: &mut Report) {
             continue;
         }
         let cols: Vec<&str> = line.split('\t').collect();
-        let Some(section) = cols.get(4) else {
+        let Some(section) = cols.get(7) else {
             report.problems.push(format!(
-                "{name}:{}: has no book section (fifth column)",
+                "{name}:{}: has no book section (eighth column)",
                 i + 1
             ));
             continue;
@@ -775,10 +775,10 @@ fn the_checker_reports_every_kind_of_broken_reference() {
     );
     write(
         &root.join("chapters/exercises.tsv"),
-        "# id\tchapter\tname\tfilter\tsection\thint\n\
-         ex9.1\tch\tGood\tex9_1\tpage.md#a-b-c\thint\n\
-         ex9.2\tch\tNo section\tex9_2\tpage.md#exercise-92\thint\n\
-         ex9.3\tch\tNo page\tex9_3\tgone.md#x\thint\n",
+        "# id\tchapter\tkind\tname\tfeature\tstarter\tfingerprint\tsection\thints\n\
+         ex9.1\tch\tcore\tGood\tex9_1\ts.rs\t0\tpage.md#a-b-c\thint\n\
+         ex9.2\tch\tcore\tNo section\tex9_2\ts.rs\t0\tpage.md#exercise-92\thint\n\
+         ex9.3\tch\tcore\tNo page\tex9_3\ts.rs\t0\tgone.md#x\thint\n",
     );
     write(&book.join("src/img/there.svg"), "<svg/>");
     write(&book.join("src/orphan.md"), "# Not in the summary\n");

@@ -200,10 +200,15 @@ fn every_listed_exercise_has_a_marked_starter_and_a_solution() {
         let cols: Vec<&str> = line.split('\t').collect();
         assert_eq!(
             cols.len(),
-            6,
-            "chapters/exercises.tsv: '{line}' needs 6 tab-separated columns"
+            11,
+            "chapters/exercises.tsv: '{line}' needs 11 tab-separated columns"
         );
         let (id, chapter) = (cols[0], cols[1]);
+        assert!(
+            root.join(cols[5]).exists(),
+            "{id}: starter {} is missing",
+            cols[5]
+        );
         let starters = root.join("chapters").join(chapter).join("exercises");
         let marked = std::fs::read_dir(&starters)
             .unwrap()
@@ -214,7 +219,7 @@ fn every_listed_exercise_has_a_marked_starter_and_a_solution() {
             "{id}: no starter under {} is marked TODO({id}) with todo!()",
             starters.display()
         );
-        let page = cols[4].split('#').next().unwrap();
+        let page = cols[7].split('#').next().unwrap();
         assert!(
             root.join("book/src").join(page).exists(),
             "{id}: book page {page} is missing"

@@ -1,15 +1,20 @@
-//! Exercise 0.2: a timeout that adapts to the network.
+//! Exercise 0.2: a timeout that adapts to the network (an extension).
 //!
 //! A fixed timeout is wrong on every network but one: too short where heartbeats
 //! straggle (live nodes are suspected, again and again), too long where they are prompt
 //! (crashes are noticed late). The detector remembers the last gaps between each peer's
-//! heartbeats (`GapHistory`, with `mean_us` and `std_dev_us`) and, when run with
-//! `--adaptive`, asks this function for that peer's timeout.
+//! heartbeats (`GapHistory`) and, when run with `--adaptive`, asks this function for
+//! that peer's timeout.
 //!
-//! Return the mean gap plus DEVIATIONS standard deviations plus one `heartbeat` interval
-//! of slack, never less than `floor`; with fewer than MIN_SAMPLES gaps, return `floor`.
+//! The tests expect the rule TCP uses to time out a retransmission (Jacobson, 1988),
+//! applied to heartbeats instead of acknowledgements, with the constants below: learn
+//! nothing until `MIN_SAMPLES` gaps are known, add one `heartbeat` of slack, and never go
+//! below `floor`, the configured timeout. They then run a detector on a jittery network,
+//! where the fixed timeout suspects live peers, and check that yours does not, and still
+//! notices a crash within a second.
 //!
-//! Done when `cargo test --features ex0_2 --test exercises ex0_2` passes.
+//! Done when `cargo test --features ex0_2 --test exercises ex0_2` passes. Stuck?
+//! `cargo run --bin exercises -- hint ex0.2`.
 
 use std::time::Duration;
 

@@ -1,14 +1,20 @@
-//! Exercise 1.3: randomized exponential backoff.
+//! Exercise 1.3: randomized exponential backoff (an extension).
 //!
 //! Two proposers can preempt each other forever: each one's prepare arrives just after
 //! the other's promises and just before its accepts. Paxos stays safe, but nothing is
 //! ever chosen. No deterministic rule can rule this out (Fischer, Lynch and Paterson,
-//! 1985); randomness makes it vanishingly unlikely. After a refusal, a proposer waits a
-//! random time before its next ballot, from a window that doubles with each refusal in
-//! a row, so that sooner or later one proposer runs alone long enough to finish.
+//! 1985); randomness makes it vanishingly unlikely. After a refusal, a proposer waits
+//! before its next ballot, so that sooner or later one proposer runs alone long enough
+//! to finish.
 //!
-//! `Proposer::on_nack` (src/paxos/proposer.rs) calls this function.
-//! Done when `cargo test --features ex1_3 --test exercises ex1_3` passes.
+//! `Proposer::on_nack` (src/paxos/proposer.rs) calls this function. The tests expect the
+//! wait to be random, drawn with `rng` (the run's seeded generator), never longer than
+//! `retry` times two to the power of the refusals in a row, that power growing no
+//! further than `MAX_DOUBLINGS`; and three proposers dueling on a network that reorders
+//! must decide.
+//!
+//! Done when `cargo test --features ex1_3 --test exercises ex1_3` passes. Stuck?
+//! `cargo run --bin exercises -- hint ex1.3`.
 
 use std::time::Duration;
 
@@ -17,11 +23,10 @@ use crate::runtime::Rng;
 /// The most doublings of the backoff window.
 pub const MAX_DOUBLINGS: u32 = 6;
 
-/// How long to wait after `refusals` refusals: a uniform random draw from
-/// `0..=retry * 2^refusals`, the exponent capped at `MAX_DOUBLINGS`. Use `rng`, the
-/// run's seeded generator, for the draw.
+/// How long a proposer whose ballots were refused `refusals` times in a row waits
+/// before its next ballot, `retry` being how long it gives a ballot.
 pub fn backoff(retry: Duration, refusals: u32, rng: &mut Rng) -> Duration {
-    // TODO(ex1.3): a random wait from a window that doubles with each refusal.
+    // TODO(ex1.3): how long to wait before the next ballot?
     let _ = (retry, refusals, rng);
     todo!("ex1.3: randomized exponential backoff")
 }

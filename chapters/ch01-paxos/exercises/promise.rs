@@ -1,14 +1,15 @@
 //! Exercise 1.2: the acceptor's two checks.
 //!
 //! An acceptor's promise is the whole of its contribution to safety: once it has
-//! promised a ballot, it must refuse everything below it, in both phases. "Paxos Made
-//! Simple", section 2.2, P1a: "An acceptor can accept a proposal numbered n iff it has
-//! not responded to a prepare request having a number greater than n."
+//! promised a ballot, it must refuse what the promise forbids, in both phases. "Paxos
+//! Made Simple", section 2.2, P1a: "An acceptor can accept a proposal numbered n iff it
+//! has not responded to a prepare request having a number greater than n."
 //!
 //! `Acceptor::on_prepare` and `Acceptor::on_accept` (src/paxos/acceptor.rs) call these.
-//! Think about a prepare or accept for exactly the ballot already promised: the network
-//! duplicates messages, and a proposer whose first promise was lost sends again.
-//! Done when `cargo test --features ex1_2 --test exercises ex1_2` passes.
+//! Remember what the network does to messages before you decide where the line falls.
+//!
+//! Done when `cargo test --features ex1_2 --test exercises ex1_2` passes. Stuck?
+//! `cargo run --bin exercises -- hint ex1.2`.
 
 use crate::paxos::Ballot;
 

@@ -1,24 +1,26 @@
-//! Exercise 3.2: CheckQuorum.
+//! Exercise 3.2: CheckQuorum (an extension).
 //!
 //! A leader cut off from a majority keeps believing it leads: nothing it hears tells it
 //! otherwise, because it hears nothing. Clients that still reach it wait for answers
 //! that can never come (in chapter 4, its writes never commit). With CheckQuorum, a
-//! leader checks once per election timeout whether a majority answered it during that
-//! time, and steps down to follower if not.
+//! leader checks, every shortest election timeout (`election_min`), whether a majority
+//! answered it within that window, and steps down to follower if not.
 //!
-//! `RaftNode::on_check_quorum` (src/raft/election.rs) calls this on a leader. The
-//! leader counts itself; `heard` says when each follower last answered a heartbeat.
-//! `crate::raft::majority` and `Time::since` do the arithmetic.
+//! `RaftNode::on_check_quorum` (src/raft/election.rs) calls this on a leader, with the
+//! window and, in `heard`, when each follower last answered a heartbeat.
 //!
-//! Done when `cargo test --features ex3_2 --test exercises ex3_2` passes.
+//! Done when `cargo test --features ex3_2 --test exercises ex3_2` passes (the tests also
+//! cut a leader off from the majority, and it must step down). Stuck?
+//! `cargo run --bin exercises -- hint ex3.2`.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
 use crate::runtime::{NodeId, Time};
 
-/// Whether leader `me` of a cluster of `nodes` still has a majority: itself, and the
-/// followers it heard from within `window` before `now`.
+/// Whether leader `me` of a cluster of `nodes` still hears from a majority, `heard`
+/// holding when each follower last answered, `now` the time, `window` how recent an
+/// answer must be.
 pub fn leader_has_quorum(
     me: NodeId,
     nodes: usize,

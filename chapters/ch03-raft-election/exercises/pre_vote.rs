@@ -1,4 +1,4 @@
-//! Exercise 3.1: PreVote.
+//! Exercise 3.1: PreVote (an extension).
 //!
 //! A node cut off from the cluster times out again and again. Without PreVote it raises
 //! its term each time, and when it comes back its term is far ahead: the first message
@@ -6,15 +6,16 @@
 //! nothing. With PreVote (§9.6 of Ongaro's thesis), a node that times out first asks
 //! "would you vote for me in term T+1?" and raises its term only if a majority says yes.
 //!
-//! `RaftNode::on_pre_vote` (src/raft/election.rs) calls this to answer the question.
-//! Nothing changes on the voter: it answers, that is all. Say yes only if
-//! - the asked term is newer than the voter's own,
-//! - the voter knows of no live leader (`leader_alive` is true when it leads, or heard
-//!   from a leader within the shortest election timeout), and
-//! - the asker's log is at least as up-to-date as the voter's (`LogPosition` has a
-//!   method for that).
+//! `RaftNode::on_pre_vote` (src/raft/election.rs) calls this to answer the question;
+//! nothing changes on the voter, which only answers. Say yes only when an election in
+//! `term` could rightly go ahead and this voter would vote in it: think of what a real
+//! vote checks, of what the term rule would do with `term`, and of what PreVote exists
+//! to protect. `leader_alive` is true when the voter leads, or heard from a leader within
+//! the shortest election timeout.
 //!
-//! Done when `cargo test --features ex3_1 --test exercises ex3_1` passes.
+//! Done when `cargo test --features ex3_1 --test exercises ex3_1` passes (one test has a
+//! node rejoin a stable cluster, which must keep its leader and its term). Stuck?
+//! `cargo run --bin exercises -- hint ex3.1`.
 
 use crate::raft::{LogPosition, Term};
 
@@ -27,7 +28,7 @@ pub fn grant_pre_vote(
     my_log: LogPosition,
     leader_alive: bool,
 ) -> bool {
-    // TODO(ex3.1): three conditions, all needed.
+    // TODO(ex3.1): would this voter vote for the asker in `term`?
     let _ = (term, their_log, my_term, my_log, leader_alive);
     todo!("ex3.1: would this voter vote for the asker?")
 }

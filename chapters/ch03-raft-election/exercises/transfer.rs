@@ -1,4 +1,4 @@
-//! Exercise 3.3: leadership transfer.
+//! Exercise 3.3: leadership transfer (an extension).
 //!
 //! An operator wants to restart the leader's machine, or to move leadership nearer to
 //! the clients. Waiting for an election timeout after the leader stops costs hundreds
@@ -7,19 +7,16 @@
 //! starts an election at once, in a higher term, so everyone follows it.
 //!
 //! Two functions. `transfer_leadership` runs on the node a client asked
-//! (`Request::Transfer(to)`), and answers it:
-//! - only a leader can transfer (`node.role` is `Role::Leader(..)`); anyone else answers
-//!   `Response::Refused` with a sentence that names the leader it knows (`node.leader`);
-//! - `to` must be another node of the cluster (`NodeId::index_in`);
-//! - `to`'s log must have caught up (`leader.match_index[to]` at least the leader's last
-//!   index, `node.state.last_log().index`), else it could not win;
-//! - then send `Msg::TimeoutNow { term }` to `to` and answer `Response::Transferring`.
+//! (`Request::Transfer(to)`) and answers it: `Response::Transferring` once `TimeoutNow`
+//! is on its way, or `Response::Refused` with a sentence that says why. Refuse what
+//! could not work: a transfer asked of a node that does not lead (the sentence names
+//! the leader it knows, if any), a transfer to itself or to a node outside the cluster,
+//! and a transfer to a follower whose log has not caught up with the leader's (it could
+//! not win; the sentence names it). `on_timeout_now` runs on the successor, after the
+//! term rule (`RaftNode::on_message` calls it): campaign now, unless it already leads.
 //!
-//! `on_timeout_now` runs on the successor (`RaftNode::on_message` calls it, after the
-//! term rule): unless it leads, it starts an election now (`node.start_election(ctx)`),
-//! skipping PreVote.
-//!
-//! Done when `cargo test --features ex3_3 --test exercises ex3_3` passes.
+//! Done when `cargo test --features ex3_3 --test exercises ex3_3` passes. Stuck?
+//! `cargo run --bin exercises -- hint ex3.3`.
 
 use crate::error::Result;
 use crate::raft::node::{RaftNode, Response};
