@@ -306,7 +306,9 @@ impl CommonArgs {
     /// Runs `run` on every seed of `seeds` ([`harness::sweep()`]), each a simulated run in
     /// memory. Unless `--json` was asked for, each failing seed is reported on stderr as
     /// it fails, with the command that replays it: `PROGRAM sim --seed N`, the shared
-    /// flags, then `extra_flags` (the binary's own, each with a space before it).
+    /// flags, then `extra_flags` (the binary's own, each with a space before it). In a
+    /// build of exercise code, PROGRAM is the `cargo run` that builds that code again
+    /// ([`crate::exercises::invocation`]).
     /// Refuses `--data-dir`: many clusters can't share it.
     pub fn sweep(
         &self,
@@ -322,6 +324,7 @@ impl CommonArgs {
             ));
         }
         let flags = self.replay_flags();
+        let program = crate::exercises::invocation(program);
         let replay = |seed| format!("{program} sim --seed {seed} {flags}{extra_flags}");
         harness::sweep(seeds, self.json, replay, run)
     }

@@ -65,32 +65,69 @@ enum Command {
         seeds: Option<Range<u64>>,
     },
     /// Explore every order of deliveries of a small cluster exhaustively (2 proposers x 3 nodes unless --proposers or --nodes says otherwise)
-    Explore {
-        /// At most this many ballots per proposer (example: --ballots 2)
-        #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u64).range(1..=4))]
-        ballots: u64,
-        /// How many crash-and-restarts the explorer may add: by default none in the exhaustive search, one in each of the --walks (example: --crashes 1)
-        #[arg(long, value_parser = clap::value_parser!(u64).range(0..=2))]
-        crashes: Option<u64>,
-        /// Stop after this many states (example: --max-states 1000000)
-        #[arg(long, default_value_t = 200_000_000)]
-        max_states: usize,
-        /// Instead of the exhaustive search, take this many random walks through the same choices, seeded by --seed (example: --walks 20000)
-        #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
-        walks: Option<u64>,
-        /// Keep every message in the network after delivery, so it may be delivered again (duplication)
-        #[arg(long)]
-        duplicates: bool,
-        /// Take every move from every state, without the explorer's reductions (slower; shows they lose no node state)
-        #[arg(long)]
-        no_reduce: bool,
-    },
+    Explore(ExploreArgs),
     /// Measure decisions per second (threads and simulator) and explorer states per second
     Bench {
         /// How many decisions to time on each runtime (example: --decisions 2000)
         #[arg(long, default_value_t = 2000, value_parser = clap::value_parser!(u64).range(10..))]
         decisions: u64,
     },
+}
+
+/// The explorer's flags.
+#[derive(clap::Args, Debug, Clone)]
+struct ExploreArgs {
+    /// At most this many ballots per proposer (example: --ballots 2)
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u64).range(1..=4))]
+    ballots: u64,
+    /// How many crash-and-restarts the explorer may add: by default none in the exhaustive search, one in each of the --walks (example: --crashes 1)
+    #[arg(long, value_parser = clap::value_parser!(u64).range(0..=2))]
+    crashes: Option<u64>,
+    /// Stop after this many states (example: --max-states 1000000)
+    #[arg(long, default_value_t = 200_000_000)]
+    max_states: usize,
+    /// Instead of the exhaustive search, take this many random walks through the same choices, seeded by --seed (example: --walks 20000)
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    walks: Option<u64>,
+    /// Keep every message in the network after delivery, so it may be delivered again (duplication)
+    #[arg(long)]
+    duplicates: bool,
+    /// Search breadth first, so that a counterexample found is a shortest one, the easiest to read (uses more memory)
+    #[arg(long, conflicts_with = "walks")]
+    shortest: bool,
+    /// Take every move from every state, without the explorer's reductions (slower; shows they lose no node state)
+    #[arg(long)]
+    no_reduce: bool,
+}
+
+impl ExploreArgs {
+    /// How many crashes a search may add: as given, else one per random walk and none
+    /// in the exhaustive search.
+    fn crash_count(&self) -> usize {
+        self.crashes
+            .map_or(usize::from(self.walks.is_some()), |c| c as usize)
+    }
+
+    /// These flags as they would be typed again, each with a space before it.
+    fn flags(&self) -> String {
+        let mut s = format!(" --ballots {}", self.ballots);
+        if let Some(c) = self.crashes {
+            s += &format!(" --crashes {c}");
+        }
+        if let Some(w) = self.walks {
+            s += &format!(" --walks {w}");
+        }
+        if self.duplicates {
+            s += " --duplicates";
+        }
+        if self.shortest {
+            s += " --shortest";
+        }
+        if self.no_reduce {
+            s += " --no-reduce";
+        }
+        s
+    }
 }
 
 /// Paxos's own flags.
@@ -114,7 +151,7 @@ fn main() -> ExitCode {
     cli::init_logging();
     let matches = Cli::command().get_matches();
     let mut cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
-    if matches!(cli.command, Some(Command::Explore { .. })) {
+    if matches!(cli.command, Some(Command::Explore(_))) {
         explorer_flags(&mut cli, &matches);
     }
     let schedule = validate(&cli);
@@ -122,21 +159,7 @@ fn main() -> ExitCode {
         None | Some(Command::Run) => run_threads(&cli, &schedule),
         Some(Command::Sim { seeds: None }) => run_sim(&cli, &schedule),
         Some(Command::Sim { seeds: Some(seeds) }) => sweep(&cli, &schedule, seeds.clone()),
-        Some(Command::Explore {
-            ballots,
-            crashes,
-            max_states,
-            walks,
-            duplicates,
-            no_reduce,
-        }) => run_explore(
-            &cli,
-            *ballots,
-            crashes.map_or(usize::from(walks.is_some()), |c| c as usize),
-            *max_states,
-            *walks,
-            (*duplicates, !*no_reduce),
-        ),
+        Some(Command::Explore(args)) => run_explore(&cli, args),
         Some(Command::Bench { decisions }) => bench::run(*decisions, cli.common.json),
     };
     cli::exit_code("ch01-paxos", result)
@@ -198,6 +221,25 @@ fn explorer_flags(cli: &mut Cli, matches: &ArgMatches) {
             ),
         });
     }
+}
+
+/// The flags that set the explorer's cluster and rules, as they would be typed again,
+/// each with a space before it (the defaults left out).
+fn explore_cluster_flags(cli: &Cli) -> String {
+    let mut s = String::new();
+    if cli.paxos.proposers != EXPLORE_PROPOSERS {
+        s += &format!(" --proposers {}", cli.paxos.proposers);
+    }
+    if cli.common.nodes != EXPLORE_NODES {
+        s += &format!(" --nodes {}", cli.common.nodes);
+    }
+    if cli.common.seed != 1 {
+        s += &format!(" --seed {}", cli.common.seed);
+    }
+    if let Some(rule) = cli.paxos.broken {
+        s += &format!(" --break {rule}");
+    }
+    s
 }
 
 /// Checks what clap cannot check flag by flag; a problem exits with code 2.
@@ -363,25 +405,19 @@ fn sweep(cli: &Cli, schedule: &Schedule, seeds: Range<u64>) -> quorum::Result<bo
 
 // ANCHOR: run_explore
 /// The exhaustive search, and its counterexample if a broken rule makes one.
-fn run_explore(
-    cli: &Cli,
-    ballots: u64,
-    crashes: usize,
-    max_states: usize,
-    walks: Option<u64>,
-    (duplicates, reduce): (bool, bool),
-) -> quorum::Result<bool> {
+fn run_explore(cli: &Cli, args: &ExploreArgs) -> quorum::Result<bool> {
+    let (ballots, crashes, walks) = (args.ballots, args.crash_count(), args.walks);
     let config = ExploreConfig {
         nodes: cli.common.node_count(),
         proposers: cli.paxos.proposers as usize,
         max_ballots: ballots,
         crashes,
         broken: cli.paxos.broken,
-        max_states,
-        duplicates,
-        reduce,
+        max_states: args.max_states,
+        duplicates: args.duplicates,
+        breadth_first: args.shortest,
+        reduce: !args.no_reduce,
         progress: true,
-        ..ExploreConfig::default()
     };
     let e = match walks {
         Some(n) => random_walks(&config, n, cli.common.seed)?,
@@ -446,14 +482,25 @@ fn run_explore(
                     outln!("  {:>3}. {s}", i + 1);
                 }
                 outln!("VIOLATION {}", ce.violation);
+                if cli.common.svg.is_none() {
+                    outln!(
+                        "draw it: {} explore{}{} --svg counterexample.svg",
+                        quorum::exercises::invocation("ch01-paxos"),
+                        args.flags(),
+                        explore_cluster_flags(cli)
+                    );
+                }
             }
             None if e.complete => outln!("every reachable state satisfies every property"),
+            None if args.walks.is_some() => {
+                outln!("no violation in any walk (a sample of the runs, not every one)")
+            }
             None => outln!(
                 "no violation in the states explored, but the search stopped at --max-states"
             ),
         }
     }
     Ok(e.counterexample.is_none() == cli.paxos.broken.is_none()
-        && (e.complete || e.counterexample.is_some()))
+        && (e.complete || args.walks.is_some() || e.counterexample.is_some()))
 }
 // ANCHOR_END: run_explore

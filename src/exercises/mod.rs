@@ -34,30 +34,30 @@ pub mod adaptive_timeout;
 #[path = "../../chapters/ch00-world/exercises/adaptive_timeout.rs"]
 pub mod adaptive_timeout;
 
-/// Exercise 1.1: the value a proposer proposes.
+/// Exercise 1.1: the acceptor's rules and handlers (`impl Acceptor`).
 #[cfg(not(feature = "ex1_1"))]
-#[path = "../../chapters/ch01-paxos/solutions/value_to_propose.rs"]
-pub mod value_to_propose;
-/// Exercise 1.1: the value a proposer proposes.
+#[path = "../../chapters/ch01-paxos/solutions/acceptor.rs"]
+pub mod acceptor;
+/// Exercise 1.1: the acceptor's rules and handlers (`impl Acceptor`).
 #[cfg(feature = "ex1_1")]
-#[path = "../../chapters/ch01-paxos/exercises/value_to_propose.rs"]
-pub mod value_to_propose;
+#[path = "../../chapters/ch01-paxos/exercises/acceptor.rs"]
+pub mod acceptor;
 
-/// Exercise 1.2: the acceptor's two checks.
+/// Exercise 1.2: the proposer counts promises and starts Phase 2 (`impl Proposer`).
 #[cfg(not(feature = "ex1_2"))]
-#[path = "../../chapters/ch01-paxos/solutions/promise.rs"]
-pub mod promise;
-/// Exercise 1.2: the acceptor's two checks.
+#[path = "../../chapters/ch01-paxos/solutions/proposer.rs"]
+pub mod proposer;
+/// Exercise 1.2: the proposer counts promises and starts Phase 2 (`impl Proposer`).
 #[cfg(feature = "ex1_2")]
-#[path = "../../chapters/ch01-paxos/exercises/promise.rs"]
-pub mod promise;
+#[path = "../../chapters/ch01-paxos/exercises/proposer.rs"]
+pub mod proposer;
 
-/// Exercise 1.3: randomized exponential backoff.
-#[cfg(not(feature = "ex1_3"))]
+/// Exercise 1.4: randomized exponential backoff.
+#[cfg(not(feature = "ex1_4"))]
 #[path = "../../chapters/ch01-paxos/solutions/backoff.rs"]
 pub mod backoff;
-/// Exercise 1.3: randomized exponential backoff.
-#[cfg(feature = "ex1_3")]
+/// Exercise 1.4: randomized exponential backoff.
+#[cfg(feature = "ex1_4")]
 #[path = "../../chapters/ch01-paxos/exercises/backoff.rs"]
 pub mod backoff;
 
@@ -87,3 +87,36 @@ pub mod transfer;
 #[cfg(feature = "ex3_3")]
 #[path = "../../chapters/ch03-raft-election/exercises/transfer.rs"]
 pub mod transfer;
+
+/// The exercise features this build was made with (`ex1_1`, …): the reader's own code
+/// in place of the reference solutions. Empty in a build of the solutions.
+pub fn features() -> Vec<&'static str> {
+    let all = [
+        ("ex0_1", cfg!(feature = "ex0_1")),
+        ("ex0_2", cfg!(feature = "ex0_2")),
+        ("ex1_1", cfg!(feature = "ex1_1")),
+        ("ex1_2", cfg!(feature = "ex1_2")),
+        ("ex1_3", cfg!(feature = "ex1_3")),
+        ("ex1_4", cfg!(feature = "ex1_4")),
+        ("ex3_1", cfg!(feature = "ex3_1")),
+        ("ex3_2", cfg!(feature = "ex3_2")),
+        ("ex3_3", cfg!(feature = "ex3_3")),
+    ];
+    all.iter().filter(|(_, on)| *on).map(|(f, _)| *f).collect()
+}
+
+/// How the reader runs `program` again with the code this build was made with: the
+/// program's name in a build of the solutions, and `cargo run --features … --bin
+/// program --` in a build of exercise code, so that a replayed seed runs the reader's
+/// code, not the reference.
+pub fn invocation(program: &str) -> String {
+    let features = features();
+    if features.is_empty() {
+        program.to_string()
+    } else {
+        format!(
+            "cargo run --features {} --bin {program} --",
+            features.join(",")
+        )
+    }
+}

@@ -12,12 +12,17 @@
 //! acceptor that promised, crashed and came back without its promise could accept a
 //! lower ballot it swore to refuse; one that forgot an acceptance could let a new
 //! proposer choose a different value over a value already chosen (`--break no-persist`).
+//!
+//! This file holds the acceptor's state and the tools its handlers use. The rules and
+//! the two handlers, `may_promise`, `may_accept`, `on_prepare` and `on_accept`, are
+//! exercise 1.1: the reference solution is `chapters/ch01-paxos/solutions/acceptor.rs`,
+//! and `--features ex1_1` builds the reader's `chapters/ch01-paxos/exercises/acceptor.rs`
+//! in its place.
 
 use serde::{Deserialize, Serialize};
 
 use super::{Ballot, Event, Msg, PaxosConfig, Rule, Value};
 use crate::error::Result;
-use crate::exercises::promise;
 use crate::runtime::{Context, NodeId};
 use crate::storage::Storage;
 
@@ -54,7 +59,7 @@ impl Acceptor {
 
     /// Writes the state to storage (unless `no-persist` is broken). Returns when the
     /// write is durable.
-    fn persist(&self, storage: &mut Storage, config: &PaxosConfig) -> Result<()> {
+    pub fn persist(&self, storage: &mut Storage, config: &PaxosConfig) -> Result<()> {
         if config.breaks(Rule::NoPersist) {
             return Ok(());
         }
@@ -66,62 +71,9 @@ impl Acceptor {
         storage.put(KEY, &bytes)
     }
 
-    // ANCHOR: on_prepare
-    /// Phase 1b: promise `ballot` if nothing higher was promised, else refuse.
-    pub fn on_prepare(
-        &mut self,
-        ctx: &mut Context<'_, PaxosNode>,
-        storage: &mut Storage,
-        config: &PaxosConfig,
-        from: NodeId,
-        ballot: Ballot,
-    ) -> Result<()> {
-        if !promise::may_promise(self.promised, ballot) {
-            self.refuse(ctx, from, ballot);
-            return Ok(());
-        }
-        self.promised = ballot;
-        self.persist(storage, config)?; // the promise is on disk before anyone hears of it
-        ctx.trace(Event::Promised { ballot });
-        let accepted = self.accepted.clone();
-        ctx.send(from, Msg::Promise { ballot, accepted });
-        Ok(())
-    }
-    // ANCHOR_END: on_prepare
-
-    // ANCHOR: on_accept
-    /// Phase 2b: accept `(ballot, value)` unless a higher ballot was promised, and tell
-    /// the ballot's distinguished learner, its proposer.
-    pub fn on_accept(
-        &mut self,
-        ctx: &mut Context<'_, PaxosNode>,
-        storage: &mut Storage,
-        config: &PaxosConfig,
-        from: NodeId,
-        ballot: Ballot,
-        value: Value,
-    ) -> Result<()> {
-        if !promise::may_accept(self.promised, ballot) && !config.breaks(Rule::ForgetPromise) {
-            self.refuse(ctx, from, ballot);
-            return Ok(());
-        }
-        self.promised = self.promised.max(ballot);
-        self.accepted = Some((ballot, value.clone()));
-        self.persist(storage, config)?; // accepted on disk before the learners hear of it
-        ctx.trace(Event::Accepted {
-            ballot,
-            value: value.clone(),
-        });
-        // To the distinguished learner of this ballot: its proposer ("Paxos Made
-        // Simple", section 2.3), which tells every other learner once it has learned.
-        ctx.send(ballot.node, Msg::Accepted { ballot, value });
-        Ok(())
-    }
-    // ANCHOR_END: on_accept
-
     /// Refuses `ballot` from `from`, saying which higher ballot was promised, so that
     /// the proposer can retry above it.
-    fn refuse(&self, ctx: &mut Context<'_, PaxosNode>, from: NodeId, ballot: Ballot) {
+    pub fn refuse(&self, ctx: &mut Context<'_, PaxosNode>, from: NodeId, ballot: Ballot) {
         let promised = self.promised;
         ctx.trace(Event::Rejected { ballot, promised });
         ctx.send(from, Msg::Nack { ballot, promised });

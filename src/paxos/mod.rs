@@ -37,6 +37,11 @@ pub mod acceptor;
 pub mod ballot;
 pub mod check;
 pub mod explore;
+// Exercise 1.3 (find the bug) builds a copy of the learner with a bug planted in it.
+#[cfg_attr(
+    feature = "ex1_3",
+    path = "../../chapters/ch01-paxos/exercises/learner.rs"
+)]
 pub mod learner;
 pub mod livelock;
 pub mod node;

@@ -3,8 +3,8 @@
 
 use super::acceptor::Acceptor;
 use super::learner::Learner;
-use super::proposer::Proposer;
-use super::{Ballot, Event, Msg, PaxosConfig, Timer, Value};
+use super::proposer::{Phase, Proposer};
+use super::{Ballot, Event, Msg, PaxosConfig, Rule, Timer, Value};
 use crate::error::Result;
 use crate::runtime::{ClientId, Context, Node, NodeId};
 use crate::storage::Storage;
@@ -98,11 +98,24 @@ impl Node for PaxosNode {
                     .on_prepare(ctx, &mut self.storage, config, from, ballot)?
             }
             Msg::Accept { ballot, value } => {
+                if config.breaks(Rule::ForgetPromise) {
+                    // Broken on purpose: the acceptor forgets any promise above `ballot`.
+                    self.acceptor.promised = self.acceptor.promised.min(ballot);
+                }
                 self.acceptor
                     .on_accept(ctx, &mut self.storage, config, from, ballot, value)?
             }
-            Msg::Promise { ballot, accepted } => {
+            Msg::Promise {
+                mut ballot,
+                mut accepted,
+            } => {
                 if let Some(p) = self.proposer.as_mut() {
+                    if config.breaks(Rule::StaleVotes) && p.phase == Phase::Preparing {
+                        ballot = p.ballot; // broken: a promise for any ballot counts
+                    }
+                    if config.breaks(Rule::IgnoreAccepted) {
+                        accepted = None; // broken: what the acceptor accepted is ignored
+                    }
                     p.on_promise(ctx, config, from, ballot, accepted);
                 }
             }

@@ -11,6 +11,8 @@
 //! - With promises from a **majority** (`--break minority-quorum`), the value to propose
 //!   is the value of the highest-ballot acceptance reported by those promises, or the
 //!   proposer's own value if none was reported (`--break ignore-accepted`).
+//!   Counting promises and this value rule, `on_promise`, is exercise 1.2 (the reference
+//!   solution is `chapters/ch01-paxos/solutions/proposer.rs`).
 //! - Acceptances go to the proposer's own learner (the distinguished learner), which
 //!   counts them; when it learns, the proposer is done.
 //! - A refusal reports the ballot the acceptor promised; the proposer will retry above
@@ -49,8 +51,8 @@ pub struct Proposer {
     pub ballot: Ballot,
     /// Where the current ballot stands.
     pub phase: Phase,
-    /// Promises for the current ballot: who promised, and what each reported accepted,
-    /// in node order (a set: the order they arrived in does not matter).
+    /// Promises for the current ballot: who promised, and what each reported accepted
+    /// (a set: the order they arrived in does not matter).
     pub promises: Vec<(NodeId, Option<(Ballot, Value)>)>,
     /// The highest round seen in any refusal: the next ballot goes above it.
     pub highest_round: u64,
@@ -132,53 +134,6 @@ impl Proposer {
         Ok(())
     }
     // ANCHOR_END: start_ballot
-
-    // ANCHOR: on_promise
-    /// Counts a promise; with a majority, picks the value and starts Phase 2.
-    pub fn on_promise(
-        &mut self,
-        ctx: &mut Context<'_, PaxosNode>,
-        config: &PaxosConfig,
-        from: NodeId,
-        ballot: Ballot,
-        accepted: Option<(Ballot, Value)>,
-    ) {
-        let counts = ballot == self.ballot || config.breaks(Rule::StaleVotes);
-        if self.phase != Phase::Preparing
-            || !counts
-            || self.promises.iter().any(|(n, _)| *n == from)
-        {
-            return; // a late promise for an old ballot, or a duplicate
-        }
-        let at = self.promises.partition_point(|(n, _)| *n < from);
-        self.promises.insert(at, (from, accepted));
-        if self.promises.len() < config.quorum() {
-            return;
-        }
-        // The value of the highest-ballot acceptance among the promises, else our own.
-        let value = if config.breaks(Rule::IgnoreAccepted) {
-            self.value.clone()
-        } else {
-            crate::exercises::value_to_propose::value_to_propose(&self.promises, &self.value)
-        };
-        ctx.log(format_args!(
-            "has a majority for {}: proposes {value}",
-            self.ballot
-        ));
-        self.phase = Phase::Accepting {
-            value: value.clone(),
-        };
-        for acceptor in NodeId::all(config.nodes) {
-            ctx.send(
-                acceptor,
-                Msg::Accept {
-                    ballot: self.ballot,
-                    value: value.clone(),
-                },
-            );
-        }
-    }
-    // ANCHOR_END: on_promise
 
     // ANCHOR: on_nack
     /// A refusal of the current ballot: remember the higher ballot, and retry above it

@@ -1,4 +1,4 @@
-//! Exercise 1.3: randomized exponential backoff (an extension).
+//! Exercise 1.4: randomized exponential backoff (an extension).
 //!
 //! Two proposers can preempt each other forever: each one's prepare arrives just after
 //! the other's promises and just before its accepts. Paxos stays safe, but nothing is
@@ -13,8 +13,8 @@
 //! further than `MAX_DOUBLINGS`; and three proposers dueling on a network that reorders
 //! must decide.
 //!
-//! Done when `cargo test --features ex1_3 --test exercises ex1_3` passes. Stuck?
-//! `cargo run --bin exercises -- hint ex1.3`.
+//! Done when `cargo test --features ex1_4 --test exercises ex1_4` passes. Stuck?
+//! `cargo run --bin exercises -- hint ex1.4`.
 
 use std::time::Duration;
 
@@ -26,7 +26,7 @@ pub const MAX_DOUBLINGS: u32 = 6;
 /// How long a proposer whose ballots were refused `refusals` times in a row waits
 /// before its next ballot, `retry` being how long it gives a ballot.
 pub fn backoff(retry: Duration, refusals: u32, rng: &mut Rng) -> Duration {
-    // TODO(ex1.3): how long to wait before the next ballot?
+    // TODO(ex1.4): how long to wait before the next ballot?
     let _ = (retry, refusals, rng);
-    todo!("ex1.3: randomized exponential backoff")
+    todo!("ex1.4: randomized exponential backoff")
 }

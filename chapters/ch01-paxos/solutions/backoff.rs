@@ -1,4 +1,4 @@
-//! Exercise 1.3, reference solution: randomized exponential backoff.
+//! Exercise 1.4, reference solution: randomized exponential backoff.
 
 use std::time::Duration;
 

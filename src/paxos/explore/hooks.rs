@@ -10,7 +10,6 @@
 use std::hash::{Hash, Hasher};
 
 use crate::error::Result;
-use crate::exercises::promise::{may_accept, may_promise};
 use crate::paxos::check::Agreement;
 use crate::paxos::learner::Learner;
 use crate::paxos::proposer::{Phase, Proposer, ROUND_KEY, TRIED_KEY};
@@ -76,12 +75,14 @@ impl PaxosNode {
         }
         let promised = self.acceptor.promised;
         match msg {
-            Msg::Prepare { ballot } if promised > *ballot && !may_promise(promised, *ballot) => {
+            Msg::Prepare { ballot }
+                if promised > *ballot && !self.acceptor.may_promise(*ballot) =>
+            {
                 Some(*ballot)
             }
             Msg::Accept { ballot, .. }
                 if promised > *ballot
-                    && !may_accept(promised, *ballot)
+                    && !self.acceptor.may_accept(*ballot)
                     && !self.config.breaks(Rule::ForgetPromise) =>
             {
                 Some(*ballot)

@@ -56,7 +56,7 @@ mod world;
 
 use serde::Serialize;
 
-pub use search::{explore, random_walks};
+pub use search::{explore, random_walks, WALK_STEPS_WITH_DUPLICATES};
 
 use crate::check::Violation;
 use crate::paxos::Rule;
