@@ -87,10 +87,10 @@ struct RaftArgs {
     /// Remove a rule on purpose, to watch what goes wrong without it (example: --break vote-twice)
     #[arg(long = "break", global = true, value_enum, value_name = "RULE")]
     broken: Option<Rule>,
-    /// PreVote (exercise 3.1): ask before raising the term
+    /// PreVote (exercise 3.4): ask before raising the term
     #[arg(long, global = true)]
     pre_vote: bool,
-    /// CheckQuorum (exercise 3.2): a leader that hears from no majority steps down
+    /// CheckQuorum (exercise 3.5): a leader that hears from no majority steps down
     #[arg(long, global = true)]
     check_quorum: bool,
 }

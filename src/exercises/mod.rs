@@ -61,30 +61,48 @@ pub mod backoff;
 #[path = "../../chapters/ch01-paxos/exercises/backoff.rs"]
 pub mod backoff;
 
-/// Exercise 3.1: PreVote's answer.
+/// Exercise 3.1: the term rule and the RequestVote handler (`impl RaftNode`).
 #[cfg(not(feature = "ex3_1"))]
+#[path = "../../chapters/ch03-raft-election/solutions/voter.rs"]
+pub mod voter;
+/// Exercise 3.1: the term rule and the RequestVote handler (`impl RaftNode`).
+#[cfg(feature = "ex3_1")]
+#[path = "../../chapters/ch03-raft-election/exercises/voter.rs"]
+pub mod voter;
+
+/// Exercise 3.2: the candidate starts an election and counts its votes (`impl RaftNode`).
+#[cfg(not(feature = "ex3_2"))]
+#[path = "../../chapters/ch03-raft-election/solutions/candidate.rs"]
+pub mod candidate;
+/// Exercise 3.2: the candidate starts an election and counts its votes (`impl RaftNode`).
+#[cfg(feature = "ex3_2")]
+#[path = "../../chapters/ch03-raft-election/exercises/candidate.rs"]
+pub mod candidate;
+
+/// Exercise 3.4: PreVote's answer.
+#[cfg(not(feature = "ex3_4"))]
 #[path = "../../chapters/ch03-raft-election/solutions/pre_vote.rs"]
 pub mod pre_vote;
-/// Exercise 3.1: PreVote's answer.
-#[cfg(feature = "ex3_1")]
+/// Exercise 3.4: PreVote's answer.
+#[cfg(feature = "ex3_4")]
 #[path = "../../chapters/ch03-raft-election/exercises/pre_vote.rs"]
 pub mod pre_vote;
 
-/// Exercise 3.2: CheckQuorum.
-#[cfg(not(feature = "ex3_2"))]
+/// Exercise 3.5: CheckQuorum.
+#[cfg(not(feature = "ex3_5"))]
 #[path = "../../chapters/ch03-raft-election/solutions/check_quorum.rs"]
 pub mod check_quorum;
-/// Exercise 3.2: CheckQuorum.
-#[cfg(feature = "ex3_2")]
+/// Exercise 3.5: CheckQuorum.
+#[cfg(feature = "ex3_5")]
 #[path = "../../chapters/ch03-raft-election/exercises/check_quorum.rs"]
 pub mod check_quorum;
 
-/// Exercise 3.3: leadership transfer.
-#[cfg(not(feature = "ex3_3"))]
+/// Exercise 3.6: leadership transfer.
+#[cfg(not(feature = "ex3_6"))]
 #[path = "../../chapters/ch03-raft-election/solutions/transfer.rs"]
 pub mod transfer;
-/// Exercise 3.3: leadership transfer.
-#[cfg(feature = "ex3_3")]
+/// Exercise 3.6: leadership transfer.
+#[cfg(feature = "ex3_6")]
 #[path = "../../chapters/ch03-raft-election/exercises/transfer.rs"]
 pub mod transfer;
 
@@ -101,6 +119,9 @@ pub fn features() -> Vec<&'static str> {
         ("ex3_1", cfg!(feature = "ex3_1")),
         ("ex3_2", cfg!(feature = "ex3_2")),
         ("ex3_3", cfg!(feature = "ex3_3")),
+        ("ex3_4", cfg!(feature = "ex3_4")),
+        ("ex3_5", cfg!(feature = "ex3_5")),
+        ("ex3_6", cfg!(feature = "ex3_6")),
     ];
     all.iter().filter(|(_, on)| *on).map(|(f, _)| *f).collect()
 }

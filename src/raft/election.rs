@@ -22,9 +22,13 @@
 //! What goes wrong without each rule is a [`Rule`] the chapter binary
 //! breaks on purpose (`--break`), and a test in `tests/raft.rs` that watches it fail.
 //!
-//! The exercises add three refinements of production Rafts: PreVote (exercise 3.1,
-//! `exercises::pre_vote`), CheckQuorum (3.2, `exercises::check_quorum`) and leadership
-//! transfer (3.3, `exercises::transfer`).
+//! The heart of the election is the reader's to write: the term rule and the RequestVote
+//! handler (exercise 3.1, `exercises::voter`), starting an election and counting votes
+//! into a win (3.2, `exercises::candidate`). This file holds what they call on.
+//!
+//! The exercises add three refinements of production Rafts: PreVote (exercise 3.4,
+//! `exercises::pre_vote`), CheckQuorum (3.5, `exercises::check_quorum`) and leadership
+//! transfer (3.6, `exercises::transfer`).
 
 use std::collections::BTreeSet;
 
@@ -109,7 +113,7 @@ impl RaftNode {
         }
     }
 
-    /// CheckQuorum (exercise 3.2): once per shortest election timeout, a leader checks
+    /// CheckQuorum (exercise 3.5): once per shortest election timeout, a leader checks
     /// that a majority answered it in that time, and steps down if not.
     pub(crate) fn on_check_quorum(&mut self, ctx: &mut Context<'_, Self>) -> Result<()> {
         let Role::Leader(leader) = &self.role else {
@@ -133,30 +137,10 @@ impl RaftNode {
         Ok(())
     }
 
-    // ANCHOR: start_election
-    /// Starts an election (§5.2): a new term, a vote for itself (both on disk before
-    /// anyone is asked), a fresh random timeout, and a RequestVote to every other node.
-    pub(crate) fn start_election(&mut self, ctx: &mut Context<'_, Self>) -> Result<()> {
-        self.state.current_term += 1;
-        self.state.voted_for = Some(self.id);
-        self.persist_term_and_vote()?;
-        self.role = Role::Candidate {
-            votes: BTreeSet::from([self.id]),
-            answered: BTreeSet::from([self.id]),
-        };
-        self.leader = None;
-        self.heard_from_leader = None;
-        let term = self.state.current_term;
-        ctx.trace(Event::BecameCandidate { term });
-        self.reset_election_timer(ctx);
-        self.request_votes(ctx);
-        self.maybe_win(ctx);
-        Ok(())
-    }
-
+    // ANCHOR: request_votes
     /// A candidate sends RequestVote to every node that has not answered yet, and sets
     /// the timer to ask again.
-    pub(crate) fn request_votes(&mut self, ctx: &mut Context<'_, Self>) {
+    pub fn request_votes(&mut self, ctx: &mut Context<'_, Self>) {
         let Role::Candidate { answered, .. } = &self.role else {
             return;
         };
@@ -168,94 +152,12 @@ impl RaftNode {
             ctx.set_timer(Timer::RetryVotes, self.config.heartbeat);
         }
     }
-    // ANCHOR_END: start_election
-
-    // ANCHOR: request_vote
-    /// A RequestVote of our current term (the term rule has run). The vote is granted
-    /// if this node has not voted for another candidate in this term and the candidate's
-    /// log is at least as up-to-date as its own (§5.4.1); a granted vote is on disk
-    /// before the answer leaves.
-    pub(crate) fn on_request_vote(
-        &mut self,
-        ctx: &mut Context<'_, Self>,
-        candidate: NodeId,
-        last_log: LogPosition,
-    ) -> Result<()> {
-        let free = match self.state.voted_for {
-            None => true,
-            Some(v) => v == candidate || self.config.breaks(Rule::VoteTwice),
-        };
-        let up_to_date = last_log.at_least_as_up_to_date_as(self.state.last_log())
-            || self.config.breaks(Rule::NoRestriction);
-        let granted = free && up_to_date;
-        if granted {
-            if self.state.voted_for != Some(candidate) {
-                self.state.voted_for = Some(candidate);
-                self.persist_term_and_vote()?;
-                let term = self.state.current_term;
-                ctx.trace(Event::Voted { term, candidate });
-                ctx.log(format_args!("grants its vote to {candidate}"));
-            }
-            // Granting a vote counts as hearing from a would-be leader (Figure 2): the
-            // candidate gets a whole timeout to win and send its first heartbeat.
-            if !self.config.breaks(Rule::NoResetOnVote) {
-                self.reset_election_timer(ctx);
-            }
-        } else {
-            ctx.log(format_args!(
-                "refuses {candidate}: {}",
-                if free {
-                    "its log is behind ours (§5.4.1)"
-                } else {
-                    "already voted in this term"
-                }
-            ));
-        }
-        ctx.send(
-            candidate,
-            Msg::Vote {
-                term: self.state.current_term,
-                granted,
-            },
-        );
-        Ok(())
-    }
-    // ANCHOR_END: request_vote
-
-    // ANCHOR: on_vote
-    /// A vote of our current term: a candidate counts it, and wins with a majority.
-    pub(crate) fn on_vote(
-        &mut self,
-        ctx: &mut Context<'_, Self>,
-        voter: NodeId,
-        granted: bool,
-    ) -> Result<()> {
-        if let Role::Candidate { votes, answered } = &mut self.role {
-            answered.insert(voter);
-            if granted {
-                votes.insert(voter);
-            }
-        }
-        self.maybe_win(ctx);
-        Ok(())
-    }
-
-    /// A candidate with votes from a majority becomes leader.
-    fn maybe_win(&mut self, ctx: &mut Context<'_, Self>) {
-        let won = match &self.role {
-            Role::Candidate { votes, .. } => votes.len() >= majority(self.config.nodes),
-            _ => false,
-        };
-        if won {
-            self.become_leader(ctx);
-        }
-    }
-    // ANCHOR_END: on_vote
+    // ANCHOR_END: request_votes
 
     // ANCHOR: become_leader
     /// Becomes leader of the current term and at once sends heartbeats, "to establish its
     /// authority and prevent new elections" (§5.2).
-    fn become_leader(&mut self, ctx: &mut Context<'_, Self>) {
+    pub fn become_leader(&mut self, ctx: &mut Context<'_, Self>) {
         let next = self.state.last_log().index + 1;
         let peers: Vec<NodeId> = self.config.peers(self.id).collect();
         self.role = Role::Leader(LeaderState {
@@ -268,7 +170,7 @@ impl RaftNode {
         let term = self.state.current_term;
         ctx.trace(Event::BecameLeader { term });
         ctx.log(format_args!("wins the election of term {term}"));
-        // A leader waits for no election; it may check its quorum (exercise 3.2).
+        // A leader waits for no election; it may check its quorum (exercise 3.5).
         ctx.cancel_timer(Timer::Election);
         if self.config.check_quorum {
             ctx.set_timer(Timer::CheckQuorum, self.config.election_min);
@@ -356,7 +258,7 @@ impl RaftNode {
     // ANCHOR_END: heartbeats
 
     // ANCHOR: pre_vote
-    /// PreVote (exercise 3.1): before raising its term, ask whether a majority would
+    /// PreVote (exercise 3.4): before raising its term, ask whether a majority would
     /// vote for it. Nothing is written: the term does not change.
     pub(crate) fn start_pre_vote(&mut self, ctx: &mut Context<'_, Self>) -> Result<()> {
         self.role = Role::PreCandidate {

@@ -44,6 +44,11 @@ pub mod election;
 pub mod experiment;
 pub mod node;
 pub mod run;
+// Exercise 3.3 (find the bug) builds a copy of this module with a bug planted in it.
+#[cfg_attr(
+    feature = "ex3_3",
+    path = "../../chapters/ch03-raft-election/exercises/state.rs"
+)]
 pub mod state;
 
 use std::fmt;
@@ -98,7 +103,7 @@ pub enum Msg {
         /// leader's (chapter 4).
         match_index: u64,
     },
-    /// PreVote (§9.6 of Ongaro's thesis; exercise 3.1): "would you vote for me in
+    /// PreVote (§9.6 of Ongaro's thesis; exercise 3.4): "would you vote for me in
     /// `term`?", asked before a node disturbs anyone by raising its own term.
     PreVote {
         /// The term the node would campaign in: its current term plus one.
@@ -114,7 +119,7 @@ pub enum Msg {
         /// Whether the voter would vote.
         granted: bool,
     },
-    /// Leadership transfer (§3.10 of the thesis; exercise 3.3): the leader tells its
+    /// Leadership transfer (§3.10 of the thesis; exercise 3.6): the leader tells its
     /// chosen successor to start an election now.
     TimeoutNow {
         /// The leader's term.
@@ -201,7 +206,7 @@ pub enum Event {
         /// The term it was in when it stepped down.
         term: Term,
     },
-    /// The node asked whether it could win `term` (PreVote, exercise 3.1).
+    /// The node asked whether it could win `term` (PreVote, exercise 3.4).
     PreVote {
         /// The term it would campaign in.
         term: Term,
@@ -232,7 +237,7 @@ pub enum Timer {
     /// A candidate asks again the nodes that have not answered its RequestVote (every
     /// heartbeat interval: a lost request or answer costs a retry, not a whole term).
     RetryVotes,
-    /// A leader checks that a majority answered it lately (CheckQuorum, exercise 3.2).
+    /// A leader checks that a majority answered it lately (CheckQuorum, exercise 3.5).
     CheckQuorum,
 }
 
@@ -319,10 +324,10 @@ pub struct RaftConfig {
     pub election_max: Duration,
     /// How often a leader sends heartbeats; it must be well below `election_min`.
     pub heartbeat: Duration,
-    /// PreVote (exercise 3.1): ask before campaigning, and refuse to disturb a leader
+    /// PreVote (exercise 3.4): ask before campaigning, and refuse to disturb a leader
     /// heard from within the shortest election timeout.
     pub pre_vote: bool,
-    /// CheckQuorum (exercise 3.2): a leader that has not heard from a majority within
+    /// CheckQuorum (exercise 3.5): a leader that has not heard from a majority within
     /// an election timeout steps down.
     pub check_quorum: bool,
     /// A rule removed on purpose.

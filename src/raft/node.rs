@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::state::RaftState;
+use super::state::{LogPosition, RaftState};
 use super::{Event, Msg, RaftConfig, Rule, Term, Timer};
 use crate::error::Result;
 use crate::runtime::{ClientId, Context, Node, NodeId, Time};
@@ -15,7 +15,7 @@ pub enum Role {
     /// Answers leaders and candidates; starts an election if it hears from neither for
     /// a whole election timeout.
     Follower,
-    /// Asks whether it could win before raising its term (PreVote, exercise 3.1).
+    /// Asks whether it could win before raising its term (PreVote, exercise 3.4).
     PreCandidate {
         /// Who would vote for it, itself included.
         votes: BTreeSet<NodeId>,
@@ -42,7 +42,7 @@ pub struct LeaderState {
     /// `matchIndex[]` (chapter 4; chapter 3's leadership transfer reads it): for each
     /// follower, the highest log index known to be replicated on it; 0 at first.
     pub match_index: BTreeMap<NodeId, u64>,
-    /// When each follower last answered in this term (CheckQuorum, exercise 3.2).
+    /// When each follower last answered in this term (CheckQuorum, exercise 3.5).
     pub heard: BTreeMap<NodeId, Time>,
 }
 
@@ -51,7 +51,7 @@ pub struct LeaderState {
 pub enum Request {
     /// Whom do you follow, and in which term?
     Leader,
-    /// Hand leadership to this node (exercise 3.3); only a leader can.
+    /// Hand leadership to this node (exercise 3.6); only a leader can.
     Transfer(NodeId),
 }
 
@@ -92,7 +92,7 @@ pub struct RaftNode {
     /// leads). Reset when the term changes.
     pub leader: Option<NodeId>,
     /// When this node last heard from the leader of its current term (PreVote's "a
-    /// leader is alive" test, exercise 3.1).
+    /// leader is alive" test, exercise 3.4).
     pub heard_from_leader: Option<Time>,
 }
 
@@ -144,7 +144,7 @@ impl RaftNode {
     /// Whether a term carried by `msg` is one this node takes as its own when it is
     /// newer. A PreVote asks about a term without starting it, so neither the question
     /// nor a granted answer (which carries the asked term) raises anyone's term.
-    fn adopts_term(msg: &Msg) -> bool {
+    pub fn adopts_term(msg: &Msg) -> bool {
         !matches!(
             msg,
             Msg::PreVote { .. } | Msg::PreVoteReply { granted: true, .. }
@@ -153,7 +153,7 @@ impl RaftNode {
 
     /// Answers a request from an older term with this node's term and a refusal, so
     /// that its sender (an old leader, a late candidate) learns it is behind (§5.1).
-    fn answer_stale(&self, ctx: &mut Context<'_, Self>, from: NodeId, msg: &Msg) {
+    pub fn answer_stale(&self, ctx: &mut Context<'_, Self>, from: NodeId, msg: &Msg) {
         let term = self.state.current_term;
         let answer = match msg {
             Msg::RequestVote { .. } => Msg::Vote {
@@ -173,6 +173,40 @@ impl RaftNode {
         };
         ctx.send(from, answer);
     }
+
+    // ANCHOR: dispatch_request_vote
+    /// Hands a RequestVote to [`on_request_vote`](RaftNode::on_request_vote) (exercise
+    /// 3.1), and resets the election timer when it grants: granting a vote counts as
+    /// hearing from a would-be leader (Figure 2), so the candidate gets a whole timeout
+    /// to win and send its first heartbeat. The rules `vote-twice`, `no-restriction`
+    /// and `no-reset-on-vote` are broken here, around the handler, which stays the
+    /// protocol's.
+    fn dispatch_request_vote(
+        &mut self,
+        ctx: &mut Context<'_, Self>,
+        candidate: NodeId,
+        last_log: LogPosition,
+    ) -> Result<()> {
+        // vote-twice: the handler sees no earlier vote for another candidate.
+        let earlier = self.state.voted_for;
+        if self.config.breaks(Rule::VoteTwice) && earlier.is_some_and(|v| v != candidate) {
+            self.state.voted_for = None;
+        }
+        // no-restriction: the handler sees the candidate's log end where its own does.
+        let last_log = match self.config.breaks(Rule::NoRestriction) {
+            true => self.state.last_log(),
+            false => last_log,
+        };
+        let granted = self.on_request_vote(ctx, candidate, last_log)?;
+        if self.state.voted_for.is_none() {
+            self.state.voted_for = earlier;
+        }
+        if granted && !self.config.breaks(Rule::NoResetOnVote) {
+            self.reset_election_timer(ctx);
+        }
+        Ok(())
+    }
+    // ANCHOR_END: dispatch_request_vote
 }
 
 impl Node for RaftNode {
@@ -198,25 +232,24 @@ impl Node for RaftNode {
 
     // ANCHOR: on_message
     fn on_message(&mut self, ctx: &mut Context<'_, Self>, from: NodeId, msg: Msg) -> Result<()> {
-        // The term rule, once for every message (§5.1, Figure 2 "Rules for Servers").
-        let term = msg.term();
-        if term > self.state.current_term && Self::adopts_term(&msg) {
-            // A newer term: follow it (persisted first), whoever we were. Only that
-            // term's leader sends AppendEntries or TimeoutNow.
-            let leader =
-                matches!(msg, Msg::AppendEntries { .. } | Msg::TimeoutNow { .. }).then_some(from);
-            self.become_follower(ctx, term, leader)?;
-        } else if term < self.state.current_term && !self.config.breaks(Rule::StaleTerms) {
-            // A stale message: answer a request with our term, drop a reply.
-            self.answer_stale(ctx, from, &msg);
-            return Ok(());
+        // The term rule first, for every message (exercise 3.1). With `stale-terms`
+        // broken, an older message skips it and is handled as if it were current.
+        let stale = msg.term() < self.state.current_term;
+        if !(stale && self.config.breaks(Rule::StaleTerms)) {
+            let goes_on = self.term_rule(ctx, from, &msg)?;
+            if !goes_on {
+                return Ok(());
+            }
         }
         // Past this point, a message's term is our current term, except for the PreVote
         // messages (a PreVote, and a granted PreVoteReply, carry the term asked about),
         // and for stale messages when `stale-terms` is broken.
         match msg {
-            Msg::RequestVote { last_log, .. } => self.on_request_vote(ctx, from, last_log),
-            Msg::Vote { granted, .. } => self.on_vote(ctx, from, granted),
+            Msg::RequestVote { last_log, .. } => self.dispatch_request_vote(ctx, from, last_log),
+            Msg::Vote { granted, .. } => {
+                self.on_vote(ctx, from, granted);
+                Ok(())
+            }
             Msg::AppendEntries { prev_log, .. } => self.on_append_entries(ctx, from, prev_log),
             Msg::AppendReply { match_index, .. } => {
                 self.on_append_reply(ctx, from, match_index);

@@ -1,4 +1,4 @@
-//! Exercise 3.2: CheckQuorum (an extension).
+//! Exercise 3.5: CheckQuorum (an extension).
 //!
 //! A leader cut off from a majority keeps believing it leads: nothing it hears tells it
 //! otherwise, because it hears nothing. Clients that still reach it wait for answers
@@ -9,9 +9,9 @@
 //! `RaftNode::on_check_quorum` (src/raft/election.rs) calls this on a leader, with the
 //! window and, in `heard`, when each follower last answered a heartbeat.
 //!
-//! Done when `cargo test --features ex3_2 --test exercises ex3_2` passes (the tests also
+//! Done when `cargo test --features ex3_5 --test exercises ex3_5` passes (the tests also
 //! cut a leader off from the majority, and it must step down). Stuck?
-//! `cargo run --bin exercises -- hint ex3.2`.
+//! `cargo run --bin exercises -- hint ex3.5`.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -28,7 +28,7 @@ pub fn leader_has_quorum(
     now: Time,
     window: Duration,
 ) -> bool {
-    // TODO(ex3.2): count the leader and the followers heard from recently.
+    // TODO(ex3.5): count the leader and the followers heard from recently.
     let _ = (me, nodes, heard, now, window);
-    todo!("ex3.2: does this leader still hear from a majority?")
+    todo!("ex3.5: does this leader still hear from a majority?")
 }

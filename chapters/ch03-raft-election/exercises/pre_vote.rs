@@ -1,4 +1,4 @@
-//! Exercise 3.1: PreVote (an extension).
+//! Exercise 3.4: PreVote (an extension).
 //!
 //! A node cut off from the cluster times out again and again. Without PreVote it raises
 //! its term each time, and when it comes back its term is far ahead: the first message
@@ -13,9 +13,9 @@
 //! to protect. `leader_alive` is true when the voter leads, or heard from a leader within
 //! the shortest election timeout.
 //!
-//! Done when `cargo test --features ex3_1 --test exercises ex3_1` passes (one test has a
+//! Done when `cargo test --features ex3_4 --test exercises ex3_4` passes (one test has a
 //! node rejoin a stable cluster, which must keep its leader and its term). Stuck?
-//! `cargo run --bin exercises -- hint ex3.1`.
+//! `cargo run --bin exercises -- hint ex3.4`.
 
 use crate::raft::{LogPosition, Term};
 
@@ -28,7 +28,7 @@ pub fn grant_pre_vote(
     my_log: LogPosition,
     leader_alive: bool,
 ) -> bool {
-    // TODO(ex3.1): would this voter vote for the asker in `term`?
+    // TODO(ex3.4): would this voter vote for the asker in `term`?
     let _ = (term, their_log, my_term, my_log, leader_alive);
-    todo!("ex3.1: would this voter vote for the asker?")
+    todo!("ex3.4: would this voter vote for the asker?")
 }

@@ -1,4 +1,4 @@
-//! Exercise 3.3: leadership transfer (an extension).
+//! Exercise 3.6: leadership transfer (an extension).
 //!
 //! An operator wants to restart the leader's machine, or to move leadership nearer to
 //! the clients. Waiting for an election timeout after the leader stops costs hundreds
@@ -15,8 +15,8 @@
 //! not win; the sentence names it). `on_timeout_now` runs on the successor, after the
 //! term rule (`RaftNode::on_message` calls it): campaign now, unless it already leads.
 //!
-//! Done when `cargo test --features ex3_3 --test exercises ex3_3` passes. Stuck?
-//! `cargo run --bin exercises -- hint ex3.3`.
+//! Done when `cargo test --features ex3_6 --test exercises ex3_6` passes. Stuck?
+//! `cargo run --bin exercises -- hint ex3.6`.
 
 use crate::error::Result;
 use crate::raft::node::{RaftNode, Response};
@@ -28,14 +28,14 @@ pub fn transfer_leadership(
     ctx: &mut Context<'_, RaftNode>,
     to: NodeId,
 ) -> Response {
-    // TODO(ex3.3): check, then send TimeoutNow.
+    // TODO(ex3.6): check, then send TimeoutNow.
     let _ = (node, ctx, to);
-    todo!("ex3.3: hand leadership to `to`")
+    todo!("ex3.6: hand leadership to `to`")
 }
 
 /// The leader of our term asks us to campaign now.
 pub fn on_timeout_now(node: &mut RaftNode, ctx: &mut Context<'_, RaftNode>) -> Result<()> {
-    // TODO(ex3.3): campaign at once.
+    // TODO(ex3.6): campaign at once.
     let _ = (node, ctx);
-    todo!("ex3.3: start an election now")
+    todo!("ex3.6: start an election now")
 }

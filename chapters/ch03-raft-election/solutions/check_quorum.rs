@@ -1,4 +1,4 @@
-//! Exercise 3.2, reference solution: CheckQuorum.
+//! Exercise 3.5, reference solution: CheckQuorum.
 
 use std::collections::BTreeMap;
 use std::time::Duration;

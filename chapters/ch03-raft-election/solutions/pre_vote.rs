@@ -1,4 +1,4 @@
-//! Exercise 3.1, reference solution: PreVote's answer.
+//! Exercise 3.4, reference solution: PreVote's answer.
 
 use crate::raft::{LogPosition, Term};
 

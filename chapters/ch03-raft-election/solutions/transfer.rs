@@ -1,4 +1,4 @@
-//! Exercise 3.3, reference solution: leadership transfer.
+//! Exercise 3.6, reference solution: leadership transfer.
 
 use crate::error::Result;
 use crate::raft::node::{RaftNode, Response, Role};
