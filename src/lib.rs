@@ -27,7 +27,7 @@
 //! - [`harness`] (every chapter binary and the tests): sweeps over many seeds,
 //!   benchmarks and their baselines, progress on a terminal, the tap of a threaded run.
 //! - [`exercises`] (every chapter): the exercises, built from the reference solutions or,
-//!   exercise by exercise (`--features ex0_1`), from the reader's own files under `chapters/`.
+//!   exercise by exercise (`--features ex0_2`), from the reader's own files under `chapters/`.
 
 #![warn(missing_docs)]
 

@@ -15,7 +15,10 @@
 //!   a link's `#section` names no heading of its page;
 //! - a section of the book that `chapters/exercises.tsv` names does not exist;
 //! - a page listed in `SUMMARY.md` does not exist, or a page is not listed (mdBook would
-//!   not render it).
+//!   not render it);
+//! - a listing does not name its file: a code block that includes a file must say which
+//!   on its first line (`// src/raft/node.rs`), since a reader goes from the page to the
+//!   file.
 //!
 //! The second test runs the checker on a small broken book in a temporary directory and
 //! asserts that it reports each kind of problem, so this is not a check that cannot fail.
@@ -678,12 +681,48 @@ fn check_book(root: &Path, book: &Path) -> Report {
         }
         let base = file.parent().unwrap_or(&src).to_path_buf();
         check_includes(&text, &base, &page, root, 0, &mut report);
+        check_labels(&text, &base, &page, root, &mut report);
         if !is_summary {
             check_links(&text, &file, &base, &page, root, &mut report);
         }
     }
     check_exercise_sections(root, &src, &mut report);
     report
+}
+
+/// Every code block of `text` that includes a file names it on its first line, as a
+/// comment (`// path` or `# path`, the path from the repository's root): the reader
+/// reads the listing, then opens the file.
+fn check_labels(text: &str, base: &Path, page: &str, root: &Path, report: &mut Report) {
+    let mut lines = text.lines().enumerate();
+    while let Some((at, line)) = lines.next() {
+        if !line.trim_start().starts_with("```") {
+            continue;
+        }
+        let body: Vec<&str> = lines
+            .by_ref()
+            .map(|(_, l)| l)
+            .take_while(|l| !l.trim_start().starts_with("```"))
+            .collect();
+        let Some(include) = body.iter().flat_map(|l| find_includes(l)).next() else {
+            continue;
+        };
+        let file = normalize(&base.join(&include.path));
+        let label = file
+            .strip_prefix(normalize(root))
+            .map(|p| p.display().to_string())
+            .unwrap_or_else(|_| include.path.clone());
+        let first = body.first().map(|l| l.trim()).unwrap_or("");
+        let named = first == format!("// {label}") || first == format!("# {label}");
+        if !named {
+            report.problems.push(format!(
+                "{page}:{}: the listing {} does not name its file: make its first line \
+                 `// {label}`",
+                at + 1,
+                include.text
+            ));
+        }
+    }
 }
 
 fn format_problems(report: &Report) -> String {
@@ -757,15 +796,15 @@ fn the_checker_reports_every_kind_of_broken_reference() {
     write(
         &book.join("src/page.md"),
         "# Page\n\n\
-         ```rust\n{{#include ../../src/code.rs:good}}\n```\n\
-         ```rust\n{{#include ../../src/code.rs:1:1}}\n```\n\
-         ```rust\n{{#include ../../src/code.rs}}\n```\n\
-         ```rust\n{{#include ../../src/missing.rs:good}}\n```\n\
-         ```rust\n{{#include ../../src/code.rs:no_such_anchor}}\n```\n\
-         ```rust\n{{#rustdoc_include ../../src/code.rs:twice}}\n```\n\
-         ```rust\n{{#include ../../src/code.rs:unclosed}}\n```\n\
-         ```rust\n{{#include ../../src/code.rs:empty}}\n```\n\
-         ```rust\n{{#include ../../src/code.rs:99:100}}\n```\n\
+         ```rust\n// src/code.rs\n{{#include ../../src/code.rs:good}}\n```\n\
+         ```rust\n// src/other.rs\n{{#include ../../src/code.rs:1:1}}\n```\n\
+         ```rust\n// src/code.rs\n{{#include ../../src/code.rs}}\n```\n\
+         ```rust\n// src/missing.rs\n{{#include ../../src/missing.rs:good}}\n```\n\
+         ```rust\n// src/code.rs\n{{#include ../../src/code.rs:no_such_anchor}}\n```\n\
+         ```rust\n// src/code.rs\n{{#rustdoc_include ../../src/code.rs:twice}}\n```\n\
+         ```rust\n// src/code.rs\n{{#include ../../src/code.rs:unclosed}}\n```\n\
+         ```rust\n// src/code.rs\n{{#include ../../src/code.rs:empty}}\n```\n\
+         ```rust\n// src/code.rs\n{{#include ../../src/code.rs:99:100}}\n```\n\
          Escaped, and so not an include: \\{{#include ../../src/escaped.rs}}.\n\n\
          ![a diagram](img/missing.svg) and ![another](img/there.svg)\n\n\
          See [the other page](other.md), [this one](#page), [its section](page.md#a-b-c) \
@@ -792,6 +831,7 @@ fn the_checker_reports_every_kind_of_broken_reference() {
         "anchor `unclosed` opens at src/code.rs:11 but is never closed",
         "{{#include ../../src/code.rs:empty}}: includes nothing from src/code.rs",
         "src/code.rs has only 14 lines, the range starts at line 99",
+        "page.md:7: the listing {{#include ../../src/code.rs:1:1}} does not name its file",
         "image `img/missing.svg` points at book/src/img/missing.svg, which does not exist",
         "link `other.md` points at book/src/other.md, which does not exist",
         "book/src/orphan.md is not listed in SUMMARY.md",

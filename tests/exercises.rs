@@ -1,5 +1,5 @@
 //! The exercises' tests. `cargo test` runs them against the reference solutions;
-//! `cargo test --features ex0_1 --test exercises ex0_1` runs exercise 0.1's tests
+//! `cargo test --features ex0_2 --test exercises ex0_2` runs exercise 0.2's tests
 //! against the reader's own code in `chapters/ch00-world/exercises/`.
 
 use std::time::Duration;
@@ -12,10 +12,43 @@ use quorum::runtime::{Action, Faults, SimConfig, Time};
 mod common;
 use common::{detector_sim, OrSeed};
 
-// --- Exercise 0.1: a slow node -------------------------------------------------------
+// --- Exercise 0.1: the failure detector ---------------------------------------------
+
+/// Runs `ch00-world` with `args`.
+fn ch00(args: &str) {
+    chapter("ch00-world", env!("CARGO_BIN_EXE_ch00-world"), args);
+}
+
+/// n3 crashes for good and n4 crashes and comes back: at the end every live node
+/// suspects n3 (completeness) and none suspects n4 or anyone else (accuracy).
+#[test]
+fn ex0_1_a_crash_is_suspected_and_a_restart_is_trusted_again() {
+    ch00(
+        "sim --seeds 0..300 --nodes 5 --delay 1ms..10ms --crash 3@1s \
+         --crash 4@500ms..1500ms --duration 4s",
+    );
+}
+
+/// A partition cuts n1 and n2 off for a second; once it heals, nobody suspects anybody.
+#[test]
+fn ex0_1_a_healed_partition_leaves_no_suspicion() {
+    ch00("sim --seeds 0..300 --nodes 5 --delay 1ms..10ms --partition 1,2|3,4,5@500ms..1500ms --duration 4s");
+}
+
+/// On a network that loses, duplicates and reorders heartbeats, a crash is still
+/// suspected by every live node.
+#[test]
+fn ex0_1_a_crash_is_suspected_on_a_lossy_network() {
+    ch00(
+        "sim --seeds 0..300 --nodes 5 --drop 0.1 --duplicate 0.1 --delay 0ms..20ms \
+         --crash 2@1s --duration 3s",
+    );
+}
+
+// --- Exercise 0.2: a slow node -------------------------------------------------------
 
 #[test]
-fn ex0_1_a_slow_nodes_delay_is_tenfold_with_a_floor() {
+fn ex0_2_a_slow_nodes_delay_is_tenfold_with_a_floor() {
     assert_eq!(slow_node::slow_delay(ms(2)), ms(20));
     assert_eq!(slow_node::slow_delay(ms(7)), ms(70));
     assert_eq!(
@@ -30,7 +63,7 @@ fn ex0_1_a_slow_nodes_delay_is_tenfold_with_a_floor() {
 
 /// On a network with a fixed 3 ms delay, only the slow node's messages take 30 ms.
 #[test]
-fn ex0_1_only_the_slow_nodes_messages_are_late() {
+fn ex0_2_only_the_slow_nodes_messages_are_late() {
     let faults = Faults {
         delay: (ms(3), ms(3)),
         ..Faults::reliable()
@@ -63,7 +96,7 @@ fn ex0_1_only_the_slow_nodes_messages_are_late() {
 
 /// A slow node on a jittery network is suspected now and then; its fast peers are not.
 #[test]
-fn ex0_1_a_slow_node_is_suspected_and_its_fast_peers_are_not() {
+fn ex0_2_a_slow_node_is_suspected_and_its_fast_peers_are_not() {
     let faults = Faults {
         delay: (ms(1), ms(8)),
         ..Faults::reliable()
@@ -97,7 +130,7 @@ fn ex0_1_a_slow_node_is_suspected_and_its_fast_peers_are_not() {
     );
 }
 
-// --- Exercise 0.2: an adaptive timeout -----------------------------------------------
+// --- Exercise 0.3: an adaptive timeout -----------------------------------------------
 
 fn history(gaps_ms: &[u64]) -> GapHistory {
     let mut h = GapHistory::default();
@@ -108,13 +141,13 @@ fn history(gaps_ms: &[u64]) -> GapHistory {
 }
 
 #[test]
-fn ex0_2_too_few_gaps_keep_the_configured_timeout() {
+fn ex0_3_too_few_gaps_keep_the_configured_timeout() {
     let t = adaptive_timeout::adaptive_timeout(&history(&[100, 100]), ms(100), ms(500));
     assert_eq!(t, ms(500));
 }
 
 #[test]
-fn ex0_2_steady_gaps_give_mean_plus_one_heartbeat_but_never_below_the_floor() {
+fn ex0_3_steady_gaps_give_mean_plus_one_heartbeat_but_never_below_the_floor() {
     let steady = history(&[100; 10]);
     assert_eq!(
         adaptive_timeout::adaptive_timeout(&steady, ms(100), ms(50)),
@@ -127,7 +160,7 @@ fn ex0_2_steady_gaps_give_mean_plus_one_heartbeat_but_never_below_the_floor() {
 }
 
 #[test]
-fn ex0_2_jitter_widens_the_timeout_by_four_deviations() {
+fn ex0_3_jitter_widens_the_timeout_by_four_deviations() {
     let h = history(&[80, 120, 80, 120, 80, 120]);
     // mean 100ms, sample standard deviation ~21.9ms: 100 + 4 * 21.9 + 50 = 237.6ms
     let t = adaptive_timeout::adaptive_timeout(&h, ms(50), ms(10));
@@ -142,7 +175,7 @@ fn ex0_2_jitter_widens_the_timeout_by_four_deviations() {
 /// live nodes again and again; the adaptive one learns the jitter and stops, and still
 /// notices a crash within a second.
 #[test]
-fn ex0_2_adaptive_timeouts_stop_false_suspicions_and_still_catch_crashes() {
+fn ex0_3_adaptive_timeouts_stop_false_suspicions_and_still_catch_crashes() {
     let run = |adaptive: bool| {
         let faults = Faults {
             delay: (ms(0), ms(150)),

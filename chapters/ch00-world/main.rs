@@ -81,10 +81,10 @@ struct DetectorArgs {
     /// How long a peer may be silent before it is suspected; must exceed --heartbeat (example: --timeout 500ms)
     #[arg(long, global = true, default_value = "500ms", value_parser = parse_duration_flag)]
     timeout: Duration,
-    /// Adapt each peer's timeout to its observed heartbeat gaps (exercise 0.2)
+    /// Adapt each peer's timeout to its observed heartbeat gaps (exercise 0.3)
     #[arg(long, global = true)]
     adaptive: bool,
-    /// Make node N slow from the start: its messages take ten times as long (exercise 0.1); repeatable (example: --slow 2)
+    /// Make node N slow from the start: its messages take ten times as long (exercise 0.2); repeatable (example: --slow 2)
     #[arg(long, global = true, value_name = "N")]
     slow: Vec<u32>,
 }

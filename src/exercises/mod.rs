@@ -9,28 +9,37 @@
 //! all), so working on one exercise never runs another's unfinished code:
 //!
 //! ```text
-//! cargo test --features ex0_1 --test exercises ex0_1
+//! cargo test --features ex0_2 --test exercises ex0_2
 //! ```
 //!
 //! `chapters/exercises.tsv` lists every exercise (chapter, name, test filter, book
 //! section, hint), and `.ci/check-exercises` proves that each exercise's tests fail on
 //! the starter and pass on the solution.
 
-/// Exercise 0.1: a slow node whose messages are delayed tenfold.
+/// Exercise 0.1: the failure detector's heartbeat and silence handlers (`impl Detector`).
 #[cfg(not(feature = "ex0_1"))]
+#[path = "../../chapters/ch00-world/solutions/detector.rs"]
+pub mod detector;
+/// Exercise 0.1: the failure detector's heartbeat and silence handlers (`impl Detector`).
+#[cfg(feature = "ex0_1")]
+#[path = "../../chapters/ch00-world/exercises/detector.rs"]
+pub mod detector;
+
+/// Exercise 0.2: a slow node whose messages are delayed tenfold.
+#[cfg(not(feature = "ex0_2"))]
 #[path = "../../chapters/ch00-world/solutions/slow_node.rs"]
 pub mod slow_node;
-/// Exercise 0.1: a slow node whose messages are delayed tenfold.
-#[cfg(feature = "ex0_1")]
+/// Exercise 0.2: a slow node whose messages are delayed tenfold.
+#[cfg(feature = "ex0_2")]
 #[path = "../../chapters/ch00-world/exercises/slow_node.rs"]
 pub mod slow_node;
 
-/// Exercise 0.2: a failure detector whose timeout adapts to observed heartbeat gaps.
-#[cfg(not(feature = "ex0_2"))]
+/// Exercise 0.3: a failure detector whose timeout adapts to observed heartbeat gaps.
+#[cfg(not(feature = "ex0_3"))]
 #[path = "../../chapters/ch00-world/solutions/adaptive_timeout.rs"]
 pub mod adaptive_timeout;
-/// Exercise 0.2: a failure detector whose timeout adapts to observed heartbeat gaps.
-#[cfg(feature = "ex0_2")]
+/// Exercise 0.3: a failure detector whose timeout adapts to observed heartbeat gaps.
+#[cfg(feature = "ex0_3")]
 #[path = "../../chapters/ch00-world/exercises/adaptive_timeout.rs"]
 pub mod adaptive_timeout;
 
@@ -112,6 +121,7 @@ pub fn features() -> Vec<&'static str> {
     let all = [
         ("ex0_1", cfg!(feature = "ex0_1")),
         ("ex0_2", cfg!(feature = "ex0_2")),
+        ("ex0_3", cfg!(feature = "ex0_3")),
         ("ex1_1", cfg!(feature = "ex1_1")),
         ("ex1_2", cfg!(feature = "ex1_2")),
         ("ex1_3", cfg!(feature = "ex1_3")),

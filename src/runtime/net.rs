@@ -106,7 +106,7 @@ pub struct Network {
     /// Whether any link is cut: most runs have no partition most of the time, and then
     /// a link needs no looking up.
     any_blocked: bool,
-    /// Nodes whose outgoing messages are slowed down (exercise 0.1).
+    /// Nodes whose outgoing messages are slowed down (exercise 0.2).
     slow: Vec<bool>,
     /// Whether any node is slow.
     any_slow: bool,
@@ -240,7 +240,7 @@ impl Network {
         self.settle();
     }
 
-    /// Marks `node` slow (or not): its outgoing messages take longer (exercise 0.1).
+    /// Marks `node` slow (or not): its outgoing messages take longer (exercise 0.2).
     pub fn set_slow(&mut self, node: NodeId, slow: bool) {
         if let Some(i) = node.index_in(self.nodes) {
             self.slow[i] = slow;

@@ -43,7 +43,7 @@ pub enum Action {
     Heal,
     /// Replace the random faults (drop, delay, duplication).
     SetFaults(Faults),
-    /// Mark a node slow or not (exercise 0.1).
+    /// Mark a node slow or not (exercise 0.2).
     Slow(NodeId, bool),
 }
 

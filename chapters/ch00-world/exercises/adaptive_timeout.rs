@@ -1,4 +1,4 @@
-//! Exercise 0.2: a timeout that adapts to the network (an extension).
+//! Exercise 0.3: a timeout that adapts to the network (an extension).
 //!
 //! A fixed timeout is wrong on every network but one: too short where heartbeats
 //! straggle (live nodes are suspected, again and again), too long where they are prompt
@@ -13,8 +13,8 @@
 //! where the fixed timeout suspects live peers, and check that yours does not, and still
 //! notices a crash within a second.
 //!
-//! Done when `cargo test --features ex0_2 --test exercises ex0_2` passes. Stuck?
-//! `cargo run --bin exercises -- hint ex0.2`.
+//! Done when `cargo test --features ex0_3 --test exercises ex0_3` passes. Stuck?
+//! `cargo run --bin exercises -- hint ex0.3`.
 
 use std::time::Duration;
 
@@ -28,8 +28,8 @@ pub const MIN_SAMPLES: usize = 4;
 
 /// The timeout for a peer whose recent heartbeat gaps are `history`.
 pub fn adaptive_timeout(history: &GapHistory, heartbeat: Duration, floor: Duration) -> Duration {
-    // TODO(ex0.2): learn the timeout from `history`.
+    // TODO(ex0.3): learn the timeout from `history`.
     let _ = (history, heartbeat);
     let _ = floor;
-    todo!("ex0.2: compute an adaptive timeout")
+    todo!("ex0.3: compute an adaptive timeout")
 }

@@ -1,4 +1,4 @@
-//! Exercise 0.1: a slow node (an extension).
+//! Exercise 0.2: a slow node (an extension).
 //!
 //! A node can be alive and connected and still too slow: an overloaded machine, a long
 //! garbage-collection pause, a bad network card. Slowness is what a failure detector
@@ -10,9 +10,9 @@
 //! slow node slow even on a network without any delay: no message of a slow node takes
 //! less than ten times `SLOW_FLOOR`.
 //!
-//! Done when `cargo test --features ex0_1 --test exercises ex0_1` passes (the tests also
+//! Done when `cargo test --features ex0_2 --test exercises ex0_2` passes (the tests also
 //! run the detector with a slow node, which its peers must suspect, and only it). Stuck?
-//! `cargo run --bin exercises -- hint ex0.1`.
+//! `cargo run --bin exercises -- hint ex0.2`.
 
 use std::time::Duration;
 
@@ -21,7 +21,7 @@ pub const SLOW_FLOOR: Duration = Duration::from_millis(1);
 
 /// The delay of a message sent by a slow node, given the delay the network drew for it.
 pub fn slow_delay(delay: Duration) -> Duration {
-    // TODO(ex0.1): how long does a slow node's message take?
+    // TODO(ex0.2): how long does a slow node's message take?
     let _ = delay;
-    todo!("ex0.1: compute a slow node's delay")
+    todo!("ex0.2: compute a slow node's delay")
 }

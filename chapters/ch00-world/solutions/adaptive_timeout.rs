@@ -1,4 +1,4 @@
-//! Exercise 0.2, reference solution: a timeout that adapts to the network.
+//! Exercise 0.3, reference solution: a timeout that adapts to the network.
 
 use std::time::Duration;
 

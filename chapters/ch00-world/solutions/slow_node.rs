@@ -1,4 +1,4 @@
-//! Exercise 0.1, reference solution: a slow node.
+//! Exercise 0.2, reference solution: a slow node.
 
 use std::time::Duration;
 
