@@ -209,7 +209,12 @@ fn statuses(root: &Path, list: &[Exercise]) -> Vec<Status> {
 fn list(root: &Path) -> Result<bool, String> {
     let exercises = load(root)?;
     let statuses = statuses(root, &exercises);
-    outln!("{:<7} {:<12} {:<36} status", "id", "kind", "exercise");
+    let width = exercises
+        .iter()
+        .map(|e| e.name.chars().count())
+        .max()
+        .unwrap_or(0);
+    outln!("{:<7} {:<12} {:<width$} status", "id", "kind", "exercise");
     let mut next = None;
     for (e, s) in exercises.iter().zip(&statuses) {
         let status = match s {
@@ -220,7 +225,7 @@ fn list(root: &Path) -> Result<bool, String> {
             }
             Status::DoesNotBuild => "does not build (run `exercises check` to see why)".into(),
         };
-        outln!("{:<7} {:<12} {:<36} {status}", e.id, e.kind, e.name);
+        outln!("{:<7} {:<12} {:<width$} {status}", e.id, e.kind, e.name);
         if next.is_none() && *s != Status::Passes {
             next = Some(e);
         }
@@ -289,6 +294,9 @@ fn check(root: &Path, id: &str) -> Result<bool, String> {
             "exercises",
             &e.feature,
         ])
+        // A failure's own lines (the property, the seed, the command that replays it)
+        // matter; a backtrace of the test harness would bury them.
+        .env("RUST_BACKTRACE", "0")
         .status()
         .map_err(|err| format!("could not run cargo: {err}"))?;
     Ok(status.success())

@@ -893,3 +893,372 @@ fn includes_parse_as_mdbook_parses_them() {
         ]
     );
 }
+
+// --- Pasted outputs ---------------------------------------------------------------------
+
+/// The chapter binaries a pasted output may run, and where `cargo test` built them.
+const BINARIES: [(&str, &str); 3] = [
+    ("ch00-world", env!("CARGO_BIN_EXE_ch00-world")),
+    ("ch01-paxos", env!("CARGO_BIN_EXE_ch01-paxos")),
+    (
+        "ch03-raft-election",
+        env!("CARGO_BIN_EXE_ch03-raft-election"),
+    ),
+];
+
+/// A ```text block of a page that shows commands (`$ …`) and what they printed.
+#[derive(Debug)]
+struct Session {
+    /// The page, from the repository's root.
+    page: PathBuf,
+    /// The line of the page the block's first command is on (1-based).
+    line: usize,
+    /// Each command, without its `$ `, and what the page says it prints, one entry per
+    /// line (`…` elides any lines).
+    steps: Vec<(String, Vec<String>)>,
+    /// Where the block's lines sit in the page: the lines to replace when blessing.
+    span: std::ops::Range<usize>,
+    /// Why the block is not checked, when an `<!-- unchecked: why -->` comment
+    /// precedes it.
+    unchecked: Option<String>,
+    /// Whether an `<!-- slow: why -->` comment precedes it: checked only with
+    /// `QUORUM_BOOK_SLOW=1`.
+    slow: bool,
+}
+
+impl Session {
+    /// The commands, joined for a message.
+    fn commands(&self) -> String {
+        let commands: Vec<&str> = self.steps.iter().map(|(c, _)| c.as_str()).collect();
+        commands.join(" && ")
+    }
+}
+
+/// The sessions of a page.
+fn sessions(page: &Path, text: &str) -> Vec<Session> {
+    let lines: Vec<&str> = text.lines().collect();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < lines.len() {
+        let opens = lines[i].trim_end() == "```text";
+        let first = lines.get(i + 1).copied().unwrap_or("");
+        if !(opens && first.starts_with("$ ")) {
+            i += 1;
+            continue;
+        }
+        let end = (i + 1..lines.len())
+            .find(|&k| lines[k].trim_end() == "```")
+            .unwrap_or(lines.len());
+        let above = lines[..i]
+            .iter()
+            .rev()
+            .find(|l| !l.trim().is_empty())
+            .map_or("", |l| l.trim());
+        let unchecked = above
+            .strip_prefix("<!-- unchecked:")
+            .map(|r| r.trim_end_matches("-->").trim().to_string());
+        let mut steps: Vec<(String, Vec<String>)> = Vec::new();
+        for line in &lines[i + 1..end] {
+            match (line.strip_prefix("$ "), steps.last_mut()) {
+                (Some(command), _) => steps.push((command.to_string(), Vec::new())),
+                (None, Some((_, shown))) => shown.push(line.to_string()),
+                (None, None) => {}
+            }
+        }
+        out.push(Session {
+            page: page.to_path_buf(),
+            line: i + 2,
+            steps,
+            span: i + 1..end,
+            unchecked,
+            slow: above.starts_with("<!-- slow:"),
+        });
+        i = end + 1;
+    }
+    out
+}
+
+/// Whether a command is a seeded simulator run of a chapter binary (`sim` or
+/// `explore`), or a checksum of what such runs wrote: what a test can rerun and expect
+/// the same output from. Runs on threads, benchmarks and `cargo` are not.
+fn replayable(command: &str) -> bool {
+    let words: Vec<&str> = command
+        .split_whitespace()
+        .skip_while(|w| w.contains('=') && !w.starts_with('-'))
+        .collect();
+    match words.first() {
+        Some(&"sha256sum") => true,
+        Some(program) if BINARIES.iter().any(|(name, _)| name == program) => {
+            let sub = words[1..].iter().find(|w| !w.starts_with('-'));
+            matches!(sub, Some(&"sim") | Some(&"explore"))
+        }
+        _ => false,
+    }
+}
+
+/// A line with its wall-clock figures blanked, since they differ from one machine and
+/// one run to the next: `in 0.3s` and `in 12.5 s` become `in <time>`, and a JSON
+/// `"wall_seconds":0.04` becomes `"wall_seconds":<time>`.
+fn without_wall_clock(line: &str) -> String {
+    let mut out = String::new();
+    let mut rest = line;
+    loop {
+        let next = ["in ", "seconds\":"]
+            .iter()
+            .filter_map(|m| rest.find(m).map(|at| (at, m.len())))
+            .min();
+        let Some((at, len)) = next else { break };
+        out.push_str(&rest[..at + len]);
+        rest = &rest[at + len..];
+        let digits = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.' || c == 'e' || c == '-'))
+            .unwrap_or(rest.len());
+        let after = &rest[digits..];
+        let unit = if len != 3 {
+            0
+        } else if after.starts_with(" s") {
+            2
+        } else {
+            usize::from(after.starts_with('s'))
+        };
+        let ends = after[unit..]
+            .chars()
+            .next()
+            .is_none_or(|c| !c.is_alphanumeric());
+        if digits > 0 && (unit > 0 || len != 3) && ends {
+            out.push_str("<time>");
+            rest = &after[unit..];
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// `lines` with their wall-clock figures blanked and trailing spaces dropped.
+fn comparable(lines: &[String]) -> Vec<String> {
+    lines
+        .iter()
+        .map(|l| without_wall_clock(l.trim_end()))
+        .collect()
+}
+
+/// Where `part` first occurs in `lines` as a run of lines, from `from` on.
+fn find_run(lines: &[String], part: &[String], from: usize) -> Option<usize> {
+    (from..=lines.len().checked_sub(part.len())?).find(|&k| lines[k..k + part.len()] == *part)
+}
+
+/// Whether `actual` is what `shown` says, a `…` line standing for any lines.
+fn matches_shown(shown: &[String], actual: &[String]) -> bool {
+    let (shown, actual) = (comparable(shown), comparable(actual));
+    let parts: Vec<&[String]> = shown.split(|l| l == "…").collect();
+    if parts.len() == 1 {
+        return shown == actual;
+    }
+    let (first, last) = (parts[0], parts[parts.len() - 1]);
+    if actual.len() < first.len() + last.len()
+        || actual[..first.len()] != *first
+        || actual[actual.len() - last.len()..] != *last
+    {
+        return false;
+    }
+    let stop = actual.len() - last.len();
+    let mut at = first.len();
+    for part in &parts[1..parts.len() - 1] {
+        match find_run(&actual[..stop], part, at) {
+            Some(k) => at = k + part.len(),
+            None => return false,
+        }
+    }
+    true
+}
+
+/// What `shown` becomes when blessed with `actual`. A page that showed an excerpt (its
+/// lines, as they are, somewhere in the output) keeps it, with `…` where it leaves lines
+/// out; a page that elided with `…` keeps as many lines of the start and of the end;
+/// otherwise the page shows all of the output. A line whose only change is a wall-clock
+/// figure keeps the page's.
+fn blessed(shown: &[String], actual: &[String]) -> Vec<String> {
+    let (s, a) = (comparable(shown), comparable(actual));
+    let parts: Vec<&[String]> = s.split(|l| l == "…").collect();
+    let keep = |k: usize, line: &String| -> String {
+        match shown.iter().zip(&s).find(|(_, n)| **n == a[k]) {
+            Some((old, _)) => old.clone(),
+            None => line.clone(),
+        }
+    };
+    let ellipsis = "…".to_string();
+    if parts.len() == 1 && !s.is_empty() {
+        if let Some(k) = find_run(&a, &s, 0) {
+            let mut out = Vec::new();
+            if k > 0 {
+                out.push(ellipsis.clone());
+            }
+            out.extend_from_slice(shown);
+            if k + s.len() < a.len() {
+                out.push(ellipsis);
+            }
+            return out;
+        }
+    }
+    let (head, tail) = match parts.len() {
+        1 => (actual.len(), 0),
+        n => (parts[0].len(), parts[n - 1].len()),
+    };
+    if head + tail >= actual.len() {
+        return actual.iter().enumerate().map(|(k, l)| keep(k, l)).collect();
+    }
+    let mut out: Vec<String> = (0..head).map(|k| keep(k, &actual[k])).collect();
+    out.push(ellipsis);
+    out.extend((actual.len() - tail..actual.len()).map(|k| keep(k, &actual[k])));
+    out
+}
+
+/// Runs one command of a session in `dir`, the chapter binaries first on the path.
+/// Returns what it printed, stdout and stderr together, as a terminal shows it.
+fn run_command(command: &str, dir: &Path) -> Vec<String> {
+    let bin = Path::new(BINARIES[0].1)
+        .parent()
+        .expect("the binaries' directory");
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let out = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!("exec 2>&1\n{command}\n"))
+        .current_dir(dir)
+        .env("PATH", path)
+        .env("RUST_BACKTRACE", "0")
+        .env_remove("RUST_LOG")
+        .output()
+        .expect("run sh");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+/// The SVGs a session draws into the book (`--svg book/src/img/…`).
+fn drawn_svgs(session: &Session) -> Vec<String> {
+    let mut svgs = Vec::new();
+    for (command, _) in &session.steps {
+        let words: Vec<&str> = command.split_whitespace().collect();
+        for w in words.windows(2) {
+            if w[0] == "--svg" && w[1].starts_with("book/src/img/") {
+                svgs.push(w[1].to_string());
+            }
+        }
+    }
+    svgs
+}
+
+/// Every pasted output of a seeded simulator run in the book is what its command prints
+/// today, and every SVG such a command draws into the book is the one the book shows.
+/// `QUORUM_BLESS=1 cargo test --test book pasted` rewrites the pages and the SVGs from
+/// the commands instead; review the diff. A block the test cannot rerun (a search of
+/// minutes, a run of a modified build) says why in an `<!-- unchecked: … -->` comment
+/// just above it; one that takes long in a debug build says so in `<!-- slow: … -->`,
+/// and `QUORUM_BOOK_SLOW=1` checks it too (best with `--release`).
+#[test]
+fn every_pasted_output_is_what_its_command_prints() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let bless = std::env::var("QUORUM_BLESS").is_ok_and(|v| v == "1");
+    let slow = std::env::var("QUORUM_BOOK_SLOW").is_ok_and(|v| v == "1");
+    let mut pages = Vec::new();
+    markdown_files(&root.join("book/src"), &mut pages);
+    let mut problems = Vec::new();
+    let (mut checked, mut unchecked) = (0, 0);
+    for page in pages {
+        let text = std::fs::read_to_string(&page).expect("read a page");
+        let shown_as = shown(&page, root);
+        let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+        let mut sessions = sessions(Path::new(&shown_as), &text);
+        // From the end, so that blessing one block leaves the spans above it in place.
+        sessions.reverse();
+        for s in sessions {
+            if !s.steps.iter().all(|(c, _)| replayable(c)) {
+                continue;
+            }
+            if s.unchecked.is_some() || (s.slow && !slow) {
+                unchecked += 1;
+                continue;
+            }
+            checked += 1;
+            let dir = std::env::temp_dir()
+                .join(format!("quorum-book-run-{}-{checked}", std::process::id()));
+            let _ = std::fs::remove_dir_all(&dir);
+            std::fs::create_dir_all(dir.join("book/src/img")).expect("create a scratch dir");
+            let mut block = Vec::new();
+            let mut differs = false;
+            for (command, shown) in &s.steps {
+                let actual = run_command(command, &dir);
+                block.push(format!("$ {command}"));
+                if matches_shown(shown, &actual) {
+                    block.extend(shown.iter().cloned());
+                    continue;
+                }
+                differs = true;
+                block.extend(blessed(shown, &actual));
+                problems.push(format!(
+                    "{}:{}: `{command}` prints\n{}\n  but the page shows\n{}",
+                    s.page.display(),
+                    s.line,
+                    indent(&actual),
+                    indent(shown)
+                ));
+            }
+            if differs && bless {
+                lines.splice(s.span.clone(), block);
+            }
+            for svg in drawn_svgs(&s) {
+                let made = std::fs::read(dir.join(&svg)).unwrap_or_default();
+                let kept = std::fs::read(root.join(&svg)).unwrap_or_default();
+                if made == kept {
+                    continue;
+                }
+                if bless {
+                    std::fs::write(root.join(&svg), &made).expect("write the SVG");
+                }
+                problems.push(format!(
+                    "{}:{}: {svg} is not what `{}` draws",
+                    s.page.display(),
+                    s.line,
+                    s.commands()
+                ));
+            }
+            let _ = std::fs::remove_dir_all(&dir);
+        }
+        if bless {
+            let mut new = lines.join("\n");
+            if text.ends_with('\n') {
+                new.push('\n');
+            }
+            if new != text {
+                std::fs::write(&page, new).expect("write the page");
+            }
+        }
+    }
+    let blessing = if bless {
+        " (rewritten: review the diff)"
+    } else {
+        ""
+    };
+    assert!(
+        bless || problems.is_empty(),
+        "{} pasted output(s) differ from what their commands print now{blessing}; rerun \
+         with QUORUM_BLESS=1 to rewrite them, and review the diff:\n\n{}",
+        problems.len(),
+        problems.join("\n\n")
+    );
+    assert!(
+        checked >= 20,
+        "only {checked} pasted outputs checked ({unchecked} not): is the checker finding \
+         the book's sessions?"
+    );
+}
+
+fn indent(lines: &[String]) -> String {
+    let lines: Vec<String> = lines.iter().map(|l| format!("    {l}")).collect();
+    lines.join("\n")
+}

@@ -582,8 +582,10 @@ fn raft_on_threads_elects_a_new_leader_after_each_crash() {
 // --- Traces that do not drift, and output that a closed pipe ends quietly ---------------
 
 /// The runs of `tests/data/traces/`: each file was written by the release before the
-/// batching point, typed traces and lazy timers, with the flags below. The same seed
-/// must give the same trace, byte for byte, today.
+/// batching point, typed traces and lazy timers, with the flags below; the one edit
+/// since is the name of chapter 1's learner event, `chosen` then, `learned` now (a
+/// learner learns; a value is chosen by a majority). The same seed must give the same
+/// trace, byte for byte, today.
 const GOLDEN_TRACES: &[(&str, &str, &[&str])] = &[
     (
         env!("CARGO_BIN_EXE_ch00-world"),

@@ -276,11 +276,16 @@ fn chapter(program: &str, exe: &str, args: &str) {
         return;
     }
     let invocation = quorum::exercises::invocation(program);
+    // The first failures (a sweep lists failing seeds in order, lowest first) and the
+    // summary at the end.
     let printed = |bytes: &[u8]| -> String {
         let text = String::from_utf8_lossy(bytes);
         let lines: Vec<&str> = text.lines().collect();
-        let tail = lines.len().saturating_sub(40);
-        lines[tail..].join("\n")
+        if lines.len() <= 40 {
+            return lines.join("\n");
+        }
+        let (head, tail) = (&lines[..30], &lines[lines.len() - 5..]);
+        format!("{}\n…\n{}", head.join("\n"), tail.join("\n"))
     };
     panic!(
         "{invocation} {args}\nfails ({}):\n{}\n{}\n\

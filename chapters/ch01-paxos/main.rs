@@ -332,7 +332,7 @@ fn report(cli: &Cli, o: &Outcome) -> quorum::Result<bool> {
         for fact in &o.story {
             let what = match fact.protocol() {
                 Some(Event::Prepare { ballot }) => format!("starts ballot {ballot}"),
-                Some(Event::Chosen { ballot, value }) => {
+                Some(Event::Learned { ballot, value }) => {
                     format!("learns {value} (ballot {ballot})")
                 }
                 _ => continue,

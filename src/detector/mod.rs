@@ -369,8 +369,9 @@ impl Liveness {
 
 // ANCHOR: check_detector
 /// Checks a failure detector's two properties at the end of a run, for every pair of
-/// nodes whose state has been stable for at least `settle` (a timeout plus a heartbeat
-/// plus the longest delay): `suspects[i]` is node i's suspect list, `None` if it is down.
+/// nodes whose state has been stable for at least `settle` (a timeout, plus a heartbeat,
+/// plus twice the longest delay, since a duplicate may arrive that late, plus any slack
+/// the runtime needs: [`run::Scenario::settle_and_timely`](crate::detector::run::Scenario::settle_and_timely)): `suspects[i]` is node i's suspect list, `None` if it is down.
 ///
 /// - *Completeness*: every live node suspects every node that crashed and stayed down.
 /// - *Accuracy* (only when `timely`: no loss, no partition, delays well under the

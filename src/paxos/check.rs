@@ -98,7 +98,7 @@ impl Agreement {
                     }
                 }
             }
-            Event::Chosen { value, .. } => {
+            Event::Learned { value, .. } => {
                 if !self.chosen.iter().any(|(_, v)| v == value) {
                     found.push(Violation::new(
                         t,
@@ -223,7 +223,7 @@ mod tests {
         let found = a.observe(
             Time(3),
             NodeId(3),
-            &Event::Chosen {
+            &Event::Learned {
                 ballot: Ballot::new(2, NodeId(1)),
                 value: "v1".into(),
             },

@@ -73,7 +73,7 @@ impl Learner {
     }
 
     fn learn(&mut self, ctx: &mut Context<'_, PaxosNode>, ballot: Ballot, value: Value) {
-        ctx.trace(Event::Chosen {
+        ctx.trace(Event::Learned {
             ballot,
             value: value.clone(),
         });

@@ -160,8 +160,9 @@ pub enum Event {
         /// The higher ballot promised.
         promised: Ballot,
     },
-    /// A learner learned that `value` was chosen in `ballot`.
-    Chosen {
+    /// A learner learned that `value` was chosen in `ballot` (a majority of the
+    /// acceptors accepted it in that ballot, as far as this learner has heard).
+    Learned {
         /// The ballot it was chosen in.
         ballot: Ballot,
         /// The value.
@@ -178,7 +179,7 @@ impl ProtocolEvent for Event {
             Event::Promised { .. } => "promised",
             Event::Accepted { .. } => "accepted",
             Event::Rejected { .. } => "rejected",
-            Event::Chosen { .. } => "chosen",
+            Event::Learned { .. } => "learned",
         }
     }
 }

@@ -129,14 +129,14 @@ impl Outcome {
     pub fn first_learned(&self) -> Option<Time> {
         self.story
             .iter()
-            .find(|o| matches!(o.protocol(), Some(Event::Chosen { .. })))
+            .find(|o| matches!(o.protocol(), Some(Event::Learned { .. })))
             .map(|o| o.at)
     }
 }
 
 /// Whether `event` belongs in a run's story.
 fn in_story(event: &Event) -> bool {
-    matches!(event, Event::Prepare { .. } | Event::Chosen { .. })
+    matches!(event, Event::Prepare { .. } | Event::Learned { .. })
 }
 
 impl Scenario {

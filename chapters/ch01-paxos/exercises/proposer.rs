@@ -39,7 +39,8 @@ impl Proposer {
         ballot: Ballot,
         accepted: Option<(Ballot, Value)>,
     ) {
-        // TODO(ex1.2): count the promise, if it is one that counts. With a majority:
+        // TODO(ex1.2): count the promise, if it is one that counts (for which ballot, in
+        // which phase, from whom, how many times?). With a majority:
         // choose the value by Phase 2's rule, move to Phase::Accepting with it, and ask
         // every acceptor to accept it (`Msg::Accept`).
         let _ = (ctx, config, from, ballot, accepted);
