@@ -7,7 +7,7 @@ use super::layout::{
     label_style, name_place, place_mark_labels, tick_label, Course, Layout, Px, Room, AXIS_X,
     MAX_LABELS, MIN_ROW_LABEL_PX, NAME_SIZE, PLOT_TOP,
 };
-use super::story::{clip, drop_reason, ms, short_name, Arrow, MarkKind, Story};
+use super::story::{answer, clip, drop_reason, ms, short_name, Arrow, MarkKind, Story};
 use super::{Axis, SvgOptions};
 use crate::types::id::NodeId;
 
@@ -306,8 +306,8 @@ fn draw_arrows(out: &mut String, story: &Story, layout: &Layout, room: &mut Room
     writeln!(out, "</g>")
 }
 
-/// A delivered message: an arrow in its sender's color, with its name along it if
-/// names are wanted (`room` is given) and there is room for it.
+/// A delivered message: an arrow in its sender's color (dashed for a refusal), with its
+/// name along it if names are wanted (`room` is given) and there is room for it.
 fn draw_delivered(
     out: &mut String,
     a: &Arrow,
@@ -330,9 +330,14 @@ fn draw_delivered(
             ms(a.end_us)
         ))
     )?;
+    // A refusal (a vote not granted, a reply that failed) is dashed.
+    let dash = match answer(a.msg) {
+        Some(false) => r#" stroke-dasharray="5 3""#,
+        _ => "",
+    };
     writeln!(
         out,
-        r#"<path d="{}" fill="none" stroke="{c}" stroke-width="1.3" marker-end="url(#head{})"/>"#,
+        r#"<path d="{}" fill="none" stroke="{c}" stroke-width="1.3"{dash} marker-end="url(#head{})"/>"#,
         course.path(),
         a.from.index() % PALETTE.len()
     )?;

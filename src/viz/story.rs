@@ -359,10 +359,26 @@ impl<'a> Story<'a> {
 // --- Labels ----------------------------------------------------------------------------
 
 /// A message's or timer's name: its `Debug` text up to the first `{`, `(` or space
-/// (`Heartbeat { incarnation: 1, seq: 4 }` is `Heartbeat`).
+/// (`Heartbeat { incarnation: 1, seq: 4 }` is `Heartbeat`), and, for an answer that says
+/// yes or no ([`answer`]), which (`Vote yes`, `Vote no`).
 pub(super) fn short_name(debug: &str) -> String {
     let name = debug.split(['{', '(', ' ']).next().unwrap_or("").trim();
-    clip(if name.is_empty() { debug } else { name }, 24)
+    let name = if name.is_empty() { debug } else { name };
+    match answer(debug) {
+        Some(true) => clip(&format!("{name} yes"), 24),
+        Some(false) => clip(&format!("{name} no"), 24),
+        None => clip(name, 24),
+    }
+}
+
+/// What an answer says, if the message is one that says yes or no: its `granted` or
+/// `success` field (a Raft vote, a PreVote's answer, an AppendEntries reply). A refusal
+/// is drawn dashed, so that a split vote shows who refused whom.
+pub(super) fn answer(debug: &str) -> Option<bool> {
+    ["granted: ", "success: "]
+        .iter()
+        .find_map(|field| debug.split(field).nth(1))
+        .map(|rest| rest.starts_with("true"))
 }
 
 /// The label beside a protocol event: its name and what it is most about: the node it
@@ -472,6 +488,14 @@ mod tests {
         );
         assert_eq!(short_name("Suspect(NodeId(3))"), "Suspect");
         assert_eq!(short_name("Commit"), "Commit");
+        assert_eq!(short_name("Vote { term: 2, granted: true }"), "Vote yes");
+        assert_eq!(short_name("Vote { term: 2, granted: false }"), "Vote no");
+        assert_eq!(
+            short_name("AppendReply { term: 1, success: false, match_index: 0 }"),
+            "AppendReply no"
+        );
+        assert_eq!(answer("Vote { term: 2, granted: false }"), Some(false));
+        assert_eq!(answer("Promise { ballot: 1.n1, accepted: None }"), None);
         let label = |event, fields| event_label(&rec(0, 1, event, fields));
         assert_eq!(label("suspect", json!({"peer": 3})), "suspect n3");
         assert_eq!(
