@@ -978,8 +978,8 @@ fn sessions(page: &Path, text: &str) -> Vec<Session> {
     out
 }
 
-/// Whether a command is a seeded simulator run of a chapter binary (`sim` or
-/// `explore`), or a checksum of what such runs wrote: what a test can rerun and expect
+/// Whether a command is a seeded simulator run of a chapter binary (`sim`, `explore`
+/// or `experiment`), or a checksum of what such runs wrote: what a test can rerun and expect
 /// the same output from. Runs on threads, benchmarks and `cargo` are not.
 fn replayable(command: &str) -> bool {
     let words: Vec<&str> = command
@@ -990,7 +990,7 @@ fn replayable(command: &str) -> bool {
         Some(&"sha256sum") => true,
         Some(program) if BINARIES.iter().any(|(name, _)| name == program) => {
             let sub = words[1..].iter().find(|w| !w.starts_with('-'));
-            matches!(sub, Some(&"sim") | Some(&"explore"))
+            matches!(sub, Some(&"sim") | Some(&"explore") | Some(&"experiment"))
         }
         _ => false,
     }
