@@ -201,7 +201,9 @@ impl RaftNode {
         }
         ctx.set_timer(Timer::Heartbeat, self.config.heartbeat);
     }
+    // ANCHOR_END: heartbeats
 
+    // ANCHOR: on_append_entries
     /// An AppendEntries of our current term (in this chapter always a heartbeat): its
     /// sender is the term's leader. A candidate recognizes it and steps down (§5.2);
     /// anyone resets its election timer.
@@ -240,6 +242,7 @@ impl RaftNode {
         );
         Ok(())
     }
+    // ANCHOR_END: on_append_entries
 
     /// A follower's answer to a heartbeat of our term: the leader notes that it heard
     /// from it, and how far its log matches.
@@ -255,7 +258,6 @@ impl RaftNode {
             *m = (*m).max(match_index);
         }
     }
-    // ANCHOR_END: heartbeats
 
     // ANCHOR: pre_vote
     /// PreVote (exercise 3.4): before raising its term, ask whether a majority would
