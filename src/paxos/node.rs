@@ -62,6 +62,49 @@ impl PaxosNode {
             ctx.reply(client, value.clone());
         }
     }
+
+    /// The distinguished learner of `ballot` tells every other learner that `value` was
+    /// chosen in it.
+    fn tell_learners(&self, ctx: &mut Context<'_, Self>, ballot: Ballot, value: &Value) {
+        let me = ctx.me();
+        for learner in NodeId::all(self.config.nodes)
+            .into_iter()
+            .filter(|&n| n != me)
+        {
+            let decided = Msg::Decided {
+                ballot,
+                value: value.clone(),
+            };
+            ctx.send(learner, decided);
+        }
+    }
+
+    /// `msg` as the rule broken on purpose, if any, makes this node see it, so that the
+    /// handlers stay the protocol's: with `forget-promise`, the acceptor forgets any
+    /// promise above an accept's ballot; with `stale-votes`, a promise counts for the
+    /// ballot in Phase 1 whatever ballot it was for; with `ignore-accepted`, a promise's
+    /// report of what its acceptor accepted is dropped.
+    fn as_broken(&mut self, msg: Msg) -> Msg {
+        let rule = self.config.broken;
+        match msg {
+            Msg::Accept { ballot, .. } if rule == Some(Rule::ForgetPromise) => {
+                self.acceptor.promised = self.acceptor.promised.min(ballot);
+                msg
+            }
+            Msg::Promise { ballot, accepted } => {
+                let ballot = match (&self.proposer, rule) {
+                    (Some(p), Some(Rule::StaleVotes)) if p.phase == Phase::Preparing => p.ballot,
+                    _ => ballot,
+                };
+                let accepted = match rule {
+                    Some(Rule::IgnoreAccepted) => None,
+                    _ => accepted,
+                };
+                Msg::Promise { ballot, accepted }
+            }
+            msg => msg,
+        }
+    }
 }
 
 impl Node for PaxosNode {
@@ -91,6 +134,7 @@ impl Node for PaxosNode {
 
     // ANCHOR: on_message
     fn on_message(&mut self, ctx: &mut Context<'_, Self>, from: NodeId, msg: Msg) -> Result<()> {
+        let msg = self.as_broken(msg);
         let config = &self.config;
         match msg {
             Msg::Prepare { ballot } => {
@@ -98,24 +142,11 @@ impl Node for PaxosNode {
                     .on_prepare(ctx, &mut self.storage, config, from, ballot)?
             }
             Msg::Accept { ballot, value } => {
-                if config.breaks(Rule::ForgetPromise) {
-                    // Broken on purpose: the acceptor forgets any promise above `ballot`.
-                    self.acceptor.promised = self.acceptor.promised.min(ballot);
-                }
                 self.acceptor
                     .on_accept(ctx, &mut self.storage, config, from, ballot, value)?
             }
-            Msg::Promise {
-                mut ballot,
-                mut accepted,
-            } => {
+            Msg::Promise { ballot, accepted } => {
                 if let Some(p) = self.proposer.as_mut() {
-                    if config.breaks(Rule::StaleVotes) && p.phase == Phase::Preparing {
-                        ballot = p.ballot; // broken: a promise for any ballot counts
-                    }
-                    if config.breaks(Rule::IgnoreAccepted) {
-                        accepted = None; // broken: what the acceptor accepted is ignored
-                    }
                     p.on_promise(ctx, config, from, ballot, accepted);
                 }
             }
@@ -126,30 +157,18 @@ impl Node for PaxosNode {
             }
             Msg::Accepted { ballot, value } => {
                 if let Some(v) = self.learner.on_accepted(ctx, config, from, ballot, value) {
-                    // The distinguished learner tells every other learner.
-                    let me = ctx.me();
-                    for learner in NodeId::all(config.nodes).into_iter().filter(|&n| n != me) {
-                        ctx.send(
-                            learner,
-                            Msg::Decided {
-                                ballot,
-                                value: v.clone(),
-                            },
-                        );
-                    }
+                    self.tell_learners(ctx, ballot, &v);
                     self.learned(ctx, v);
                 }
             }
             Msg::Query => {
                 self.acceptor.on_query(ctx, from);
                 if let Some((ballot, value)) = &self.learner.learned {
-                    ctx.send(
-                        from,
-                        Msg::Decided {
-                            ballot: *ballot,
-                            value: value.clone(),
-                        },
-                    );
+                    let decided = Msg::Decided {
+                        ballot: *ballot,
+                        value: value.clone(),
+                    };
+                    ctx.send(from, decided);
                 }
             }
             Msg::Decided { ballot, value } => {
