@@ -487,47 +487,19 @@ fn raft_elects() {
 /// over and over: n3 must never lead, for a leader lacking an entry a majority holds
 /// could not have it committed (chapter 4). The chapter's own scenario (tests/raft.rs).
 fn raft_restriction() {
-    use quorum::storage::Location;
     for seed in 0..20 {
-        let c = RaftConfig::new(3);
-        let factory = raft_run::factory_with_logs(&c, vec![1, 1, 0]);
-        let locations = (0..3).map(|_| Location::memory()).collect();
-        let (mut sim, checker) =
-            raft_run::checked_sim_with(SimConfig::new(3, seed), locations, factory).unwrap();
-        for k in 1..=10u64 {
-            sim.run_until(Time(k * 400_000)).unwrap();
-            let leader = sim
-                .live_nodes()
-                .find(|(_, n)| n.is_leader())
-                .map(|(i, _)| i);
-            if let Some(l) = leader {
-                sim.apply(Action::Crash(l)).unwrap();
-                sim.schedule_at(Time(k * 400_000 + 200_000), Action::Restart(l))
-                    .unwrap();
-            }
-        }
-        sim.run_until(Time(4_500_000)).unwrap();
-        assert!(
-            sim.violations().is_empty(),
-            "seed {seed}: {}",
-            sim.violations()[0]
-        );
-        let led = checker
-            .borrow()
-            .leaders()
-            .iter()
-            .find(|l| l.node == n(3))
-            .cloned();
-        if let Some(l) = led {
+        let (violations, leaders) = common::shorter_log_scenario(seed, None);
+        assert!(violations.is_empty(), "seed {seed}: {}", violations[0]);
+        if let Some(l) = leaders.iter().find(|l| l.node == n(3)) {
             panic!(
                 "seed {seed}: n3 led term {} with a log behind those of n1 and n2: \
                  the election restriction (§5.4.1) was not applied \
-                 (the scenario is raft_restriction in tests/exercises.rs)",
+                 (the scenario is shorter_log_scenario in tests/common/mod.rs)",
                 l.term
             );
         }
         assert!(
-            checker.borrow().leaders().len() >= 5,
+            leaders.len() >= 5,
             "seed {seed}: fewer than 5 elections won in 4.5 s"
         );
     }

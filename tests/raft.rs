@@ -385,33 +385,8 @@ fn without_randomized_timeouts_split_votes_repeat() {
 #[test]
 fn the_election_restriction_keeps_a_node_with_a_shorter_log_from_leading() {
     let n3_leads = |seed: u64, broken: Option<Rule>| {
-        let mut c = config(3);
-        c.broken = broken;
-        // n1 and n2 hold an entry of term 1; n3's log is empty.
-        let factory = run::factory_with_logs(&c, vec![1, 1, 0]);
-        let locations = (0..3).map(|_| Location::memory()).collect();
-        let (mut sim, checker) =
-            run::checked_sim_with(SimConfig::new(3, seed), locations, factory).unwrap();
-        // Leaders come and go: crash whoever leads, now and then, and restart it.
-        for k in 1..=10u64 {
-            sim.run_until(Time(k * 400_000)).unwrap();
-            let leader = sim
-                .live_nodes()
-                .find(|(_, n)| n.is_leader())
-                .map(|(i, _)| i);
-            if let Some(l) = leader {
-                sim.apply(Action::Crash(l)).unwrap();
-                sim.schedule_at(Time(k * 400_000 + 200_000), Action::Restart(l))
-                    .unwrap();
-            }
-        }
-        sim.run_until(Time(4_500_000)).unwrap();
-        assert!(
-            sim.violations().is_empty(),
-            "seed {seed}: {:?}",
-            sim.violations()
-        );
-        let leaders = checker.borrow().leaders();
+        let (violations, leaders) = common::shorter_log_scenario(seed, broken);
+        assert!(violations.is_empty(), "seed {seed}: {violations:?}");
         assert!(
             leaders.len() >= 5,
             "seed {seed}: only {} elections won",

@@ -23,6 +23,10 @@
 //! (a crashed node is eventually suspected by every live node) and *accuracy* (a live
 //! node is not suspected). Timeouts buy completeness for certain and accuracy only while
 //! the network is timely; exercise 0.3 makes the timeout adapt to the network.
+//!
+//! The two handlers that decide, what a heartbeat changes and what silence does, are
+//! the reader's to write: exercise 0.1, `exercises::detector` (reference solution in
+//! `chapters/ch00-world/solutions/detector.rs`).
 
 pub mod run;
 

@@ -22,6 +22,9 @@
 //!   write is durable;
 //! - `ctx.send(to, msg)`, `ctx.trace(event)`. The checker that watches every step learns
 //!   of a vote from `Event::Voted` alone: record a vote when, and only when, you give one.
+//! - `ctx.log(format_args!(...))`: a line of the run's story under `RUST_LOG=info`
+//!   ("grants its vote to n3", "refuses n2: already voted in this term"), which the
+//!   chapter's replays read; worth writing, for your own debugging.
 //!
 //! The election timer is not yours to handle here: the node resets it when your
 //! `on_request_vote` returns `true` (Figure 2: granting a vote counts as hearing from a
