@@ -263,6 +263,13 @@ fn normalize(path: &Path) -> PathBuf {
 
 /// Checks the includes of `text`, which lives in directory `base`; `page` names the
 /// book page for messages; `depth` counts nested includes.
+/// The longest listing a chapter page may show: a learner reads it whole, beside the
+/// prose, so it stays short (most are 15 to 30 lines).
+const MAX_LISTING: usize = 40;
+
+/// The page whose listings may be longer: the runtimes' and the explorer's internals.
+const DEEP_PAGE: &str = "going-deeper.md";
+
 fn check_includes(
     text: &str,
     base: &Path,
@@ -354,6 +361,15 @@ fn check_includes(
                 inc.text
             ));
             continue;
+        }
+        let lines = taken.lines().count();
+        if depth == 0 && lines > MAX_LISTING && !page.ends_with(DEEP_PAGE) {
+            report.problems.push(format!(
+                "{page}: {}: a listing of {lines} lines from {name}; a chapter's listings \
+                 stay within {MAX_LISTING} (narrow the anchor, or move detail into a \
+                 function of its own), and longer ones belong in {DEEP_PAGE}",
+                inc.text
+            ));
         }
         // mdBook expands links inside included text too, relative to the included file.
         if depth + 1 < MAX_DEPTH && taken.contains("{{") {
@@ -810,7 +826,8 @@ fn the_checker_reports_every_kind_of_broken_reference() {
          See [the other page](other.md), [this one](#page), [its section](page.md#a-b-c) \
          and [a section it lacks](#no-such-section).\n\n\
          ## A `b`: c\n\n\
-         `![shown as code](img/not-an-image.svg)`\n",
+         `![shown as code](img/not-an-image.svg)`\n\n\
+         ```rust\n// src/long.rs\n{{#include ../../src/long.rs:long}}\n```\n",
     );
     write(
         &root.join("chapters/exercises.tsv"),
@@ -818,6 +835,20 @@ fn the_checker_reports_every_kind_of_broken_reference() {
          ex9.1\tch\tcore\tGood\tex9_1\ts.rs\t0\tpage.md#a-b-c\thint\n\
          ex9.2\tch\tcore\tNo section\tex9_2\ts.rs\t0\tpage.md#exercise-92\thint\n\
          ex9.3\tch\tcore\tNo page\tex9_3\ts.rs\t0\tgone.md#x\thint\n",
+    );
+    let long: String = (0..41).map(|i| format!("let x{i} = {i};\n")).collect();
+    write(
+        &root.join("src/long.rs"),
+        &format!("// ANCHOR: long\n{long}// ANCHOR_END: long\n"),
+    );
+    write(
+        &book.join("src/going-deeper.md"),
+        "# Deep\n\n```rust\n// src/long.rs\n{{#include ../../src/long.rs:long}}\n```\n",
+    );
+    write(
+        &book.join("src/SUMMARY.md"),
+        "# Summary\n\n- [Page](page.md)\n- [Gone](gone.md)\n- [Draft]()\n\
+         - [Deep](going-deeper.md)\n",
     );
     write(&book.join("src/img/there.svg"), "<svg/>");
     write(&book.join("src/orphan.md"), "# Not in the summary\n");
@@ -838,6 +869,7 @@ fn the_checker_reports_every_kind_of_broken_reference() {
         "link `#no-such-section`: book/src/page.md has no heading whose id is `no-such-section`",
         "exercises.tsv:3: ex9.2 names page.md#exercise-92: book/src/page.md has no heading",
         "exercises.tsv:4: ex9.3 names gone.md#x, but book/src/gone.md does not exist",
+        "book/src/page.md: {{#include ../../src/long.rs:long}}: a listing of 41 lines",
     ];
     for e in expect {
         assert!(

@@ -371,7 +371,6 @@ impl Liveness {
     }
 }
 
-// ANCHOR: check_detector
 /// Checks a failure detector's two properties at the end of a run, for every pair of
 /// nodes whose state has been stable for at least `settle` (a timeout, plus a heartbeat,
 /// plus twice the longest delay, since a duplicate may arrive that late, plus any slack
@@ -387,7 +386,6 @@ pub fn check_properties(
     settle: Duration,
     timely: bool,
 ) -> Vec<crate::check::Violation> {
-    use crate::check::Violation;
     let settled = |t: Time| end.since(t) >= settle;
     let mut violations = Vec::new();
     for (o, list) in suspects.iter().enumerate() {
@@ -403,24 +401,41 @@ pub fn check_properties(
             if peer == observer {
                 continue;
             }
-            match *state {
-                Liveness::DownSince(t) if settled(t) && !list.contains(&peer) => {
-                    violations.push(Violation::new(
-                        end,
-                        "completeness",
-                        format!("{observer} does not suspect {peer}, which crashed at {t}"),
-                    ))
-                }
-                Liveness::UpSince(t) if timely && settled(t) && list.contains(&peer) => violations
-                    .push(Violation::new(
-                        end,
-                        "accuracy",
-                        format!("{observer} suspects {peer}, which is up and timely since {t}"),
-                    )),
-                _ => {}
-            }
+            let suspected = list.contains(&peer);
+            violations.extend(judge(
+                end, observer, peer, *state, suspected, settle, timely,
+            ));
         }
     }
     violations
+}
+
+// ANCHOR: check_detector
+/// What `observer`, up and settled at `end`, may believe of `peer`, whose liveness is
+/// `state`: a violation of completeness or accuracy, or nothing.
+fn judge(
+    end: Time,
+    observer: NodeId,
+    peer: NodeId,
+    state: Liveness,
+    suspected: bool,
+    settle: Duration,
+    timely: bool,
+) -> Option<crate::check::Violation> {
+    use crate::check::Violation;
+    let settled = |t: Time| end.since(t) >= settle;
+    match state {
+        Liveness::DownSince(t) if settled(t) && !suspected => Some(Violation::new(
+            end,
+            "completeness",
+            format!("{observer} does not suspect {peer}, which crashed at {t}"),
+        )),
+        Liveness::UpSince(t) if timely && settled(t) && suspected => Some(Violation::new(
+            end,
+            "accuracy",
+            format!("{observer} suspects {peer}, which is up and timely since {t}"),
+        )),
+        _ => None,
+    }
 }
 // ANCHOR_END: check_detector

@@ -165,6 +165,7 @@ impl Scenario {
         let liveness = Liveness::from_schedule(self.nodes, &self.schedule, end);
         let (settle, timely) = self.settle_and_timely(Duration::ZERO);
         let violations = check_properties(end, &suspects, &liveness, settle, timely);
+        // ANCHOR_END: run_sim
         let trace = sim.take_observed();
         let timeline = trace
             .iter()
@@ -182,7 +183,6 @@ impl Scenario {
         };
         Ok((outcome, trace))
     }
-    // ANCHOR_END: run_sim
 
     /// One run on real threads over `locations`: the harness carries out the schedule,
     /// then asks every node whom it suspects. The run's facts go to `tap` as they come;

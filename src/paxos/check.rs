@@ -71,31 +71,7 @@ impl Agreement {
                 let voters = self.accepted.entry((ballot, value.clone())).or_default();
                 voters.insert(node);
                 if voters.len() >= self.quorum && !self.chosen.contains(&(ballot, value.clone())) {
-                    let before = self.chosen_values();
-                    self.chosen.insert((ballot, value.clone()));
-                    let others: Vec<&str> = before
-                        .iter()
-                        .filter(|v| *v != value)
-                        .map(|v| v.as_str())
-                        .collect();
-                    if !others.is_empty() {
-                        let were = if others.len() == 1 { "was" } else { "were" };
-                        found.push(Violation::new(
-                            t,
-                            AT_MOST_ONE_CHOSEN,
-                            format!(
-                                "{value} chosen in ballot {ballot}, after {} {were} chosen",
-                                others.join(" and ")
-                            ),
-                        ));
-                    }
-                    if !self.proposed.contains(value) {
-                        found.push(Violation::new(
-                            t,
-                            ONLY_PROPOSED_CHOSEN,
-                            format!("{value} was chosen in ballot {ballot} but nobody proposed it"),
-                        ));
-                    }
+                    found = self.newly_chosen(t, ballot, value);
                 }
             }
             Event::Learned { value, .. } => {
@@ -113,6 +89,39 @@ impl Agreement {
         found
     }
     // ANCHOR_END: observe
+
+    /// `value` has just been accepted by a majority in `ballot`, at `t`: it is chosen.
+    /// Returns the violations that reveals: another value chosen before it, or a value
+    /// nobody proposed.
+    fn newly_chosen(&mut self, t: Time, ballot: Ballot, value: &Value) -> Vec<Violation> {
+        let mut found = Vec::new();
+        let before = self.chosen_values();
+        self.chosen.insert((ballot, value.clone()));
+        let others: Vec<&str> = before
+            .iter()
+            .filter(|v| *v != value)
+            .map(|v| v.as_str())
+            .collect();
+        if !others.is_empty() {
+            let were = if others.len() == 1 { "was" } else { "were" };
+            found.push(Violation::new(
+                t,
+                AT_MOST_ONE_CHOSEN,
+                format!(
+                    "{value} chosen in ballot {ballot}, after {} {were} chosen",
+                    others.join(" and ")
+                ),
+            ));
+        }
+        if !self.proposed.contains(value) {
+            found.push(Violation::new(
+                t,
+                ONLY_PROPOSED_CHOSEN,
+                format!("{value} was chosen in ballot {ballot} but nobody proposed it"),
+            ));
+        }
+        found
+    }
 
     /// At the end of a run whose faults have healed: every live learner (`learned[i]`
     /// is node i's learned value, `None` if it learned nothing; crashed nodes are left

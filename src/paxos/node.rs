@@ -79,6 +79,19 @@ impl PaxosNode {
         }
     }
 
+    /// A learner that has not learned asks again: the acceptor repeats what it accepted,
+    /// and the learner tells the value it learned, if any.
+    fn answer_query(&mut self, ctx: &mut Context<'_, Self>, from: NodeId) {
+        self.acceptor.on_query(ctx, from);
+        if let Some((ballot, value)) = &self.learner.learned {
+            let decided = Msg::Decided {
+                ballot: *ballot,
+                value: value.clone(),
+            };
+            ctx.send(from, decided);
+        }
+    }
+
     /// `msg` as the rule broken on purpose, if any, makes this node see it, so that the
     /// handlers stay the protocol's: with `forget-promise`, the acceptor forgets any
     /// promise above an accept's ballot; with `stale-votes`, a promise counts for the
@@ -161,16 +174,7 @@ impl Node for PaxosNode {
                     self.learned(ctx, v);
                 }
             }
-            Msg::Query => {
-                self.acceptor.on_query(ctx, from);
-                if let Some((ballot, value)) = &self.learner.learned {
-                    let decided = Msg::Decided {
-                        ballot: *ballot,
-                        value: value.clone(),
-                    };
-                    ctx.send(from, decided);
-                }
-            }
+            Msg::Query => self.answer_query(ctx, from),
             Msg::Decided { ballot, value } => {
                 if let Some(v) = self.learner.on_decided(ctx, ballot, value) {
                     self.learned(ctx, v);

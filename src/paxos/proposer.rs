@@ -99,19 +99,14 @@ impl Proposer {
         storage: &mut Storage,
         config: &PaxosConfig,
     ) -> Result<()> {
-        if matches!(self.phase, Phase::Done)
-            || config.max_ballots.is_some_and(|m| self.ballots_tried >= m)
-        {
+        if !self.may_start_ballot(config) {
             return Ok(());
         }
         let round = self.highest_round.max(self.ballot.round) + 1;
         storage.put_u64(ROUND_KEY, round)?; // never reuse a ballot, even after a crash
         self.highest_round = round;
         self.ballot = Ballot::new(round, ctx.me());
-        self.ballots_tried += 1;
-        if config.max_ballots.is_some() {
-            storage.put_u64(TRIED_KEY, self.ballots_tried)?;
-        }
+        self.count_ballot(storage, config)?;
         self.phase = Phase::Preparing;
         if !config.breaks(Rule::StaleVotes) {
             self.promises.clear(); // votes are counted per ballot
@@ -120,20 +115,44 @@ impl Proposer {
             ballot: self.ballot,
         });
         ctx.log(format_args!("starts ballot {}", self.ballot));
-        for acceptor in NodeId::all(config.nodes) {
-            ctx.send(
-                acceptor,
-                Msg::Prepare {
-                    ballot: self.ballot,
-                },
-            );
-        }
-        if config.max_ballots.is_none_or_more_than(self.ballots_tried) {
+        let prepare = Msg::Prepare {
+            ballot: self.ballot,
+        };
+        Proposer::send_to_acceptors(ctx, config, &prepare);
+        if self.may_retry(config) {
             ctx.set_timer(Timer::Retry, config.retry);
         }
         Ok(())
     }
     // ANCHOR_END: start_ballot
+
+    /// Sends `msg` to every acceptor: every node, this one included.
+    pub fn send_to_acceptors(ctx: &mut Context<'_, PaxosNode>, config: &PaxosConfig, msg: &Msg) {
+        for acceptor in NodeId::all(config.nodes) {
+            ctx.send(acceptor, msg.clone());
+        }
+    }
+
+    /// Whether a new ballot may start: not once a value is chosen, nor beyond a ballot
+    /// bound (the explorer's).
+    fn may_start_ballot(&self, config: &PaxosConfig) -> bool {
+        self.phase != Phase::Done && config.max_ballots.is_none_or_more_than(self.ballots_tried)
+    }
+
+    /// Whether a retry may follow the current ballot under a ballot bound.
+    fn may_retry(&self, config: &PaxosConfig) -> bool {
+        config.max_ballots.is_none_or_more_than(self.ballots_tried)
+    }
+
+    /// Counts a started ballot; under a ballot bound the count is on disk, so that a
+    /// restart does not renew the bound.
+    fn count_ballot(&mut self, storage: &mut Storage, config: &PaxosConfig) -> Result<()> {
+        self.ballots_tried += 1;
+        if config.max_ballots.is_some() {
+            storage.put_u64(TRIED_KEY, self.ballots_tried)?;
+        }
+        Ok(())
+    }
 
     // ANCHOR: on_nack
     /// A refusal of the current ballot: remember the higher ballot, and retry above it
@@ -161,7 +180,7 @@ impl Proposer {
         ctx.log(format_args!(
             "ballot {ballot} refused ({promised} promised); retries in {wait:?}"
         ));
-        if config.max_ballots.is_none_or_more_than(self.ballots_tried) {
+        if self.may_retry(config) {
             ctx.set_timer(Timer::Retry, wait);
         }
     }

@@ -54,20 +54,7 @@ impl ElectionSafety {
         let mut found = Vec::new();
         // A candidate's vote for itself counts as its vote in the term.
         let (term, candidate) = match *event {
-            Event::BecameLeader { term } => {
-                match self.leaders.get(&term) {
-                    Some((first, _)) if *first != node => found.push(Violation::new(
-                        t,
-                        ELECTION_SAFETY,
-                        format!("{node} became leader of term {term}, which {first} already won"),
-                    )),
-                    Some(_) => {}
-                    None => {
-                        self.leaders.insert(term, (node, t));
-                    }
-                }
-                return found;
-            }
+            Event::BecameLeader { term } => return self.became_leader(t, node, term),
             Event::BecameCandidate { term } => {
                 self.elections += 1;
                 (term, node)
@@ -89,6 +76,23 @@ impl ElectionSafety {
         found
     }
     // ANCHOR_END: observe
+
+    /// `node` became leader of `term` at `t`: a violation of Election Safety if another
+    /// node won that term first.
+    fn became_leader(&mut self, t: Time, node: NodeId, term: Term) -> Vec<Violation> {
+        match self.leaders.get(&term) {
+            Some((first, _)) if *first != node => vec![Violation::new(
+                t,
+                ELECTION_SAFETY,
+                format!("{node} became leader of term {term}, which {first} already won"),
+            )],
+            Some(_) => Vec::new(),
+            None => {
+                self.leaders.insert(term, (node, t));
+                Vec::new()
+            }
+        }
+    }
 
     /// Every election won, in term order.
     pub fn leaders(&self) -> Vec<Elected> {

@@ -79,6 +79,17 @@ impl RaftNode {
                 self.reset_election_timer(ctx);
             }
         }
+        self.leave_role(ctx);
+        self.role = Role::Follower;
+        self.leader = leader;
+        Ok(())
+    }
+    // ANCHOR_END: become_follower
+
+    /// Stops the timers of the role being left: a leader's heartbeats and CheckQuorum
+    /// (it steps down, and arms the election timer it had no use for), a candidate's
+    /// vote retries.
+    fn leave_role(&mut self, ctx: &mut Context<'_, Self>) {
         if self.is_leader() {
             ctx.cancel_timer(Timer::Heartbeat);
             ctx.cancel_timer(Timer::CheckQuorum);
@@ -91,11 +102,7 @@ impl RaftNode {
         if matches!(self.role, Role::Candidate { .. }) {
             ctx.cancel_timer(Timer::RetryVotes);
         }
-        self.role = Role::Follower;
-        self.leader = leader;
-        Ok(())
     }
-    // ANCHOR_END: become_follower
 
     /// The election timer fired: this node heard from no leader, and granted no vote,
     /// for a whole timeout. It campaigns (with PreVote, it asks first).
@@ -224,14 +231,9 @@ impl RaftNode {
         }
         self.reset_election_timer(ctx);
         self.heard_from_leader = Some(ctx.now());
-        // The consistency check of §5.3; with chapter 3's empty heartbeats it only
+        // The consistency check of §5.3 (chapter 4); with empty heartbeats it only
         // tells the leader how far the logs agree.
-        let matches = prev_log.index == 0
-            || self
-                .state
-                .log
-                .get(prev_log.index as usize - 1)
-                .is_some_and(|e| e.term == prev_log.term);
+        let matches = self.log_has(prev_log);
         ctx.send(
             leader,
             Msg::AppendReply {
@@ -243,6 +245,17 @@ impl RaftNode {
         Ok(())
     }
     // ANCHOR_END: on_append_entries
+
+    /// Whether this node's log holds an entry at `pos` (index and term), the empty
+    /// position 0 included.
+    fn log_has(&self, pos: LogPosition) -> bool {
+        pos.index == 0
+            || self
+                .state
+                .log
+                .get(pos.index as usize - 1)
+                .is_some_and(|e| e.term == pos.term)
+    }
 
     /// A follower's answer to a heartbeat of our term: the leader notes that it heard
     /// from it, and how far its log matches.

@@ -254,7 +254,6 @@ impl Network {
         self.any_slow && node.index_in(self.nodes).is_some_and(|i| self.slow[i])
     }
 
-    // ANCHOR: route
     /// Decides the fate of one message from `from` to `to`, drawing from `rng`.
     #[inline]
     pub fn route(&self, from: NodeId, to: NodeId, rng: &mut Rng) -> Route {
@@ -268,6 +267,7 @@ impl Network {
         self.route_with_faults(from, to, rng)
     }
 
+    // ANCHOR: route
     /// [`Network::route`] on a network with faults.
     #[inline(never)]
     fn route_with_faults(&self, from: NodeId, to: NodeId, rng: &mut Rng) -> Route {

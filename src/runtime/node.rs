@@ -34,7 +34,6 @@ pub trait Message: Clone + Debug + Send + 'static {
 pub trait Timer: Clone + PartialEq + Debug + Send + 'static {}
 impl<T: Clone + PartialEq + Debug + Send + 'static> Timer for T {}
 
-// ANCHOR: node_trait
 /// A protocol participant: a pure reaction to events.
 ///
 /// A node never spawns a thread, reads a clock, sleeps, draws an unseeded random number
@@ -44,15 +43,12 @@ impl<T: Clone + PartialEq + Debug + Send + 'static> Timer for T {}
 /// A handler that returns an error (its storage failed) is *fail-stop*: the runtime
 /// discards every effect the call recorded, so nothing that depended on the failed write
 /// leaves the node, and crashes the node.
+// ANCHOR: node_trait
 pub trait Node: Sized + Send + 'static {
     /// The messages nodes of this kind send each other.
     type Msg: Message;
     /// This node's timers (heartbeat, election timeout, retry, …).
     type Timer: Timer;
-    /// What a client may ask (use `()` when clients don't talk to this node).
-    type Request: Debug + Send + 'static;
-    /// What the node answers a client.
-    type Response: Debug + Send + 'static;
     /// The facts this node records with `ctx.trace` (`became_leader`, `voted`, …): an
     /// enum the protocol's checkers read (use [`NoEvent`](super::trace::NoEvent) for
     /// none).
@@ -71,6 +67,14 @@ pub trait Node: Sized + Send + 'static {
 
     /// `timer` fired (it was set and neither re-armed nor cancelled since).
     fn on_timer(&mut self, ctx: &mut Context<'_, Self>, timer: Self::Timer) -> Result<()>;
+
+    // The rest has defaults: a node without clients or batching leaves it out.
+    // ANCHOR_END: node_trait
+
+    /// What a client may ask (use `()` when clients don't talk to this node).
+    type Request: Debug + Send + 'static;
+    /// What the node answers a client.
+    type Response: Debug + Send + 'static;
 
     /// A client asks something; answer with `ctx.reply(client, …)`, now or later.
     fn on_request(
@@ -115,7 +119,6 @@ pub trait Node: Sized + Send + 'static {
         String::new()
     }
 }
-// ANCHOR_END: node_trait
 
 /// One thing a handler asked the world to do. The runtime carries effects out in the
 /// order they were recorded.
@@ -210,6 +213,35 @@ impl<'a, N: Node> Context<'a, N> {
     }
 
     // ANCHOR: context
+    /// Sends `msg` to `to`. The network may drop, delay or duplicate it.
+    pub fn send(&mut self, to: NodeId, msg: N::Msg) {
+        self.effects.push(Effect::Send { to, msg });
+    }
+
+    /// Arms `timer` to fire after `after`, replacing its earlier deadline if it was armed.
+    pub fn set_timer(&mut self, timer: N::Timer, after: Duration) {
+        self.effects.push(Effect::SetTimer { timer, after });
+    }
+
+    /// Disarms `timer`.
+    pub fn cancel_timer(&mut self, timer: N::Timer) {
+        self.effects.push(Effect::CancelTimer(timer));
+    }
+
+    /// Answers client `client`.
+    pub fn reply(&mut self, client: ClientId, response: N::Response) {
+        self.effects.push(Effect::Reply { client, response });
+    }
+
+    /// Records a protocol fact (`became_leader`, `voted`, `chosen`, …), if anyone
+    /// listens: at [`TraceLevel::Off`] it costs nothing.
+    pub fn trace(&mut self, event: N::Event) {
+        if self.tracing > TraceLevel::Off {
+            self.effects.push(Effect::Trace(event));
+        }
+    }
+    // ANCHOR_END: context
+
     /// The node this handler runs on.
     pub fn me(&self) -> NodeId {
         self.me
@@ -227,37 +259,9 @@ impl<'a, N: Node> Context<'a, N> {
         t
     }
 
-    /// Sends `msg` to `to`. The network may drop, delay or duplicate it.
-    pub fn send(&mut self, to: NodeId, msg: N::Msg) {
-        self.effects.push(Effect::Send { to, msg });
-    }
-
-    /// Arms `timer` to fire after `after`, replacing its earlier deadline if it was armed.
-    pub fn set_timer(&mut self, timer: N::Timer, after: Duration) {
-        self.effects.push(Effect::SetTimer { timer, after });
-    }
-
-    /// Disarms `timer`.
-    pub fn cancel_timer(&mut self, timer: N::Timer) {
-        self.effects.push(Effect::CancelTimer(timer));
-    }
-
     /// The run's seeded random number generator: the only randomness a node may use.
     pub fn rng(&mut self) -> &mut Rng {
         self.rng
-    }
-
-    /// Answers client `client`.
-    pub fn reply(&mut self, client: ClientId, response: N::Response) {
-        self.effects.push(Effect::Reply { client, response });
-    }
-
-    /// Records a protocol fact (`became_leader`, `voted`, `chosen`, …), if anyone
-    /// listens: at [`TraceLevel::Off`] it costs nothing.
-    pub fn trace(&mut self, event: N::Event) {
-        if self.tracing > TraceLevel::Off {
-            self.effects.push(Effect::Trace(event));
-        }
     }
 
     /// How much of the run is being recorded: a node whose event would be costly to
@@ -273,5 +277,4 @@ impl<'a, N: Node> Context<'a, N> {
             self.effects.push(Effect::Log(text.to_string()));
         }
     }
-    // ANCHOR_END: context
 }

@@ -27,6 +27,8 @@ impl Detector {
             // put a near-zero gap into the history.
             return;
         }
+        // ANCHOR_END: on_heartbeat
+        // ANCHOR: on_heartbeat_news
         if view.incarnation != 0 && incarnation > view.incarnation {
             ctx.trace(Event::Restarted {
                 peer: from,
@@ -49,7 +51,7 @@ impl Detector {
         }
         ctx.set_timer(Timer::Suspect(from), self.timeout_for(from));
     }
-    // ANCHOR_END: on_heartbeat
+    // ANCHOR_END: on_heartbeat_news
 
     // ANCHOR: on_silence
     /// `peer`'s suspect timer fired: nothing was heard from it for a whole timeout.

@@ -34,15 +34,11 @@ impl Proposer {
         self.phase = Phase::Accepting {
             value: value.clone(),
         };
-        for acceptor in NodeId::all(config.nodes) {
-            ctx.send(
-                acceptor,
-                Msg::Accept {
-                    ballot: self.ballot,
-                    value: value.clone(),
-                },
-            );
-        }
+        let accept = Msg::Accept {
+            ballot: self.ballot,
+            value,
+        };
+        Proposer::send_to_acceptors(ctx, config, &accept);
     }
     // ANCHOR_END: on_promise
 

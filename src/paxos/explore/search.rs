@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use super::moves::{choices, Choice, Move};
 use super::shape::{canonical, Shape};
-use super::world::{apply, initial, rebuild, replay};
+use super::world::{apply, first_violation, initial, rebuild, replay, shrink};
 use super::{Exploration, ExploreConfig};
 use crate::check::explore::{permutations, BuildFx, Visit, Visited};
 use crate::check::Violation;
@@ -191,15 +191,10 @@ pub fn explore(config: &ExploreConfig) -> Result<Exploration> {
             apply(&mut next, m.choice, config.duplicates)?;
             transitions += 1;
             let mut agreement = state.agreement.clone();
-            let violations: Vec<Violation> = next
-                .take_observed()
-                .iter()
-                .filter_map(|o| Some((o, o.protocol()?)))
-                .flat_map(|(o, e)| agreement.observe(o.at, o.node, e))
-                .collect();
-            if let Some(violation) = violations.into_iter().next() {
+            if let Some(violation) = first_violation(&mut next, &mut agreement) {
                 let mut path = state.path.clone();
                 path.push(m.choice);
+                let (path, violation) = shrink(config, &path, violation)?;
                 let counterexample = replay(config, &path, violation)?;
                 return Ok(finish(
                     &seen,
@@ -328,13 +323,7 @@ pub fn random_walks(config: &ExploreConfig, walks: u64, seed: u64) -> Result<Exp
             transitions += 1;
             path.push(choice);
             crashes_left -= usize::from(matches!(choice, Choice::Crash(_)));
-            let violation = sim
-                .take_observed()
-                .iter()
-                .filter_map(|o| Some((o, o.protocol()?)))
-                .flat_map(|(o, e)| agreement.observe(o.at, o.node, e))
-                .next();
-            if let Some(v) = violation {
+            if let Some(v) = first_violation(&mut sim, &mut agreement) {
                 best = Some((path.clone(), v));
                 break;
             }
@@ -342,7 +331,10 @@ pub fn random_walks(config: &ExploreConfig, walks: u64, seed: u64) -> Result<Exp
         max_depth = max_depth.max(path.len());
     }
     let counterexample = match best {
-        Some((path, v)) => Some(replay(config, &path, v)?),
+        Some((path, v)) => {
+            let (path, v) = shrink(config, &path, v)?;
+            Some(replay(config, &path, v)?)
+        }
         None => None,
     };
     Ok(Exploration {

@@ -4,10 +4,11 @@
 
 use std::collections::HashSet;
 
-use super::moves::Choice;
+use super::moves::{choices, Choice};
 use super::{Counterexample, ExploreConfig};
 use crate::check::Violation;
 use crate::error::Result;
+use crate::paxos::check::Agreement;
 use crate::paxos::{run, PaxosConfig, PaxosNode};
 use crate::runtime::sim::PendingWhat;
 use crate::runtime::{Action, Sim, SimConfig, TraceLevel};
@@ -97,6 +98,89 @@ pub(super) fn rebuild(config: &ExploreConfig, path: &[Choice]) -> Result<Sim<Pax
     Ok(sim)
 }
 
+/// `path`, which ends in `violation`, with every step left out that the violation does
+/// not need: a step is dropped when the run without it still reaches a violation, the
+/// other steps named by what they do (a message's content, a timer, a crash), not by
+/// where they sit in the queue. Dropping one step at a time until none can go leaves a
+/// counterexample in which every step matters: no crash of a node that had nothing to
+/// lose, no promise that nobody counts.
+pub(super) fn shrink(
+    config: &ExploreConfig,
+    path: &[Choice],
+    violation: Violation,
+) -> Result<(Vec<Choice>, Violation)> {
+    let Some(mut ids) = by_identity(config, path)? else {
+        return Ok((path.to_vec(), violation));
+    };
+    let mut best = (path.to_vec(), violation);
+    let mut at = ids.len();
+    while at > 0 {
+        at -= 1;
+        let mut fewer = ids.clone();
+        fewer.remove(at);
+        if let Some((choices, v)) = violates(config, &fewer)? {
+            ids = fewer;
+            ids.truncate(choices.len());
+            at = at.min(ids.len());
+            best = (choices, v);
+        }
+    }
+    Ok(best)
+}
+
+/// The identities of `path`'s steps, or `None` if a step is not offered where it comes.
+fn by_identity(config: &ExploreConfig, path: &[Choice]) -> Result<Option<Vec<u64>>> {
+    let mut sim = initial(config, false)?;
+    let mut crashes_left = config.crashes;
+    let mut ids = Vec::with_capacity(path.len());
+    for &choice in path {
+        let offered = choices(&sim, crashes_left, false);
+        let Some(m) = offered.iter().find(|m| m.choice == choice) else {
+            return Ok(None);
+        };
+        ids.push(m.id);
+        crashes_left -= usize::from(m.is_crash());
+        apply(&mut sim, choice, config.duplicates)?;
+    }
+    Ok(Some(ids))
+}
+
+/// Plays the steps named `ids` from the initial state, checked after each; the choices
+/// made up to the first violation, and the violation. `None` if a step is not possible
+/// where it comes, or no violation occurs.
+fn violates(config: &ExploreConfig, ids: &[u64]) -> Result<Option<(Vec<Choice>, Violation)>> {
+    let mut sim = initial(config, false)?;
+    let mut agreement = Agreement::new(config.nodes);
+    let mut crashes_left = config.crashes;
+    let mut path = Vec::with_capacity(ids.len());
+    for &id in ids {
+        let offered = choices(&sim, crashes_left, false);
+        let Some(m) = offered.iter().find(|m| m.id == id) else {
+            return Ok(None);
+        };
+        crashes_left -= usize::from(m.is_crash());
+        apply(&mut sim, m.choice, config.duplicates)?;
+        path.push(m.choice);
+        if let Some(v) = first_violation(&mut sim, &mut agreement) {
+            return Ok(Some((path, v)));
+        }
+    }
+    Ok(None)
+}
+
+/// The first violation that the events recorded since the last call reveal to
+/// `agreement`, which takes them in.
+pub(super) fn first_violation(
+    sim: &mut Sim<PaxosNode>,
+    agreement: &mut Agreement,
+) -> Option<Violation> {
+    sim.take_observed()
+        .iter()
+        .filter_map(|o| Some((o, o.protocol()?)))
+        .flat_map(|(o, e)| agreement.observe(o.at, o.node, e))
+        .next()
+}
+
 /// Replays `path` from the initial state with the trace on, describing each step.
 pub(super) fn replay(
     config: &ExploreConfig,
@@ -134,5 +218,73 @@ fn describe(sim: &Sim<PaxosNode>, choice: Choice) -> String {
     match choice {
         Choice::Run(seq) | Choice::Deliver(seq) => what(seq),
         Choice::Crash(id) => format!("{id} crashes and restarts"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::paxos::Rule;
+    use clap::ValueEnum;
+
+    /// A random walk, seeded, until a property breaks: the path and the violation.
+    fn walk_to_violation(config: &ExploreConfig, seed: u64) -> Option<(Vec<Choice>, Violation)> {
+        let mut rng = crate::runtime::Rng::new(seed);
+        let mut sim = initial(config, false).ok()?;
+        let mut agreement = Agreement::new(config.nodes);
+        let mut crashes_left = config.crashes;
+        let mut path = Vec::new();
+        loop {
+            let offered = choices(&sim, crashes_left, false);
+            if offered.is_empty() {
+                return None;
+            }
+            let m = offered[rng.index(offered.len())];
+            crashes_left -= usize::from(m.is_crash());
+            apply(&mut sim, m.choice, config.duplicates).ok()?;
+            path.push(m.choice);
+            if let Some(v) = first_violation(&mut sim, &mut agreement) {
+                return Some((path, v));
+            }
+        }
+    }
+
+    #[test]
+    fn a_shrunk_counterexample_still_fails_and_needs_every_step() {
+        let mut shortened = 0;
+        for &rule in Rule::value_variants() {
+            let config = ExploreConfig {
+                broken: Some(rule),
+                crashes: 1,
+                ..ExploreConfig::default()
+            };
+            let (path, violation) = (0..5000)
+                .find_map(|seed| walk_to_violation(&config, seed))
+                .unwrap_or_else(|| panic!("no walk breaks a property without {rule:?}"));
+            let (short, _) = shrink(&config, &path, violation).expect("shrinks");
+            assert!(
+                short.len() <= path.len(),
+                "{rule:?}: shrinking lengthened the run"
+            );
+            shortened += usize::from(short.len() < path.len());
+            let ids = by_identity(&config, &short)
+                .expect("replays")
+                .expect("every step of the shrunk run is possible where it comes");
+            assert!(
+                violates(&config, &ids).expect("replays").is_some(),
+                "{rule:?}: the shrunk run no longer breaks a property"
+            );
+            for at in 0..ids.len() {
+                let mut fewer = ids.clone();
+                fewer.remove(at);
+                assert!(
+                    violates(&config, &fewer).expect("replays").is_none(),
+                    "{rule:?}: step {} of the shrunk run ({} steps) can still be left out",
+                    at + 1,
+                    ids.len()
+                );
+            }
+        }
+        assert!(shortened > 0, "no random walk's run was shortened at all");
     }
 }
