@@ -5,7 +5,7 @@
 //! Simple", §2.2):
 //!
 //! - **P1a.** It accepts a proposal numbered `b` unless it has promised a ballot above `b`.
-//! - On `prepare(b)` with `b` above every ballot it has promised, it promises `b` and
+//! - On `prepare(b)` with `b` not below any ballot it has promised, it promises `b` and
 //!   reports what it has accepted.
 //!
 //! Both facts are written to storage *before* the reply that reveals them is sent. An

@@ -63,7 +63,7 @@ impl RaftNode {
     /// leader, and Figure 2 resets the timer only for a current leader's AppendEntries
     /// or a granted vote. (Resetting it here lets a candidate that cannot win, its log
     /// being behind, hold off the elections of those that can, round after round.) A
-    /// leader had no election timeout running, so it arms one.
+    /// leader had no election timeout running, so `leave_role` arms one.
     pub(crate) fn become_follower(
         &mut self,
         ctx: &mut Context<'_, Self>,

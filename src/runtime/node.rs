@@ -68,7 +68,8 @@ pub trait Node: Sized + Send + 'static {
     /// `timer` fired (it was set and neither re-armed nor cancelled since).
     fn on_timer(&mut self, ctx: &mut Context<'_, Self>, timer: Self::Timer) -> Result<()>;
 
-    // The rest has defaults: a node without clients or batching leaves it out.
+    // Below: the client types `Request` and `Response`, and the methods with defaults
+    // (`on_request`, `on_flush`, `wants_flush`, `role`).
     // ANCHOR_END: node_trait
 
     /// What a client may ask (use `()` when clients don't talk to this node).

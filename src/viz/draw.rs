@@ -104,7 +104,7 @@ fn draw_header(out: &mut String, story: &Story, options: &SvgOptions) -> fmt::Re
     }
     let steps = match story.axis {
         Axis::Time => String::new(),
-        Axis::Steps => format!(", {} drawn one per row", counted(story.instants, "step")),
+        Axis::Steps => format!(", {} drawn by step", counted(story.instants, "row")),
     };
     let summary = format!(
         "{}, {} to {}{steps}: {} sent, {} delivered, {} dropped",

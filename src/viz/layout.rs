@@ -531,7 +531,7 @@ mod tests {
             assert!(course.p3.1 - course.p0.1 >= ROW_PX, "{} slants", a.id);
         }
         let svg = render(&records, 3, &by_step);
-        assert!(svg.contains("7 steps drawn one per row"), "{svg}");
+        assert!(svg.contains("7 rows drawn by step"), "{svg}");
         assert!(svg.contains(">by step; time (ms)</text>"));
         // The time is written at the first row and where it moves on, and nowhere else.
         assert_eq!(count(&svg, ">0.000</text>"), 1, "{svg}");

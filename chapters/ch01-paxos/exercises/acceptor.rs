@@ -18,6 +18,10 @@
 //!   run learns what was accepted from `Event::Accepted` alone, so record an acceptance
 //!   when, and only when, you make one; record a promise with `Event::Promised`.
 //!
+//! The rules broken on purpose (`--break`) are applied outside your code (`as_broken`
+//! in src/paxos/node.rs, and `persist` for `no-persist`): write the protocol as it should
+//! be.
+//!
 //! The tests run the chapter's sweeps (dueling proposers on a lossy, duplicating network,
 //! acceptors crashing and restarting) and its explorer (every order of deliveries of a
 //! small cluster, crashes included) against your acceptor; a broken rule shows up as a

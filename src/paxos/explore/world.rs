@@ -113,16 +113,23 @@ pub(super) fn shrink(
         return Ok((path.to_vec(), violation));
     };
     let mut best = (path.to_vec(), violation);
-    let mut at = ids.len();
-    while at > 0 {
-        at -= 1;
-        let mut fewer = ids.clone();
-        fewer.remove(at);
-        if let Some((choices, v)) = violates(config, &fewer)? {
-            ids = fewer;
-            ids.truncate(choices.len());
-            at = at.min(ids.len());
-            best = (choices, v);
+    // Passes from the last step back, until one leaves nothing out: dropping a step can
+    // make a later one, kept before, unnecessary.
+    let mut dropped = true;
+    while dropped {
+        dropped = false;
+        let mut at = ids.len();
+        while at > 0 {
+            at -= 1;
+            let mut fewer = ids.clone();
+            fewer.remove(at);
+            if let Some((choices, v)) = violates(config, &fewer)? {
+                ids = fewer;
+                ids.truncate(choices.len());
+                at = at.min(ids.len());
+                best = (choices, v);
+                dropped = true;
+            }
         }
     }
     Ok(best)
