@@ -46,6 +46,13 @@ pub enum Error {
         /// What is wrong with it, with the line if one is to blame.
         problem: String,
     },
+    /// A history file that can't be read as one (see `check::history` for the format).
+    History {
+        /// The history file.
+        path: PathBuf,
+        /// What is wrong with it, naming the line to blame and what that line needs.
+        problem: String,
+    },
     /// A configuration that can't be used (a bad fault schedule, a bad cluster size).
     Config(String),
     /// A node failed and is down: a handler of it failed (its storage did, say), and the
@@ -73,6 +80,7 @@ impl fmt::Display for Error {
             Error::Sqlite { path, source } => write!(f, "{}: sqlite: {source}", path.display()),
             Error::Io { path, source } => write!(f, "{}: {source}", path.display()),
             Error::Trace { path, problem } => write!(f, "{}: {problem}", path.display()),
+            Error::History { path, problem } => write!(f, "{}: {problem}", path.display()),
             Error::Config(msg) => write!(f, "invalid configuration: {msg}"),
             Error::NodeFailed { node, source } => {
                 write!(f, "{node} failed and is down: {source}")

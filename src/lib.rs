@@ -16,8 +16,10 @@
 //!   writes its leader election, checked for Election Safety on every simulated step.
 //! - [`storage`] (every chapter): stable storage, in SQLite (one file per node) or in
 //!   memory, which survives a node's crash; one batch per handler call, one transaction.
-//! - [`check`] (every chapter): named properties checked on every simulated step, and
-//!   the protocol-free machinery of exhaustive explorers ([`check::explore`]).
+//! - [`check`] (every chapter): named properties checked on every simulated step, the
+//!   protocol-free machinery of exhaustive explorers ([`check::explore`]), and the
+//!   linearizability checker for client histories ([`check::linearizable`], chapters 2,
+//!   4 and 5).
 //! - [`viz`] (every chapter, from chapter 0): drawings: a run's trace as a space-time
 //!   diagram (every binary's `--svg`), and plots (chapter 3's Figure 16).
 //! - [`types`] (every chapter): node and client ids, and time: the leaf every module

@@ -23,6 +23,10 @@ fn ch01(args: &[&str]) -> Output {
     run_bin(env!("CARGO_BIN_EXE_ch01-paxos"), args)
 }
 
+fn ch02(args: &[&str]) -> Output {
+    run_bin(env!("CARGO_BIN_EXE_ch02-multipaxos"), args)
+}
+
 fn scratch(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("quorum-cli-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
@@ -730,4 +734,74 @@ fn a_closed_pipe_ends_every_binary_quietly() {
         assert!(!err.contains("panicked"), "{bin} {args:?}: {err}");
         assert_eq!(out.status.code(), Some(0), "{bin} {args:?}: {err}");
     }
+}
+
+fn shared_history(name: &str) -> String {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/data/kv-histories")
+        .join(name)
+        .display()
+        .to_string()
+}
+
+#[test]
+fn check_exits_0_on_a_linearizable_history_1_on_an_illegal_one_with_its_witness() {
+    let ok = ch02(&["check", &shared_history("c10-ok.jsonl")]);
+    let out = String::from_utf8_lossy(&ok.stdout);
+    assert_eq!(ok.status.code(), Some(0), "{out}");
+    assert!(
+        out.contains("337 operations (0 unanswered) on 10 key(s), kv model: linearizable"),
+        "{out}"
+    );
+
+    let bad = ch02(&["check", &shared_history("c01-bad.jsonl")]);
+    let out = String::from_utf8_lossy(&bad.stdout);
+    assert_eq!(bad.status.code(), Some(1), "{out}");
+    assert!(out.contains("NOT linearizable (keys \"7\")"), "{out}");
+    assert!(
+        out.contains("key \"7\": 3 of its 5 operations admit no order"),
+        "{out}"
+    );
+    assert!(
+        out.contains(r#"c0 get("7") -> "x 0 0 y" [58..59 us]"#),
+        "{out}"
+    );
+
+    let json = json(&ch02(&[
+        "check",
+        &shared_history("c01-bad.jsonl"),
+        "--json",
+    ]));
+    assert_eq!(json["verdict"], "illegal");
+    assert_eq!(json["ops"], 38);
+}
+
+#[test]
+fn check_out_of_budget_is_undecided_and_fails() {
+    let out = ch02(&["check", &shared_history("c10-ok.jsonl"), "--budget", "0s"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(text.contains("UNDECIDED"), "{text}");
+}
+
+#[test]
+fn check_refuses_a_malformed_history_with_exit_2_naming_the_line() {
+    let dir = scratch("history");
+    let file = dir.join("h.jsonl");
+    std::fs::write(
+        &file,
+        "{\"client\": 0, \"op\": \"get\", \"key\": \"k\", \"output\": \"\", \"call_us\": 0, \"return_us\": 1}\n\
+         {\"client\": 0, \"op\": \"get\", \"key\": \"k\", \"call_us\": 3}\n",
+    )
+    .unwrap();
+    let out = ch02(&["check", file.to_str().unwrap()]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("h.jsonl: line 2: missing field `return_us`"),
+        "{err}"
+    );
+    let missing = ch02(&["check", dir.join("absent.jsonl").to_str().unwrap()]);
+    assert_eq!(missing.status.code(), Some(2));
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -12,8 +12,16 @@
 //! interchangeable nodes, the set of states explored with covering and sleep sets);
 //! each chapter's explorer (chapter 1's is `paxos::explore`) brings its states and
 //! moves. Like the rest of this module, it imports no protocol and not the runtime.
+//!
+//! A replicated service is judged by what its clients saw: [`history`] is the record
+//! of their operations (calls, returns, or no answer), [`model`] what a correct service
+//! answers, and [`linearizable`] the checker that decides whether one correct copy,
+//! acting at one instant inside each operation, explains the whole history.
 
 pub mod explore;
+pub mod history;
+pub mod linearizable;
+pub mod model;
 
 use serde::Serialize;
 
