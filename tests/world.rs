@@ -9,7 +9,7 @@ use quorum::runtime::cluster::{ms, n, secs};
 use quorum::runtime::sim::PendingWhat;
 use quorum::runtime::trace::Record;
 use quorum::runtime::{
-    Action, ClientId, Cluster, Context, Faults, Message, NoEvent, Node, NodeId, ProtocolEvent,
+    Action, CallId, Cluster, Context, Faults, Message, NoEvent, Node, NodeId, ProtocolEvent,
     Schedule, Sim, SimConfig, Threads, ThreadsConfig, Time, TraceLevel,
 };
 use quorum::storage::{Location, Storage};
@@ -509,7 +509,7 @@ fn a_failing_handler_is_fail_stop() {
 /// A node that queues every request and answers them all at its batching point: each
 /// answer is (how many flushes the node has run, how many requests that flush answered).
 struct Batcher {
-    queued: Vec<ClientId>,
+    queued: Vec<CallId>,
     flushes: u64,
 }
 
@@ -532,10 +532,10 @@ impl Node for Batcher {
     fn on_request(
         &mut self,
         _: &mut Context<'_, Self>,
-        client: ClientId,
+        call: CallId,
         _: u64,
     ) -> quorum::Result<()> {
-        self.queued.push(client);
+        self.queued.push(call);
         Ok(())
     }
     fn wants_flush(&self) -> bool {
@@ -544,8 +544,8 @@ impl Node for Batcher {
     fn on_flush(&mut self, ctx: &mut Context<'_, Self>) -> quorum::Result<()> {
         self.flushes += 1;
         let batch = self.queued.len();
-        for client in self.queued.drain(..) {
-            ctx.reply(client, (self.flushes, batch));
+        for call in self.queued.drain(..) {
+            ctx.reply(call, (self.flushes, batch));
         }
         Ok(())
     }
@@ -973,14 +973,14 @@ fn threads_deliver_a_handlers_messages_complete_and_in_order() {
     struct Burst {
         next: std::collections::BTreeMap<NodeId, u64>,
         out_of_order: u64,
-        waiting: Option<ClientId>,
+        waiting: Option<CallId>,
     }
     impl Burst {
         fn answer(&mut self, ctx: &mut Context<'_, Self>) {
             let received: u64 = self.next.values().sum();
             if received == 5000 {
-                if let Some(client) = self.waiting.take() {
-                    ctx.reply(client, (received, self.out_of_order));
+                if let Some(call) = self.waiting.take() {
+                    ctx.reply(call, (received, self.out_of_order));
                 }
             }
         }
@@ -1019,10 +1019,10 @@ fn threads_deliver_a_handlers_messages_complete_and_in_order() {
         fn on_request(
             &mut self,
             ctx: &mut Context<'_, Self>,
-            client: ClientId,
+            call: CallId,
             _: (),
         ) -> quorum::Result<()> {
-            self.waiting = Some(client);
+            self.waiting = Some(call);
             self.answer(ctx);
             Ok(())
         }

@@ -34,7 +34,7 @@ use serde_json::json;
 
 use quorum::harness::bench::{bare_channel_rate, peak_resident_bytes, print_bench};
 use quorum::runtime::{
-    ClientId, Context, Faults, Message, NoEvent, Node, NodeId, ProtocolEvent, Sim, SimConfig,
+    CallId, Context, Faults, Message, NoEvent, Node, NodeId, ProtocolEvent, Sim, SimConfig,
     Threads, ThreadsConfig, TraceLevel,
 };
 use quorum::storage::{measure, Location};
@@ -93,7 +93,7 @@ struct Streamer {
     received: u64,
     sent: u64,
     acked: u64,
-    waiting: Option<ClientId>,
+    waiting: Option<CallId>,
 }
 
 const BATCH: u64 = 1024;
@@ -186,7 +186,7 @@ impl Node for Streamer {
     fn on_request(
         &mut self,
         ctx: &mut Context<'_, Self>,
-        client: ClientId,
+        client: CallId,
         _req: (),
     ) -> quorum::Result<()> {
         if self.received >= self.target {
@@ -205,7 +205,7 @@ impl Node for Streamer {
 struct Relay {
     target: u64,
     received: u64,
-    waiting: Option<ClientId>,
+    waiting: Option<CallId>,
 }
 
 /// How many tokens the relay keeps in flight.
@@ -256,7 +256,7 @@ impl Node for Relay {
     fn on_request(
         &mut self,
         ctx: &mut Context<'_, Self>,
-        client: ClientId,
+        client: CallId,
         _req: (),
     ) -> quorum::Result<()> {
         if self.received >= self.target / 2 {

@@ -33,7 +33,7 @@ pub mod run;
 use std::time::Duration;
 
 use crate::error::Result;
-use crate::runtime::{ClientId, Context, Message, Node, NodeId, ProtocolEvent, Time};
+use crate::runtime::{CallId, Context, Message, Node, NodeId, ProtocolEvent, Time};
 use crate::storage::Storage;
 
 /// How a detector behaves.
@@ -316,13 +316,8 @@ impl Node for Detector {
     // ANCHOR_END: on_message
 
     /// A client asks whom this node suspects.
-    fn on_request(
-        &mut self,
-        ctx: &mut Context<'_, Self>,
-        client: ClientId,
-        _req: (),
-    ) -> Result<()> {
-        ctx.reply(client, self.suspects());
+    fn on_request(&mut self, ctx: &mut Context<'_, Self>, call: CallId, _req: ()) -> Result<()> {
+        ctx.reply(call, self.suspects());
         Ok(())
     }
 

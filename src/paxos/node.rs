@@ -6,7 +6,7 @@ use super::learner::Learner;
 use super::proposer::{Phase, Proposer};
 use super::{Ballot, Event, Msg, PaxosConfig, Rule, Timer, Value};
 use crate::error::Result;
-use crate::runtime::{ClientId, Context, Node, NodeId};
+use crate::runtime::{CallId, Context, Node, NodeId};
 use crate::storage::Storage;
 
 /// A Paxos node.
@@ -22,7 +22,7 @@ pub struct PaxosNode {
     /// The learner role.
     pub learner: Learner,
     /// Clients waiting to hear the chosen value.
-    pub(super) waiting: Vec<ClientId>,
+    pub(super) waiting: Vec<CallId>,
 }
 
 impl PaxosNode {
@@ -58,8 +58,8 @@ impl PaxosNode {
         if let Some(p) = self.proposer.as_mut() {
             p.finish(ctx);
         }
-        for client in self.waiting.drain(..) {
-            ctx.reply(client, value.clone());
+        for call in self.waiting.drain(..) {
+            ctx.reply(call, value.clone());
         }
     }
 
@@ -200,15 +200,10 @@ impl Node for PaxosNode {
     }
 
     /// A client asks for the chosen value: answered once this node has learned it.
-    fn on_request(
-        &mut self,
-        ctx: &mut Context<'_, Self>,
-        client: ClientId,
-        _req: (),
-    ) -> Result<()> {
+    fn on_request(&mut self, ctx: &mut Context<'_, Self>, call: CallId, _req: ()) -> Result<()> {
         match self.chosen() {
-            Some(v) => ctx.reply(client, v.clone()),
-            None => self.waiting.push(client),
+            Some(v) => ctx.reply(call, v.clone()),
+            None => self.waiting.push(call),
         }
         Ok(())
     }

@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use super::state::{LogPosition, RaftState};
 use super::{Event, Msg, RaftConfig, Rule, Term, Timer};
 use crate::error::Result;
-use crate::runtime::{ClientId, Context, Node, NodeId, Time};
+use crate::runtime::{CallId, Context, Node, NodeId, Time};
 use crate::storage::Storage;
 
 /// What a server is doing in its current term (§5.1, Figure 4).
@@ -283,7 +283,7 @@ impl Node for RaftNode {
     fn on_request(
         &mut self,
         ctx: &mut Context<'_, Self>,
-        client: ClientId,
+        call: CallId,
         req: Request,
     ) -> Result<()> {
         let response = match req {
@@ -293,7 +293,7 @@ impl Node for RaftNode {
             },
             Request::Transfer(to) => crate::exercises::transfer::transfer_leadership(self, ctx, to),
         };
-        ctx.reply(client, response);
+        ctx.reply(call, response);
         Ok(())
     }
 

@@ -33,7 +33,7 @@ pub mod trace;
 
 pub use crate::types::{id, time};
 pub use cluster::Cluster;
-pub use id::{ClientId, NodeId};
+pub use id::{CallId, ClientId, NodeId};
 pub use net::{Faults, Network};
 pub use node::{Context, Effect, Message, Node, Timer};
 pub use rng::Rng;

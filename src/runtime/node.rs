@@ -12,7 +12,7 @@ use std::cell::Cell;
 use std::fmt::Debug;
 use std::time::{Duration, Instant};
 
-use super::id::{ClientId, NodeId};
+use super::id::{CallId, NodeId};
 use super::rng::Rng;
 use super::time::Time;
 use super::trace::{ProtocolEvent, TraceLevel};
@@ -77,14 +77,15 @@ pub trait Node: Sized + Send + 'static {
     /// What the node answers a client.
     type Response: Debug + Send + 'static;
 
-    /// A client asks something; answer with `ctx.reply(client, …)`, now or later.
+    /// A client asks something, in a call the runtime names `call`; answer with
+    /// `ctx.reply(call, …)`, now or later.
     fn on_request(
         &mut self,
         ctx: &mut Context<'_, Self>,
-        client: ClientId,
+        call: CallId,
         req: Self::Request,
     ) -> Result<()> {
-        let _ = (ctx, client, req);
+        let _ = (ctx, call, req);
         Ok(())
     }
 
@@ -141,10 +142,10 @@ pub enum Effect<N: Node> {
     },
     /// Disarm `timer` (nothing happens if it is not armed).
     CancelTimer(N::Timer),
-    /// Answer client `client`.
+    /// Answer the call `call`.
     Reply {
-        /// The client that asked.
-        client: ClientId,
+        /// The call it answers.
+        call: CallId,
         /// The answer.
         response: N::Response,
     },
@@ -229,9 +230,9 @@ impl<'a, N: Node> Context<'a, N> {
         self.effects.push(Effect::CancelTimer(timer));
     }
 
-    /// Answers client `client`.
-    pub fn reply(&mut self, client: ClientId, response: N::Response) {
-        self.effects.push(Effect::Reply { client, response });
+    /// Answers the call `call`: one request a client made of this node.
+    pub fn reply(&mut self, call: CallId, response: N::Response) {
+        self.effects.push(Effect::Reply { call, response });
     }
 
     /// Records a protocol fact (`became_leader`, `voted`, `chosen`, …), if anyone

@@ -21,7 +21,7 @@ use std::collections::{BinaryHeap, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::id::{ClientId, NodeId};
+use super::id::{CallId, NodeId};
 use super::net::{DropReason, Faults, Network, Route};
 use super::node::{Context, Effect, Message, Node};
 use super::rng::Rng;
@@ -74,8 +74,8 @@ pub struct Reply<R> {
     pub at: Time,
     /// The node that answered.
     pub node: NodeId,
-    /// The client it answered.
-    pub client: ClientId,
+    /// The call it answered.
+    pub call: CallId,
     /// The answer.
     pub response: R,
 }
@@ -106,7 +106,7 @@ enum Happening<N: Node> {
     },
     Request {
         node: NodeId,
-        client: ClientId,
+        call: CallId,
         req: N::Request,
     },
     /// Boxed: an action is far larger than the other happenings, and the queue moves
@@ -136,9 +136,9 @@ where
                 id: *id,
             },
             Happening::Timer { node } => Happening::Timer { node: *node },
-            Happening::Request { node, client, req } => Happening::Request {
+            Happening::Request { node, call, req } => Happening::Request {
                 node: *node,
-                client: *client,
+                call: *call,
                 req: req.clone(),
             },
             Happening::Action(a) => Happening::Action(a.clone()),
@@ -206,8 +206,8 @@ pub enum PendingWhat<'a, N: Node> {
     Request {
         /// The node asked.
         node: NodeId,
-        /// The client.
-        client: ClientId,
+        /// The call: this request, as the runtime names it.
+        call: CallId,
     },
     /// A scheduled harness action.
     Action(&'a Action),
@@ -229,7 +229,7 @@ pub struct Sim<N: Node> {
     trace: Vec<Observed<N::Event>>,
     level: TraceLevel,
     next_msg: u64,
-    next_client: u64,
+    next_call: u64,
     replies: Vec<Reply<N::Response>>,
     checks: Vec<Check<N>>,
     step_events: Vec<(NodeId, N::Event)>,
@@ -290,7 +290,7 @@ impl<N: Node> Sim<N> {
             trace: Vec::new(),
             level: config.trace,
             next_msg: 0,
-            next_client: 0,
+            next_call: 0,
             replies: Vec::new(),
             checks: Vec::new(),
             step_events: Vec::new(),
@@ -616,18 +616,18 @@ impl<N: Node> Sim<N> {
     }
 
     /// A client sends `req` to node `node` now; the answer will appear in
-    /// [`Sim::replies`] under the returned client id.
-    pub fn request(&mut self, node: NodeId, req: N::Request) -> Result<ClientId> {
+    /// [`Sim::replies`] under the returned call id.
+    pub fn request(&mut self, node: NodeId, req: N::Request) -> Result<CallId> {
         if node.index_in(self.slots.len()).is_none() {
             return Err(Error::Runtime(format!(
-                "a client asked {node}, but the cluster has only n1..=n{}",
+                "a call asked {node}, but the cluster has only n1..=n{}",
                 self.slots.len()
             )));
         }
-        self.next_client += 1;
-        let client = ClientId(self.next_client);
-        self.push(self.now, Happening::Request { node, client, req });
-        Ok(client)
+        self.next_call += 1;
+        let call = CallId(self.next_call);
+        self.push(self.now, Happening::Request { node, call, req });
+        Ok(call)
     }
 
     // --- Controlled mode ----------------------------------------------------------
@@ -649,9 +649,9 @@ impl<N: Node> Sim<N> {
                     },
                     // Armed timers are listed from the nodes' tables below.
                     Happening::Timer { .. } => return None,
-                    Happening::Request { node, client, .. } => PendingWhat::Request {
+                    Happening::Request { node, call, .. } => PendingWhat::Request {
                         node: *node,
-                        client: *client,
+                        call: *call,
                     },
                     Happening::Action(a) => PendingWhat::Action(a),
                 };
@@ -810,7 +810,7 @@ impl<N: Node> Sim<N> {
             trace: self.trace.clone(),
             level: self.level,
             next_msg: self.next_msg,
-            next_client: self.next_client,
+            next_call: self.next_call,
             replies: self.replies.clone(),
             checks: Vec::new(),
             step_events: Vec::new(),
@@ -964,8 +964,8 @@ impl<N: Node> Sim<N> {
                     }
                 }
             }
-            Happening::Request { node, client, req } => {
-                self.dispatch(node, |n, ctx| n.on_request(ctx, client, req))?
+            Happening::Request { node, call, req } => {
+                self.dispatch(node, |n, ctx| n.on_request(ctx, call, req))?
             }
             Happening::Action(action) => self.apply_action(*action)?,
         }
@@ -1076,15 +1076,15 @@ impl<N: Node> Sim<N> {
                     }
                 }
                 Effect::CancelTimer(timer) => self.slots[from.index()].timers.cancel(&timer),
-                Effect::Reply { client, response } => {
+                Effect::Reply { call, response } => {
                     if self.level == TraceLevel::Everything {
                         let response = format!("{response:?}");
-                        self.record_runtime(from, RuntimeEvent::Reply { client, response });
+                        self.record_runtime(from, RuntimeEvent::Reply { call, response });
                     }
                     self.replies.push(Reply {
                         at: self.now,
                         node: from,
-                        client,
+                        call,
                         response,
                     });
                 }

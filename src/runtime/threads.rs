@@ -30,7 +30,7 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 
-use super::id::{ClientId, NodeId};
+use super::id::{CallId, NodeId};
 use super::net::{DropReason, Faults, Network, Route};
 use super::node::{Context, Effect, Message, Node};
 use super::rng::Rng;
@@ -59,7 +59,7 @@ pub struct ThreadsConfig {
 
 /// Where a node's answer to a client goes: the client's id goes with it, so that one
 /// channel can collect the answers to many requests.
-type ReplyTo<N> = Sender<(ClientId, <N as Node>::Response)>;
+type ReplyTo<N> = Sender<(CallId, <N as Node>::Response)>;
 
 /// A closure the harness runs on a node's own thread, to look at the node.
 type Inspector<N> = Box<dyn FnOnce(Option<&N>) + Send>;
@@ -78,7 +78,7 @@ enum Envelope<N: Node> {
         batch: Vec<(N::Msg, u64)>,
     },
     Request {
-        client: ClientId,
+        call: CallId,
         req: N::Request,
         reply: ReplyTo<N>,
     },
@@ -185,7 +185,7 @@ pub struct Threads<N: Node> {
     kept: Arc<Mutex<Vec<Observed<N::Event>>>>,
     /// Dropped when the run stops, which wakes a paused node thread.
     stopping: Option<Sender<()>>,
-    next_client: u64,
+    next_call: u64,
 }
 
 impl<N: Node> Threads<N> {
@@ -299,7 +299,7 @@ impl<N: Node> Threads<N> {
                 net_version: 0,
                 shared: shared.clone(),
                 effects: Vec::new(),
-                clients: Vec::new(),
+                calls: Vec::new(),
                 facts: facts.clone(),
                 outbox: (0..config.nodes).map(|_| Vec::new()).collect(),
                 outbound: Vec::new(),
@@ -337,7 +337,7 @@ impl<N: Node> Threads<N> {
             facts: Some(facts),
             collector,
             kept: Arc::new(Mutex::new(Vec::new())),
-            next_client: 0,
+            next_call: 0,
             stopping: Some(stopping),
         })
     }
@@ -461,19 +461,19 @@ impl<N: Node> Threads<N> {
     pub fn send_requests(&mut self, node: NodeId, reqs: Vec<N::Request>) -> Result<Replies<N>> {
         let inbox = self.inbox(node)?.clone();
         let (reply, answers) = crossbeam_channel::unbounded();
-        let mut clients = Vec::with_capacity(reqs.len());
+        let mut calls = Vec::with_capacity(reqs.len());
         for req in reqs {
-            self.next_client += 1;
-            let client = ClientId(self.next_client);
-            clients.push(client);
+            self.next_call += 1;
+            let call = CallId(self.next_call);
+            calls.push(call);
             let reply = reply.clone();
             inbox
-                .send(Envelope::Request { client, req, reply })
+                .send(Envelope::Request { call, req, reply })
                 .map_err(|_| Error::Runtime(format!("{node}'s thread has stopped")))?;
         }
         Ok(Replies {
             node,
-            clients,
+            calls,
             answers,
         })
     }
@@ -619,8 +619,8 @@ impl<N: Node> Drop for Threads<N> {
 /// Answers on their way to requests sent with [`Threads::send_requests`].
 pub struct Replies<N: Node> {
     node: NodeId,
-    clients: Vec<ClientId>,
-    answers: Receiver<(ClientId, N::Response)>,
+    calls: Vec<CallId>,
+    answers: Receiver<(CallId, N::Response)>,
 }
 
 impl<N: Node> Replies<N> {
@@ -628,12 +628,12 @@ impl<N: Node> Replies<N> {
     /// requests were sent. An error names the first request left unanswered.
     pub fn wait(self, timeout: Duration) -> Result<Vec<N::Response>> {
         let deadline = Instant::now() + timeout;
-        let mut got: Vec<Option<N::Response>> = self.clients.iter().map(|_| None).collect();
+        let mut got: Vec<Option<N::Response>> = self.calls.iter().map(|_| None).collect();
         let mut missing = got.len();
         while missing > 0 {
-            let first = self.clients[got.iter().position(Option::is_none).unwrap_or(0)];
+            let first = self.calls[got.iter().position(Option::is_none).unwrap_or(0)];
             let node = self.node;
-            let (client, response) = self.answers.recv_deadline(deadline).map_err(|e| {
+            let (call, response) = self.answers.recv_deadline(deadline).map_err(|e| {
                 Error::Runtime(match e {
                     RecvTimeoutError::Timeout => {
                         format!("{node} did not answer {first} within {timeout:?}")
@@ -644,9 +644,9 @@ impl<N: Node> Replies<N> {
                 })
             })?;
             if let Some(slot) = self
-                .clients
+                .calls
                 .iter()
-                .position(|&c| c == client)
+                .position(|&c| c == call)
                 .and_then(|i| got.get_mut(i))
             {
                 if slot.replace(response).is_none() {
@@ -748,7 +748,7 @@ struct Worker<N: Node> {
     shared: Arc<Shared>,
     effects: Vec<Effect<N>>,
     /// Clients waiting for an answer from this node.
-    clients: Vec<(ClientId, ReplyTo<N>)>,
+    calls: Vec<(CallId, ReplyTo<N>)>,
     /// Where this node's recorded facts go (the collector thread).
     facts: Sender<Observed<N::Event>>,
     /// Per receiver, the undelayed messages the running handler sent it, posted when
@@ -836,10 +836,10 @@ impl<N: Node> Worker<N> {
                     self.deliver(from, msg, id);
                 }
             }
-            Envelope::Request { client, req, reply } => {
+            Envelope::Request { call, req, reply } => {
                 if self.node.is_some() {
-                    self.clients.push((client, reply));
-                    self.dispatch(|n, ctx| n.on_request(ctx, client, req));
+                    self.calls.push((call, reply));
+                    self.dispatch(|n, ctx| n.on_request(ctx, call, req));
                 }
                 // A crashed node drops the request; the client sees the channel close.
             }
@@ -974,7 +974,7 @@ impl<N: Node> Worker<N> {
         if self.node.take().is_some() {
             self.timers.clear();
             self.heap.clear();
-            self.clients.clear();
+            self.calls.clear();
             self.record(RuntimeEvent::Crash);
         }
     }
@@ -1073,14 +1073,14 @@ impl<N: Node> Worker<N> {
                 }
             }
             Effect::CancelTimer(timer) => self.timers.cancel(&timer),
-            Effect::Reply { client, response } => {
+            Effect::Reply { call, response } => {
                 if self.everything {
                     let response = format!("{response:?}");
-                    self.record(RuntimeEvent::Reply { client, response });
+                    self.record(RuntimeEvent::Reply { call, response });
                 }
-                if let Some(pos) = self.clients.iter().position(|(c, _)| *c == client) {
-                    let (_, reply) = self.clients.swap_remove(pos);
-                    let _ = reply.send((client, response));
+                if let Some(pos) = self.calls.iter().position(|(c, _)| *c == call) {
+                    let (_, reply) = self.calls.swap_remove(pos);
+                    let _ = reply.send((call, response));
                 }
             }
             Effect::Trace(event) => self.observe(now, self.id, Fact::Protocol(event)),

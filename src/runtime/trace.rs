@@ -29,7 +29,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use super::id::{ClientId, NodeId};
+use super::id::{CallId, NodeId};
 use super::time::Time;
 use crate::error::{Error, Result};
 
@@ -129,8 +129,8 @@ pub enum RuntimeEvent {
     Heal,
     /// The node answered a client.
     Reply {
-        /// The client.
-        client: ClientId,
+        /// The call answered.
+        call: CallId,
         /// The answer, as `Debug` prints it.
         response: String,
     },

@@ -41,8 +41,20 @@ impl fmt::Display for NodeId {
     }
 }
 
-/// A client request's identity: the runtime hands the node a `ClientId` with each
-/// request, and the node answers with `ctx.reply(client, response)`.
+/// One call into a node: a request as the runtime carries it. The runtime mints a
+/// `CallId` for each request it delivers, and the node answers with
+/// `ctx.reply(call, response)`. A retry of the same request is a new call: which
+/// client made it, and which of its requests it is, is the [`ClientId`] and sequence
+/// number the request itself carries.
+#[derive(
+    Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug, serde::Serialize, serde::Deserialize,
+)]
+#[serde(transparent)]
+pub struct CallId(pub u64);
+
+/// A client: a long-lived session that numbers its requests 1, 2, 3, … A request is
+/// named by its client and its number, so a request retried after a timeout, or sent
+/// again to a new leader, is recognized as the same request and applied once.
 #[derive(
     Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug, serde::Serialize, serde::Deserialize,
 )]
@@ -52,5 +64,11 @@ pub struct ClientId(pub u64);
 impl fmt::Display for ClientId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "c{}", self.0)
+    }
+}
+
+impl fmt::Display for CallId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "call{}", self.0)
     }
 }

@@ -7,5 +7,5 @@
 pub mod id;
 pub mod time;
 
-pub use id::{ClientId, NodeId};
+pub use id::{CallId, ClientId, NodeId};
 pub use time::Time;

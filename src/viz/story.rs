@@ -390,7 +390,7 @@ fn event_label(r: &Record) -> String {
     let mut parts = vec![r.event.clone()];
     if let Some(v) = ABOUT_A_NODE.iter().find_map(|k| r.u64_field(k)) {
         parts.push(format!("n{v}"));
-    } else if let Some(c) = r.u64_field("client") {
+    } else if let Some(c) = r.u64_field("call") {
         parts.push(format!("c{c}"));
     }
     if let Some(v) = r.fields.get("value") {

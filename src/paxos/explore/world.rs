@@ -217,7 +217,7 @@ fn describe(sim: &Sim<PaxosNode>, choice: Choice) -> String {
                 PendingWhat::Start(n) => format!("{n} starts"),
                 PendingWhat::Deliver { from, to, msg } => format!("{from} -> {to}: {msg:?}"),
                 PendingWhat::Timer { node, timer } => format!("{node}'s {timer:?} timer fires"),
-                PendingWhat::Request { node, client } => format!("{client} asks {node}"),
+                PendingWhat::Request { node, call } => format!("{call} asks {node}"),
                 PendingWhat::Action(a) => a.to_string(),
             })
             .unwrap_or_else(|| format!("event #{seq}"))
