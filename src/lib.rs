@@ -14,6 +14,8 @@
 //!   losses and crashes.
 //! - [`raft`] (chapters 3–5, *Raft*): one Raft node over Figure 2's state; chapter 3
 //!   writes its leader election, checked for Election Safety on every simulated step.
+//! - [`app`] (chapters 2, 4 and 5): the replicated state machines (key-value, counter,
+//!   Fibonacci) and the exactly-once session table, shared by Multi-Paxos and Raft.
 //! - [`storage`] (every chapter): stable storage, in SQLite (one file per node) or in
 //!   memory, which survives a node's crash; one batch per handler call, one transaction.
 //! - [`check`] (every chapter): named properties checked on every simulated step, the
@@ -22,7 +24,7 @@
 //!   4 and 5).
 //! - [`viz`] (every chapter, from chapter 0): drawings: a run's trace as a space-time
 //!   diagram (every binary's `--svg`), and plots (chapter 3's Figure 16).
-//! - [`types`] (every chapter): node and client ids, and time: the leaf every module
+//! - [`types`] (every chapter): node, call and client ids, and time: the leaf every module
 //!   shares.
 //! - [`cli`] (every chapter binary): the flags every chapter binary shares, and output
 //!   that ends quietly when its reader closes the pipe.
@@ -33,6 +35,7 @@
 
 #![warn(missing_docs)]
 
+pub mod app;
 pub mod check;
 pub mod cli;
 pub mod detector;

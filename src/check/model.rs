@@ -17,7 +17,7 @@ pub enum State {
     /// A key-value key's value (`""` when absent), shared: the search keeps many copies
     /// of each state, and a read must not copy a long value.
     Text(Arc<str>),
-    /// A counter's count.
+    /// A counter's count (wrapping at the bounds of `i64`).
     Count(i64),
     /// The Fibonacci sequence: the next number to give, and the one after it
     /// (wrapping at 2^64).
@@ -58,8 +58,8 @@ pub fn step(state: &State, op: &Operation) -> Option<State> {
         (State::Count(c), OpKind::Incr | OpKind::Decr) => {
             let by = amount(&op.value)?;
             let after = match op.op {
-                OpKind::Incr => c.checked_add(by)?,
-                _ => c.checked_sub(by)?,
+                OpKind::Incr => c.wrapping_add(by),
+                _ => c.wrapping_sub(by),
             };
             // An acknowledgement without the count ("") says nothing about it.
             (op.output.is_empty() || answered(&after.to_string())).then_some(State::Count(after))
