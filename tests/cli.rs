@@ -774,6 +774,19 @@ fn check_exits_0_on_a_linearizable_history_1_on_an_illegal_one_with_its_witness(
     ]));
     assert_eq!(json["verdict"], "illegal");
     assert_eq!(json["ops"], 38);
+
+    let dir = scratch("history-svg");
+    let svg = dir.join("h.svg");
+    let bad = shared_history("c01-bad.jsonl");
+    let drawn = ch02(&["check", &bad, "--svg", svg.to_str().unwrap()]);
+    assert_eq!(drawn.status.code(), Some(1));
+    let text = std::fs::read_to_string(&svg).expect("the drawing is written");
+    assert!(
+        text.contains("NOT linearizable: keys &quot;7&quot;"),
+        "{text}"
+    );
+    assert!(text.contains("get 7 → x 0 0 y<"), "{text}");
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]

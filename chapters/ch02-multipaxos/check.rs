@@ -10,6 +10,7 @@ use quorum::check::history::{self, Operation, Workload};
 use quorum::check::linearizable::{check, KeyResult, Report, Verdict};
 use quorum::error::Error;
 use quorum::runtime::time::parse_duration;
+use quorum::viz::history::write_history_svg;
 use quorum::{errln, outln};
 
 /// The checker's flags.
@@ -29,6 +30,10 @@ pub struct CheckArgs {
     /// Print the verdict as JSON on stdout
     #[arg(long)]
     pub json: bool,
+
+    /// Draw the history and the verdict as an SVG: one lane per client, a bar per operation, the order found or the witness (example: --svg history.svg)
+    #[arg(long, value_name = "FILE")]
+    pub svg: Option<PathBuf>,
 }
 
 /// Checks the file: exit 0 when linearizable, 1 when not or undecided, 2 when the file
@@ -46,6 +51,13 @@ pub fn run(args: &CheckArgs) -> ExitCode {
         },
     };
     let report = check(&ops, workload, args.budget);
+    if let Some(svg) = &args.svg {
+        let title = format!("{}: a history", args.file.display());
+        if let Err(e) = write_history_svg(svg, &ops, &report, &title) {
+            errln!("ch02-multipaxos: {e}");
+            return ExitCode::from(2);
+        }
+    }
     if args.json {
         let mut value = json!(report);
         value["file"] = json!(args.file.display().to_string());

@@ -580,7 +580,7 @@ fn counted(n: usize, noun: &str) -> String {
 
 /// `text` made safe for XML character data and attribute values. Characters XML 1.0
 /// forbids even when escaped (most control characters) become U+FFFD.
-fn escape(text: &str) -> String {
+pub(super) fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {

@@ -3,7 +3,8 @@
 //! The world ([`crate::runtime`]) records a run as a trace, one record per fact
 //! ([`crate::runtime::trace`]); this module only reads traces and draws them. Nothing
 //! here runs a node or changes what a run does. Figures that sum up many runs, such as
-//! chapter 3's Figure 16, are plots ([`plot`]) of numbers the chapters compute.
+//! chapter 3's Figure 16, are plots ([`plot`]) of numbers the chapters compute; a
+//! client history and the linearizability checker's verdict on it is [`history`].
 //!
 //! In "Time, Clocks, and the Ordering of Events in a Distributed System" (1978), Lamport
 //! pictured a run as a *space-time diagram*: one vertical line per process with time
@@ -54,6 +55,7 @@
 //! the SVG, back to front.
 
 mod draw;
+pub mod history;
 mod layout;
 pub mod plot;
 mod story;
