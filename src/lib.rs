@@ -16,6 +16,8 @@
 //!   writes its leader election, checked for Election Safety on every simulated step.
 //! - [`app`] (chapters 2, 4 and 5): the replicated state machines (key-value, counter,
 //!   Fibonacci) and the exactly-once session table, shared by Multi-Paxos and Raft.
+//! - [`client`] (chapters 2, 4 and 5): clients as sessions that find the leader, retry
+//!   with backoff and record the history the linearizability checker reads.
 //! - [`storage`] (every chapter): stable storage, in SQLite (one file per node) or in
 //!   memory, which survives a node's crash; one batch per handler call, one transaction.
 //! - [`check`] (every chapter): named properties checked on every simulated step, the
@@ -38,6 +40,7 @@
 pub mod app;
 pub mod check;
 pub mod cli;
+pub mod client;
 pub mod detector;
 pub mod error;
 pub mod exercises;
