@@ -76,6 +76,11 @@ pub trait StateMachine: Send + 'static {
     /// Applies `command` and returns its output. The same commands in the same order
     /// give the same outputs on every replica.
     fn apply(&mut self, command: &Command) -> String;
+
+    /// Answers a command that only reads (a get, a counter's read) without changing
+    /// anything; `None` for any other. For reads served outside the log, and for
+    /// checks.
+    fn query(&self, command: &Command) -> Option<String>;
 }
 
 /// A fresh machine for `workload`.
@@ -135,6 +140,11 @@ impl StateMachine for Kv {
             _ => unsupported(Workload::Kv, command),
         }
     }
+
+    fn query(&self, command: &Command) -> Option<String> {
+        (command.op == OpKind::Get)
+            .then(|| self.data.get(&command.key).cloned().unwrap_or_default())
+    }
 }
 
 /// Named counters, starting at 0; arithmetic wraps at the bounds of `i64`.
@@ -162,6 +172,16 @@ impl StateMachine for Counter {
         }
         count.to_string()
     }
+
+    fn query(&self, command: &Command) -> Option<String> {
+        (command.op == OpKind::Read).then(|| {
+            self.counts
+                .get(&command.key)
+                .copied()
+                .unwrap_or_default()
+                .to_string()
+        })
+    }
 }
 
 /// Named Fibonacci sequences: each `next` returns the sequence's next number (0, 1, 1,
@@ -185,6 +205,10 @@ impl StateMachine for Fib {
         let next = *a;
         (*a, *b) = (*b, a.wrapping_add(*b));
         next.to_string()
+    }
+
+    fn query(&self, _command: &Command) -> Option<String> {
+        None // every `next` moves the sequence on
     }
 }
 

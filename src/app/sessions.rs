@@ -143,6 +143,12 @@ impl Service {
         }
     }
 
+    /// Answers a read-only command from the machine's current state, outside the log
+    /// ([`StateMachine::query`]).
+    pub fn query(&self, command: &Command) -> Option<String> {
+        self.machine.query(command)
+    }
+
     /// How many sessions are open.
     pub fn open_sessions(&self) -> usize {
         self.sessions.len()

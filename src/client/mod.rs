@@ -377,5 +377,8 @@ impl Client {
     }
 }
 
+pub mod sim;
+pub mod workload;
+
 #[cfg(test)]
 mod tests;

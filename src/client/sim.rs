@@ -1,0 +1,265 @@
+//! Clients in the simulator: many logical clients whose requests and replies cross the
+//! same faulty network as node messages, on the simulator's virtual clock.
+//!
+//! The simulator runs the nodes; [`SimClients`] runs the clients beside it, with a queue
+//! of its own (client timers, replies on their way back, the next call of each client)
+//! merged with the simulator's by time. A request's fate is drawn as a node message's
+//! is, from the run's fault settings: lost, delayed, or delivered twice; so is a
+//! reply's. A client can also be cut off for a while (a partition between it and every
+//! node). Every draw comes from a generator seeded by the run's seed, so a seed still
+//! replays the whole run, clients included.
+
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BinaryHeap, HashMap};
+use std::time::Duration;
+
+use super::{workload, Client, ClientConfig, ClientTimer, Effect, Request, Response};
+use crate::app::sessions::Reply;
+use crate::app::Workload;
+use crate::check::history::Operation;
+use crate::error::Result;
+use crate::runtime::{Faults, Node, Rng, Sim};
+use crate::types::{CallId, ClientId, NodeId, Time};
+
+/// What the clients of a simulated run do.
+#[derive(Clone, Debug)]
+pub struct ClientSpec {
+    /// How many clients.
+    pub clients: usize,
+    /// How many operations each calls, one after another (or up to `config.window` at
+    /// once).
+    pub ops_per_client: usize,
+    /// What they ask.
+    pub workload: Workload,
+    /// On how many keys.
+    pub keys: usize,
+    /// How each behaves (its window, its timeouts).
+    pub config: ClientConfig,
+    /// The fates of their requests and replies.
+    pub faults: Faults,
+    /// Clients cut off from every node, each from one instant to another.
+    pub cut_off: Vec<(ClientId, Time, Time)>,
+    /// Lose the first reply to every request (on top of `faults`): every request is
+    /// then retried at least once, the hardest case for exactly-once.
+    pub lose_first_replies: bool,
+}
+
+/// A client-side event.
+#[derive(Debug)]
+enum Ev {
+    /// Client `.0` calls its next operation.
+    Call(usize),
+    /// A response from node `.1` reaches client `.0`.
+    Reply(usize, NodeId, Response),
+    /// A client's timer fires.
+    Timer(usize, ClientTimer),
+}
+
+/// The clients of one simulated run.
+pub struct SimClients {
+    spec: ClientSpec,
+    clients: Vec<Client>,
+    called: Vec<usize>,
+    queue: BinaryHeap<Reverse<(Time, u64)>>,
+    events: BTreeMap<u64, Ev>,
+    seq: u64,
+    rng: Rng,
+    /// Which client made each call still unanswered.
+    calls: HashMap<CallId, usize>,
+    /// Requests (client, session, seq) whose first reply has been lost on purpose.
+    lost_first: std::collections::HashSet<(usize, u64, u64)>,
+}
+
+impl SimClients {
+    /// The clients of `spec`, drawing from a generator of `seed` (a stream of its own,
+    /// apart from the nodes').
+    pub fn new(spec: ClientSpec, seed: u64) -> SimClients {
+        let clients = (0..spec.clients)
+            .map(|i| {
+                let first = NodeId::from_index(i % spec.config.nodes.max(1));
+                Client::new(ClientId(i as u64 + 1), spec.config.clone(), first)
+            })
+            .collect();
+        let mut c = SimClients {
+            called: vec![0; spec.clients],
+            spec,
+            clients,
+            queue: BinaryHeap::new(),
+            events: BTreeMap::new(),
+            seq: 0,
+            rng: Rng::derived(seed, 0xc11e),
+            calls: HashMap::new(),
+            lost_first: Default::default(),
+        };
+        for i in 0..c.clients.len() {
+            for _ in 0..c.spec.config.window.max(1) {
+                c.push(Time::ZERO, Ev::Call(i));
+            }
+        }
+        c
+    }
+
+    fn push(&mut self, at: Time, ev: Ev) {
+        self.seq += 1;
+        self.queue.push(Reverse((at, self.seq)));
+        self.events.insert(self.seq, ev);
+    }
+
+    /// When the next client event is due.
+    fn next_at(&self) -> Option<Time> {
+        self.queue.peek().map(|Reverse((t, _))| *t)
+    }
+
+    /// Whether client `i` is cut off at `t`.
+    fn is_cut(&self, i: usize, t: Time) -> bool {
+        let id = ClientId(i as u64 + 1);
+        self.spec
+            .cut_off
+            .iter()
+            .any(|&(c, from, until)| c == id && from <= t && t < until)
+    }
+
+    /// How many copies of a message arrive, and when: none, one, or two.
+    fn fates(&mut self, now: Time) -> Vec<Time> {
+        let f = &self.spec.faults;
+        if self.rng.chance(f.drop) {
+            return Vec::new();
+        }
+        let (lo, hi) = f.delay;
+        let dup = self.rng.chance(f.duplicate);
+        let mut at = vec![now + self.rng.duration_between(lo, hi)];
+        if dup {
+            let jitter = hi.max(Duration::from_millis(1));
+            at.push(
+                now + self.rng.duration_between(lo, hi)
+                    + self.rng.duration_between(Duration::ZERO, jitter),
+            );
+        }
+        at
+    }
+
+    /// Every operation of every client, clients in turn.
+    pub fn history(&self) -> Vec<Operation> {
+        self.clients
+            .iter()
+            .flat_map(|c| c.history().to_vec())
+            .collect()
+    }
+
+    /// Whether every client has called all its operations and has none in flight.
+    pub fn done(&self) -> bool {
+        self.clients
+            .iter()
+            .zip(&self.called)
+            .all(|(c, &n)| n >= self.spec.ops_per_client && c.in_flight() == 0)
+    }
+
+    /// Runs `sim` and the clients together until `deadline`, or until every client is
+    /// done.
+    pub fn run<N>(&mut self, sim: &mut Sim<N>, deadline: Time) -> Result<()>
+    where
+        N: Node<Request = Request, Response = Response>,
+    {
+        loop {
+            if self.done() {
+                return Ok(());
+            }
+            let client_at = self.next_at().filter(|&t| t <= deadline);
+            let node_at = sim.next_event_at().filter(|&t| t <= deadline);
+            match (client_at, node_at) {
+                (None, None) => {
+                    sim.run_until(deadline)?;
+                    return Ok(());
+                }
+                (Some(c), n) if n.is_none_or(|n| c < n) => {
+                    sim.run_until(c)?;
+                    self.step(sim, c)?;
+                }
+                _ => {
+                    sim.step()?;
+                }
+            }
+            self.collect_replies(sim);
+        }
+    }
+
+    /// Carries the nodes' answers back toward their clients.
+    fn collect_replies<N>(&mut self, sim: &mut Sim<N>)
+    where
+        N: Node<Request = Request, Response = Response>,
+    {
+        for reply in sim.take_replies() {
+            let Some(&i) = self.calls.get(&reply.call) else {
+                continue;
+            };
+            self.calls.remove(&reply.call);
+            if self.is_cut(i, reply.at) {
+                continue;
+            }
+            if self.spec.lose_first_replies {
+                if let Response::Applied(Reply::Done { session, seq, .. }) = &reply.response {
+                    if self.lost_first.insert((i, *session, *seq)) {
+                        continue;
+                    }
+                }
+            }
+            for at in self.fates(reply.at) {
+                self.push(at, Ev::Reply(i, reply.node, reply.response.clone()));
+            }
+        }
+    }
+
+    /// Runs the client event due at `now`.
+    fn step<N>(&mut self, sim: &mut Sim<N>, now: Time) -> Result<()>
+    where
+        N: Node<Request = Request, Response = Response>,
+    {
+        let Some(Reverse((_, seq))) = self.queue.pop() else {
+            return Ok(());
+        };
+        let Some(ev) = self.events.remove(&seq) else {
+            return Ok(());
+        };
+        let mut out = Vec::new();
+        let i = match ev {
+            Ev::Call(i) => {
+                if self.called[i] < self.spec.ops_per_client && self.clients[i].can_call() {
+                    let n = self.called[i] as u64;
+                    self.called[i] += 1;
+                    let id = self.clients[i].id().0;
+                    let command =
+                        workload::command(self.spec.workload, self.spec.keys, id, n, &mut self.rng);
+                    self.clients[i].call(now, command, &mut out);
+                }
+                i
+            }
+            Ev::Reply(i, node, response) => {
+                let before = self.clients[i].in_flight();
+                self.clients[i].on_response(now, node, response, &mut out);
+                for _ in self.clients[i].in_flight()..before {
+                    self.push(now, Ev::Call(i));
+                }
+                i
+            }
+            Ev::Timer(i, timer) => {
+                self.clients[i].on_timer(timer, &mut self.rng, &mut out);
+                i
+            }
+        };
+        for effect in out {
+            match effect {
+                Effect::Send { to, request } => {
+                    if self.is_cut(i, now) {
+                        continue;
+                    }
+                    for at in self.fates(now) {
+                        let call = sim.request_at(at, to, request.clone())?;
+                        self.calls.insert(call, i);
+                    }
+                }
+                Effect::SetTimer { timer, after } => self.push(now + after, Ev::Timer(i, timer)),
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,100 @@
+//! Clients over the simulated network: sessions, retries and histories, checked for
+//! linearizability, against the single server that opens chapter 2.
+
+mod common;
+
+use std::time::Duration;
+
+use quorum::app::{Command, OpKind, Workload};
+use quorum::check::linearizable::{check, Verdict};
+use quorum::client::sim::{ClientSpec, SimClients};
+use quorum::client::ClientConfig;
+use quorum::multipaxos::single::{SingleServer, SERVER};
+use quorum::runtime::{Faults, Sim, SimConfig, Time};
+
+fn spec(workload: Workload, clients: usize, ops: usize, faults: Faults) -> ClientSpec {
+    ClientSpec {
+        clients,
+        ops_per_client: ops,
+        workload,
+        keys: 2,
+        config: ClientConfig {
+            nodes: 3,
+            window: 1,
+            timeout: Duration::from_millis(20),
+            max_timeout: Duration::from_millis(200),
+        },
+        faults,
+        cut_off: Vec::new(),
+        lose_first_replies: false,
+    }
+}
+
+fn lossy() -> Faults {
+    Faults {
+        drop: 0.2,
+        delay: (Duration::ZERO, Duration::from_millis(5)),
+        duplicate: 0.2,
+    }
+}
+
+fn single_server(seed: u64, workload: Workload) -> Sim<SingleServer> {
+    Sim::new(SimConfig::new(3, seed), move |id, _| {
+        Ok(SingleServer::new(id, workload))
+    })
+    .expect("a sim")
+}
+
+#[test]
+fn the_single_servers_histories_are_linearizable_under_loss_and_duplication() {
+    for seed in common::sweep_range(300) {
+        let workload = [Workload::Kv, Workload::Counter, Workload::Fib][seed as usize % 3];
+        let mut sim = single_server(seed, workload);
+        let mut clients = SimClients::new(spec(workload, 5, 20, lossy()), seed);
+        clients.run(&mut sim, Time(60_000_000)).expect("runs");
+        assert!(clients.done(), "seed {seed}: the clients did not finish");
+        let history = clients.history();
+        let report = check(&history, workload, Duration::from_secs(10));
+        assert_eq!(
+            report.verdict,
+            Verdict::Ok,
+            "seed {seed} ({workload}): {report:#?}\nreplay: QUORUM_SEED={seed} cargo test --release --test clients the_single_servers"
+        );
+    }
+}
+
+#[test]
+fn every_first_reply_lost_and_requests_duplicated_yet_each_increment_counts_once() {
+    for seed in common::sweep_range(1000) {
+        let mut sim = single_server(seed, Workload::Counter);
+        let mut s = spec(Workload::Counter, 4, 10, lossy());
+        s.keys = 1;
+        s.lose_first_replies = true;
+        let mut clients = SimClients::new(s, seed);
+        clients.run(&mut sim, Time(60_000_000)).expect("runs");
+        let history = clients.history();
+        let incr = |o: &&quorum::check::history::Operation| o.op == OpKind::Incr;
+        let acked = history
+            .iter()
+            .filter(incr)
+            .filter(|o| !o.is_unknown())
+            .count() as i64;
+        let unknown = history
+            .iter()
+            .filter(incr)
+            .filter(|o| o.is_unknown())
+            .count() as i64;
+        let server = sim.node(SERVER).expect("the server is up");
+        let count: i64 = server
+            .service()
+            .query(&Command::new(OpKind::Read, "0", ""))
+            .and_then(|c| c.parse().ok())
+            .expect("a count");
+        assert!(
+            acked <= count && count <= acked + unknown,
+            "seed {seed}: {acked} increments acknowledged, {unknown} unanswered, count {count}\nreplay: QUORUM_SEED={seed} cargo test --release --test clients every_first_reply"
+        );
+        let report = check(&history, Workload::Counter, Duration::from_secs(10));
+        assert_eq!(report.verdict, Verdict::Ok, "seed {seed}: {report:#?}");
+    }
+}
