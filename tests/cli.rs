@@ -818,3 +818,105 @@ fn check_refuses_a_malformed_history_with_exit_2_naming_the_line() {
     assert_eq!(missing.status.code(), Some(2));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn ch02_sim_checks_the_single_server_and_finds_the_naive_replication_out() {
+    let ok = ch02(&[
+        "sim",
+        "--seeds",
+        "0..50",
+        "--drop",
+        "0.2",
+        "--duplicate",
+        "0.2",
+        "--delay",
+        "0ms..5ms",
+        "--duration",
+        "10s",
+    ]);
+    let text = String::from_utf8_lossy(&ok.stdout);
+    assert_eq!(ok.status.code(), Some(0), "{text}");
+    assert!(
+        text.contains("50 runs of the single service, 0 not linearizable"),
+        "{text}"
+    );
+
+    let naive = [
+        "--drop",
+        "0.1",
+        "--delay",
+        "1ms..5ms",
+        "--crash",
+        "1@300ms",
+        "--duration",
+        "10s",
+        "--service",
+        "naive",
+    ];
+    let mut args = vec!["sim", "--seeds", "0..20"];
+    args.extend(naive);
+    let bad = ch02(&args);
+    let err = String::from_utf8_lossy(&bad.stderr);
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(err.contains("linearizable violated"), "{err}");
+    assert!(err.contains("replay: ch02-multipaxos sim --seed"), "{err}");
+
+    // Replayed with its history written and drawn, the failing seed says which keys.
+    let seed = err
+        .split("seed ")
+        .nth(1)
+        .and_then(|s| s.split(':').next())
+        .expect("a failing seed")
+        .to_string();
+    let dir = scratch("ch02-sim");
+    let (h, svg) = (dir.join("h.jsonl"), dir.join("h.svg"));
+    let mut args = vec!["sim", "--seed", &seed, "--json"];
+    args.extend(naive);
+    let (h_s, svg_s) = (
+        h.to_str().unwrap().to_string(),
+        svg.to_str().unwrap().to_string(),
+    );
+    args.extend(["--history", &h_s, "--history-svg", &svg_s]);
+    let replay = ch02(&args);
+    assert_eq!(replay.status.code(), Some(1));
+    let summary = json(&replay);
+    assert_eq!(summary["linearizable"], "illegal");
+    assert_eq!(summary["ops"], 100);
+    assert!(summary["unknown_ops"].is_u64());
+    let recheck = ch02(&["check", &h_s]);
+    assert_eq!(
+        recheck.status.code(),
+        Some(1),
+        "the written history checks the same"
+    );
+    assert!(std::fs::read_to_string(&svg)
+        .unwrap()
+        .contains("NOT linearizable"));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn ch02_refuses_bad_input_with_exit_2_naming_the_flag_before_running() {
+    let dir = scratch("ch02-bad");
+    let missing = dir.join("no-such-dir").join("h.jsonl");
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (vec!["sim", "--clients", "0"], "--clients"),
+        (vec!["sim", "--workload", "zoo"], "--workload"),
+        (
+            vec!["sim", "--history", missing.to_str().unwrap()],
+            "--history",
+        ),
+        (
+            vec!["sim", "--history-svg", dir.to_str().unwrap()],
+            "--history-svg",
+        ),
+    ];
+    for (args, flag) in cases {
+        let out = ch02(&args);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains(flag), "{args:?}: {err}");
+    }
+    assert!(!missing.exists());
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -10,7 +10,7 @@ use quorum::check::linearizable::{check, Verdict};
 use quorum::client::sim::{ClientSpec, SimClients};
 use quorum::client::ClientConfig;
 use quorum::multipaxos::single::{SingleServer, SERVER};
-use quorum::runtime::{Faults, Sim, SimConfig, Time};
+use quorum::runtime::{Action, Faults, NodeId, Sim, SimConfig, Time};
 
 fn spec(workload: Workload, clients: usize, ops: usize, faults: Faults) -> ClientSpec {
     ClientSpec {
@@ -97,4 +97,33 @@ fn every_first_reply_lost_and_requests_duplicated_yet_each_increment_counts_once
         let report = check(&history, Workload::Counter, Duration::from_secs(10));
         assert_eq!(report.verdict, Verdict::Ok, "seed {seed}: {report:#?}");
     }
+}
+
+#[test]
+fn the_naive_replication_loses_acknowledged_writes_and_the_checker_says_so() {
+    use quorum::multipaxos::naive::Naive;
+    let mut illegal = Vec::new();
+    for seed in 0..100 {
+        let workload = Workload::Kv;
+        let config = SimConfig {
+            faults: lossy(),
+            ..SimConfig::new(3, seed)
+        };
+        let mut sim = Sim::new(config, move |id, _| Ok(Naive::new(id, workload))).expect("a sim");
+        // The primary crashes 1 s in; its backup takes over with whatever copies
+        // reached it.
+        sim.schedule_at(Time(1_000_000), Action::Crash(NodeId(1)))
+            .expect("a crash");
+        let mut clients = SimClients::new(spec(workload, 5, 30, lossy()), seed);
+        clients.run(&mut sim, Time(60_000_000)).expect("runs");
+        let report = check(&clients.history(), workload, Duration::from_secs(10));
+        assert_ne!(report.verdict, Verdict::Unknown, "seed {seed}: undecided");
+        if report.verdict == Verdict::Illegal {
+            illegal.push(seed);
+        }
+    }
+    assert!(
+        illegal.len() >= 5,
+        "only seeds {illegal:?} of 100 found the naive replication out"
+    );
 }

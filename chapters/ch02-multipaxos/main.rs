@@ -10,24 +10,33 @@
 
 mod bench;
 mod check;
+mod sim;
 
+use std::ops::Range;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-use quorum::cli;
+use quorum::cli::{self, parse_seed_range, CommonArgs};
 
 /// Chapter 2: a replicated log that serves clients, and the checker that proves what
 /// they saw was linearizable.
 #[derive(Parser, Debug)]
 #[command(name = "ch02-multipaxos", version, after_help = EXAMPLES)]
-struct Cli {
+pub struct Cli {
     #[command(subcommand)]
     command: Command,
+    #[command(flatten)]
+    common: CommonArgs,
+    #[command(flatten)]
+    service: sim::ServiceArgs,
 }
 
 const EXAMPLES: &str = "\
 Examples:
+  ch02-multipaxos sim --seed 3 --clients 5 --ops 200         the single server and five clients, checked
+  ch02-multipaxos sim --service naive --seeds 0..100 --drop 0.1 --crash 1@1s --duration 10s   find the naive replication out
+  ch02-multipaxos sim --service naive --seed S ... --history-svg h.svg   replay a seed, draw its history
   ch02-multipaxos check history.jsonl                 is this history linearizable?
   ch02-multipaxos check history.jsonl --budget 1s     give each key's search at most 1 s
   ch02-multipaxos check history.jsonl --json          the verdict and every key's, as JSON
@@ -37,6 +46,12 @@ file (the message names the line) or a bad flag.";
 
 #[derive(Subcommand, Debug)]
 enum Command {
+    /// Run the service and its clients in the deterministic simulator, and check the history
+    Sim {
+        /// Run every seed of the range A..B (A up to but not including B) and check each (example: --seeds 0..1000)
+        #[arg(long, value_parser = parse_seed_range, value_name = "A..B")]
+        seeds: Option<Range<u64>>,
+    },
     /// Check a history file (JSON lines: client, op, key, value, output, call_us, return_us) for linearizability
     Check(check::CheckArgs),
     /// Measure how fast the linearizability checker decides made-up histories
@@ -50,8 +65,29 @@ enum Command {
 fn main() -> ExitCode {
     cli::init_logging();
     let cli = Cli::parse();
-    match cli.command {
-        Command::Check(args) => check::run(&args),
-        Command::Bench { json } => cli::exit_code("ch02-multipaxos", bench::run(json)),
+    let schedule = cli
+        .common
+        .schedule()
+        .unwrap_or_else(|e| cli::refuse::<Cli>(e));
+    for (flag, path) in [
+        ("--history", &cli.service.history),
+        ("--history-svg", &cli.service.history_svg),
+    ] {
+        if let Some(p) = path {
+            if let Err(e) = sim::check_output(flag, p) {
+                cli::refuse::<Cli>(e);
+            }
+        }
+    }
+    match &cli.command {
+        Command::Sim { seeds: None } => {
+            cli::exit_code("ch02-multipaxos", sim::run_one(&cli, &schedule))
+        }
+        Command::Sim { seeds: Some(seeds) } => cli::exit_code(
+            "ch02-multipaxos",
+            sim::sweep(&cli, &schedule, seeds.clone()),
+        ),
+        Command::Check(args) => check::run(args),
+        Command::Bench { json } => cli::exit_code("ch02-multipaxos", bench::run(*json)),
     }
 }

@@ -237,7 +237,10 @@ impl SimClients {
                 let before = self.clients[i].in_flight();
                 self.clients[i].on_response(now, node, response, &mut out);
                 for _ in self.clients[i].in_flight()..before {
-                    self.push(now, Ev::Call(i));
+                    // A moment to think (up to a millisecond) before the next call, so
+                    // that even on a network without delay, calls have an order.
+                    let think = Duration::from_micros(self.rng.between(1, 1000));
+                    self.push(now + think, Ev::Call(i));
                 }
                 i
             }

@@ -1,0 +1,219 @@
+//! `ch02-multipaxos sim`: a service and its clients in the simulator, one seed or many,
+//! and the verdict on what the clients saw.
+
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
+use quorum::check::history;
+use quorum::check::linearizable::Verdict;
+use quorum::check::Violation;
+use quorum::cli::{self, CommonArgs};
+use quorum::client::sim::ClientSpec;
+use quorum::client::ClientConfig;
+use quorum::harness::SeedOutcome;
+use quorum::multipaxos::run::{Outcome, Scenario, ServiceKind};
+use quorum::outln;
+use quorum::runtime::{Schedule, TraceLevel};
+use quorum::viz::history::write_history_svg;
+
+use crate::check::print_report;
+use crate::Cli;
+
+/// The flags of a chapter 2 run.
+#[derive(clap::Args, Debug, Clone)]
+pub struct ServiceArgs {
+    /// The service that answers the clients (example: --service naive)
+    #[arg(long, value_enum, default_value_t = ServiceKind::Single, global = true)]
+    pub service: ServiceKind,
+
+    /// How many clients, each with its own session (example: --clients 50)
+    #[arg(long, default_value_t = 5, global = true, value_parser = clap::value_parser!(u64).range(1..=100_000))]
+    pub clients: u64,
+
+    /// How many operations in all, shared among the clients (example: --ops 1000)
+    #[arg(long, default_value_t = 100, global = true, value_parser = clap::value_parser!(u64).range(1..))]
+    pub ops: u64,
+
+    /// What the clients ask (example: --workload counter)
+    #[arg(long, value_enum, default_value_t = history::Workload::Kv, global = true)]
+    pub workload: history::Workload,
+
+    /// On how many keys (example: --keys 10)
+    #[arg(long, default_value_t = 10, global = true, value_parser = clap::value_parser!(u64).range(1..))]
+    pub keys: u64,
+
+    /// Write every client operation to FILE as JSON lines, the format `check` reads (example: --history h.jsonl)
+    #[arg(long, value_name = "FILE", global = true)]
+    pub history: Option<PathBuf>,
+
+    /// Draw the history and its verdict as an SVG (example: --history-svg h.svg)
+    #[arg(long, value_name = "FILE", global = true)]
+    pub history_svg: Option<PathBuf>,
+}
+
+impl ServiceArgs {
+    /// The flags of a replay, after the shared ones.
+    fn replay_flags(&self) -> String {
+        format!(
+            " --service {} --clients {} --ops {} --workload {} --keys {}",
+            self.service, self.clients, self.ops, self.workload, self.keys
+        )
+    }
+}
+
+/// An output file must be writable before the run starts: its directory exists, and
+/// the path is not a directory. Nothing is written until the run ends.
+pub fn check_output(flag: &str, path: &Path) -> Result<(), String> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    if !dir.is_dir() {
+        return Err(format!(
+            "{flag} {}: the directory {} does not exist; create it or write elsewhere",
+            path.display(),
+            dir.display()
+        ));
+    }
+    if path.is_dir() {
+        return Err(format!(
+            "{flag} {}: is a directory; name a file",
+            path.display()
+        ));
+    }
+    Ok(())
+}
+
+/// The run the flags describe.
+pub fn scenario(common: &CommonArgs, args: &ServiceArgs, schedule: &Schedule) -> Scenario {
+    let clients = args.clients as usize;
+    Scenario {
+        service: args.service,
+        nodes: common.node_count(),
+        faults: common.faults(),
+        schedule: schedule.clone(),
+        duration: common.duration,
+        clients: ClientSpec {
+            clients,
+            ops_per_client: (args.ops as usize).div_ceil(clients),
+            workload: args.workload,
+            keys: args.keys as usize,
+            config: ClientConfig {
+                nodes: common.node_count(),
+                ..ClientConfig::default()
+            },
+            faults: common.faults(),
+            cut_off: Vec::new(),
+            lose_first_replies: false,
+        },
+        budget: Duration::from_secs(10),
+    }
+}
+
+/// One seed, reported.
+pub fn run_one(cli: &Cli, schedule: &Schedule) -> quorum::Result<bool> {
+    let c = &cli.common;
+    let s = scenario(c, &cli.service, schedule);
+    let o = s.sim(c.seed, c.trace_level(TraceLevel::Off))?;
+    let title = format!(
+        "ch02-multipaxos: {} service, {} nodes, sim, seed {}",
+        s.service, s.nodes, c.seed
+    );
+    c.write_outputs(&o.records, &title)?;
+    write_history(cli, &o, &title)?;
+    if c.json {
+        let mut m = c.summary("sim", &o.stats, &violations(&o));
+        m.insert("service".into(), json!(s.service.to_string()));
+        m.insert("clients".into(), json!(cli.service.clients));
+        m.insert("ops".into(), json!(o.history.len()));
+        m.insert("unknown_ops".into(), json!(o.report.unknown_ops));
+        m.insert("linearizable".into(), json!(o.report.verdict));
+        cli::print_json(&Value::Object(m))?;
+    } else {
+        outln!("{title}: {} clients", cli.service.clients);
+        outln!(
+            "{} operations, {} unanswered, until {} of virtual time",
+            o.history.len(),
+            o.report.unknown_ops,
+            o.end
+        );
+        print_report("history", &o.history, &o.report);
+    }
+    Ok(o.report.verdict == Verdict::Ok)
+}
+
+/// The history's file and drawing, if asked for.
+fn write_history(cli: &Cli, o: &Outcome, title: &str) -> quorum::Result<()> {
+    if let Some(path) = &cli.service.history {
+        std::fs::write(path, history::to_jsonl(&o.history))
+            .map_err(|e| quorum::Error::io(path, e))?;
+    }
+    if let Some(path) = &cli.service.history_svg {
+        write_history_svg(path, &o.history, &o.report, title)?;
+    }
+    Ok(())
+}
+
+/// The verdict as violations, for sweeps and `--json`.
+fn violations(o: &Outcome) -> Vec<Violation> {
+    let keys = |v: Verdict| -> Vec<String> {
+        o.report
+            .keys_with(v)
+            .map(|k| format!("{:?}", k.key))
+            .collect()
+    };
+    match o.report.verdict {
+        Verdict::Ok => Vec::new(),
+        Verdict::Illegal => vec![Violation::new(
+            o.end,
+            "linearizable",
+            format!(
+                "no order explains what the clients saw on keys {}",
+                keys(Verdict::Illegal).join(", ")
+            ),
+        )],
+        Verdict::Unknown => vec![Violation::new(
+            o.end,
+            "linearizable",
+            format!(
+                "undecided: the checker ran out of budget on keys {}",
+                keys(Verdict::Unknown).join(", ")
+            ),
+        )],
+    }
+}
+
+/// Many seeds, each checked; a failing seed's replay command is printed.
+pub fn sweep(cli: &Cli, schedule: &Schedule, seeds: Range<u64>) -> quorum::Result<bool> {
+    let s = scenario(&cli.common, &cli.service, schedule);
+    let extra = cli.service.replay_flags();
+    let (mut ops, mut unknown) = (0usize, 0usize);
+    let sweep = cli.common.sweep(seeds, "ch02-multipaxos", &extra, |seed| {
+        let o = s.sim(seed, TraceLevel::Off)?;
+        ops += o.history.len();
+        unknown += o.report.unknown_ops;
+        Ok(SeedOutcome {
+            stats: o.stats,
+            violations: violations(&o),
+        })
+    })?;
+    if cli.common.json {
+        let mut m = cli.common.sweep_summary(&sweep);
+        m.insert("service".into(), json!(s.service.to_string()));
+        m.insert("ops".into(), json!(ops));
+        m.insert("unknown_ops".into(), json!(unknown));
+        cli::print_json(&Value::Object(m))?;
+    } else {
+        outln!(
+            "{} runs of the {} service, {} not linearizable, {ops} operations ({unknown} unanswered), in {:.1}s",
+            sweep.runs(),
+            s.service,
+            sweep.failed.len(),
+            sweep.seconds
+        );
+    }
+    Ok(sweep.failed.is_empty())
+}
