@@ -929,9 +929,10 @@ fn includes_parse_as_mdbook_parses_them() {
 // --- Pasted outputs ---------------------------------------------------------------------
 
 /// The chapter binaries a pasted output may run, and where `cargo test` built them.
-const BINARIES: [(&str, &str); 3] = [
+const BINARIES: [(&str, &str); 4] = [
     ("ch00-world", env!("CARGO_BIN_EXE_ch00-world")),
     ("ch01-paxos", env!("CARGO_BIN_EXE_ch01-paxos")),
+    ("ch02-multipaxos", env!("CARGO_BIN_EXE_ch02-multipaxos")),
     (
         "ch03-raft-election",
         env!("CARGO_BIN_EXE_ch03-raft-election"),
@@ -1011,8 +1012,9 @@ fn sessions(page: &Path, text: &str) -> Vec<Session> {
 }
 
 /// Whether a command is a seeded simulator run of a chapter binary (`sim`, `explore`
-/// or `experiment`), or a checksum of what such runs wrote: what a test can rerun and expect
-/// the same output from. Runs on threads, benchmarks and `cargo` are not.
+/// or `experiment`), a check of a history file (`check`), or a checksum of what such
+/// runs wrote: what a test can rerun and expect the same output from. Runs on threads,
+/// benchmarks and `cargo` are not.
 fn replayable(command: &str) -> bool {
     let words: Vec<&str> = command
         .split_whitespace()
@@ -1022,7 +1024,10 @@ fn replayable(command: &str) -> bool {
         Some(&"sha256sum") => true,
         Some(program) if BINARIES.iter().any(|(name, _)| name == program) => {
             let sub = words[1..].iter().find(|w| !w.starts_with('-'));
-            matches!(sub, Some(&"sim") | Some(&"explore") | Some(&"experiment"))
+            matches!(
+                sub,
+                Some(&"sim") | Some(&"explore") | Some(&"experiment") | Some(&"check")
+            )
         }
         _ => false,
     }
@@ -1177,7 +1182,7 @@ fn drawn_svgs(session: &Session) -> Vec<String> {
     for (command, _) in &session.steps {
         let words: Vec<&str> = command.split_whitespace().collect();
         for w in words.windows(2) {
-            if w[0] == "--svg" && w[1].starts_with("book/src/img/") {
+            if (w[0] == "--svg" || w[0] == "--history-svg") && w[1].starts_with("book/src/img/") {
                 svgs.push(w[1].to_string());
             }
         }
@@ -1217,10 +1222,16 @@ fn every_pasted_output_is_what_its_command_prints() {
                 continue;
             }
             checked += 1;
-            let dir = std::env::temp_dir()
+            // A scratch copy of the repository's place: `main/` to run in, beside a
+            // link to the shared data, so `../shared/data/…` means what it does for a
+            // reader at the repository's root.
+            let base = std::env::temp_dir()
                 .join(format!("quorum-book-run-{}-{checked}", std::process::id()));
-            let _ = std::fs::remove_dir_all(&dir);
+            let _ = std::fs::remove_dir_all(&base);
+            let dir = base.join("main");
             std::fs::create_dir_all(dir.join("book/src/img")).expect("create a scratch dir");
+            #[cfg(unix)]
+            let _ = std::os::unix::fs::symlink(root.join("../shared"), base.join("shared"));
             let mut block = Vec::new();
             let mut differs = false;
             for (command, shown) in &s.steps {
@@ -1259,7 +1270,7 @@ fn every_pasted_output_is_what_its_command_prints() {
                     s.commands()
                 ));
             }
-            let _ = std::fs::remove_dir_all(&dir);
+            let _ = std::fs::remove_dir_all(&base);
         }
         if bless {
             let mut new = lines.join("\n");

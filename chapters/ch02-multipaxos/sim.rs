@@ -16,7 +16,7 @@ use quorum::client::ClientConfig;
 use quorum::harness::SeedOutcome;
 use quorum::multipaxos::run::{Outcome, Scenario, ServiceKind};
 use quorum::outln;
-use quorum::runtime::{Schedule, TraceLevel};
+use quorum::runtime::{Schedule, Time, TraceLevel};
 use quorum::viz::history::write_history_svg;
 
 use crate::check::print_report;
@@ -165,10 +165,18 @@ fn violations(o: &Outcome) -> Vec<Violation> {
             .map(|k| format!("{:?}", k.key))
             .collect()
     };
+    // An illegal history is seen to be so once its witness's last operation returned.
+    let seen = o
+        .report
+        .keys_with(Verdict::Illegal)
+        .flat_map(|k| k.witness.iter())
+        .map(|&i| o.history[i].return_us.unwrap_or(o.history[i].call_us))
+        .max()
+        .map_or(o.end, Time);
     match o.report.verdict {
         Verdict::Ok => Vec::new(),
         Verdict::Illegal => vec![Violation::new(
-            o.end,
+            seen,
             "linearizable",
             format!(
                 "no order explains what the clients saw on keys {}",

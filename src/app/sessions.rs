@@ -160,61 +160,66 @@ impl Service {
         self.clock_us = self.clock_us.max(proposed_us);
         self.expire();
         match entry {
-            AppCommand::Open { client } => {
-                let session = Session {
-                    client: *client,
-                    replies: BTreeMap::new(),
-                    acked: 1,
-                    last_used_us: self.clock_us,
-                };
-                self.sessions.insert(index, session);
-                self.idle.insert((self.clock_us, index));
-                Reply::Opened {
-                    client: *client,
-                    session: index,
-                }
-            }
+            AppCommand::Open { client } => self.open(index, *client),
             AppCommand::Request {
-                session: id,
+                session,
                 seq,
                 acked,
                 command,
-            } => {
-                let (id, seq) = (*id, *seq);
-                let Some(session) = self.sessions.get_mut(&id) else {
-                    return Reply::Expired { session: id, seq };
-                };
-                self.idle.remove(&(session.last_used_us, id));
-                session.last_used_us = self.clock_us;
-                self.idle.insert((self.clock_us, id));
-                if *acked > session.acked {
-                    session.acked = *acked;
-                    session.replies = session.replies.split_off(acked);
-                }
-                if seq < session.acked {
-                    return Reply::Stale { session: id, seq };
-                }
-                if let Some(output) = session.replies.get(&seq) {
-                    return Reply::Done {
-                        session: id,
-                        seq,
-                        output: output.clone(),
-                        applied: false,
-                    };
-                }
-                let output = self.machine.apply(command);
-                session.replies.insert(seq, output.clone());
-                Reply::Done {
-                    session: id,
-                    seq,
-                    output,
-                    applied: true,
-                }
-            }
+            } => self.request(*session, *seq, *acked, command),
             AppCommand::Noop => Reply::Nothing,
         }
     }
     // ANCHOR_END: apply
+
+    /// Opens a session for `client`, named by the index of the entry that opens it.
+    fn open(&mut self, index: u64, client: ClientId) -> Reply {
+        let session = Session {
+            client,
+            replies: BTreeMap::new(),
+            acked: 1,
+            last_used_us: self.clock_us,
+        };
+        self.sessions.insert(index, session);
+        self.idle.insert((self.clock_us, index));
+        Reply::Opened {
+            client,
+            session: index,
+        }
+    }
+
+    // ANCHOR: request
+    /// Request `seq` of session `id`: applied once, answered from the table after.
+    fn request(&mut self, id: SessionId, seq: u64, acked: u64, command: &Command) -> Reply {
+        let Some(session) = self.sessions.get_mut(&id) else {
+            return Reply::Expired { session: id, seq };
+        };
+        self.idle.remove(&(session.last_used_us, id));
+        session.last_used_us = self.clock_us;
+        self.idle.insert((self.clock_us, id));
+        if acked > session.acked {
+            session.acked = acked; // the client has these replies: forget them
+            session.replies = session.replies.split_off(&acked);
+        }
+        if seq < session.acked {
+            return Reply::Stale { session: id, seq };
+        }
+        let (output, applied) = match session.replies.get(&seq) {
+            Some(first) => (first.clone(), false), // a retry: its first reply again
+            None => {
+                let output = self.machine.apply(command);
+                session.replies.insert(seq, output.clone());
+                (output, true)
+            }
+        };
+        Reply::Done {
+            session: id,
+            seq,
+            output,
+            applied,
+        }
+    }
+    // ANCHOR_END: request
 
     /// Removes every session idle for longer than the expiry, by the table's clock.
     fn expire(&mut self) {
