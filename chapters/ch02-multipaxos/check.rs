@@ -113,7 +113,7 @@ fn keys(report: &Report, verdict: Verdict) -> String {
 
 fn print_witness(ops: &[Operation], key: &KeyResult) {
     outln!(
-        "key {:?}: {} of its {} operations admit no order (operations that only read were left out where the rest stays illegal):",
+        "key {:?}: {} of its {} operations admit no order (reads left out where the rest stays illegal):",
         key.key,
         key.witness.len(),
         key.ops
@@ -121,8 +121,8 @@ fn print_witness(ops: &[Operation], key: &KeyResult) {
     let mut witness = key.witness.clone();
     witness.sort_by_key(|&i| (ops[i].call_us, i));
     for i in witness {
-        let note = match key.cut.contains(&i) {
-            true => "   (its answer came after the others: taken as unanswered)",
+        let note = match key.cut.contains(&i) && !ops[i].is_unknown() {
+            true => "   (answered only after the others: taken as unanswered)",
             false => "",
         };
         outln!("  {}{note}", ops[i]);

@@ -15,10 +15,10 @@
 //! - for a linearizable history, a black tick on each bar marks an instant at which the
 //!   operation can take effect, and a thin line joins the ticks of each key in the
 //!   order the checker found: the history explained;
-//! - for an illegal one, only the keys with no explanation are drawn; the witness (the
-//!   operations that admit no order between them) is in red, and the rest of the key's
-//!   operations are grey. A dashed red bar is one the witness takes as unanswered (its
-//!   answer came after the witness's end).
+//! - for an illegal one, only the witness of each key with no explanation is drawn, in
+//!   red: the few operations that no order can explain (the whole history is in its
+//!   file). A dashed bar is one the witness takes as unanswered (its answer came after
+//!   the witness's end).
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
@@ -32,7 +32,6 @@ use crate::error::{Error, Result};
 const INK: &str = "#222222";
 const FAINT: &str = "#777777";
 const RED: &str = "#d32f2f";
-const GREY: &str = "#bdbdbd";
 /// One color per key, in turn.
 const KEY_COLORS: [&str; 8] = [
     "#1565c0", "#2e7d32", "#6a1b9a", "#ef6c00", "#00838f", "#ad1457", "#4e342e", "#558b2f",
@@ -47,7 +46,7 @@ const MAX_STEP: f64 = 90.0;
 /// A history with at most this many distinct instants gets steps wide enough for its
 /// labels (up to [`MAX_LABEL_STEP`]).
 const FEW_INSTANTS: usize = 60;
-const MAX_LABEL_STEP: f64 = 200.0;
+const MAX_LABEL_STEP: f64 = 130.0;
 const BAR: f64 = 14.0;
 const LANE_GAP: f64 = 8.0;
 /// About how wide a character of the labels' font is, to decide what fits in a bar.
@@ -69,14 +68,15 @@ pub fn history_svg(ops: &[Operation], report: &Report, title: &str) -> String {
         .keys_with(Verdict::Illegal)
         .map(|k| k.key.as_str())
         .collect();
-    // What to draw: for an illegal history, only its illegal keys.
-    let drawn: Vec<usize> = (0..ops.len())
-        .filter(|&i| illegal.is_empty() || illegal.contains(&ops[i].key.as_str()))
-        .collect();
     let witness: Vec<usize> = report
         .keys
         .iter()
         .flat_map(|k| k.witness.iter().copied())
+        .collect();
+    // What to draw: for an illegal history, its witnesses alone (the whole history is in
+    // its file); for any other, everything.
+    let drawn: Vec<usize> = (0..ops.len())
+        .filter(|&i| illegal.is_empty() || witness.contains(&i))
         .collect();
     let cut: Vec<usize> = report
         .keys
@@ -180,12 +180,8 @@ pub fn history_svg(ops: &[Operation], report: &Report, title: &str) -> String {
         let x0 = x(op.call_us);
         let x1 = op.return_us.map_or(LEFT + plot_width, &x).max(x0 + 2.0);
         let in_witness = witness.contains(&i);
-        let color = if !illegal.is_empty() {
-            if in_witness {
-                RED
-            } else {
-                GREY
-            }
+        let color = if in_witness {
+            RED
         } else {
             key_color.get(op.key.as_str()).copied().unwrap_or(INK)
         };
@@ -228,7 +224,7 @@ pub fn history_svg(ops: &[Operation], report: &Report, title: &str) -> String {
     }
     // Fades for the bars of operations that never answered.
     out.push_str("<defs>");
-    let mut colors: Vec<&str> = key_color.values().copied().chain([RED, GREY]).collect();
+    let mut colors: Vec<&str> = key_color.values().copied().chain([RED]).collect();
     colors.dedup();
     for c in colors {
         let _ = write!(
@@ -289,7 +285,7 @@ fn summary(report: &Report, drawn: usize) -> String {
     let verdict = match report.verdict {
         Verdict::Ok => "linearizable".to_string(),
         Verdict::Illegal => format!(
-            "NOT linearizable: keys {} (drawn: {drawn} operations)",
+            "NOT linearizable: keys {} (drawn: the {drawn} operations of their witnesses)",
             keys(Verdict::Illegal)
         ),
         Verdict::Unknown => format!(
@@ -308,7 +304,7 @@ fn summary(report: &Report, drawn: usize) -> String {
 
 fn legend(verdict: Verdict) -> &'static str {
     match verdict {
-        Verdict::Illegal => "red: the witness, operations with no order between them; grey: the key's others; dashed: taken as unanswered",
+        Verdict::Illegal => "drawn: the witness of each illegal key, operations that no order can explain (the whole history is in its file); dashed: answered only later, taken as unanswered",
         _ => "a bar: call to return (fading out: no answer); a black tick: when it can take effect; a thin line: each key's order",
     }
 }
