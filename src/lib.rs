@@ -12,8 +12,8 @@
 //! - [`paxos`] (chapter 1, *Single-decree Paxos*): proposer, acceptor and learner, the
 //!   agreement checker, and an exhaustive explorer of every order of deliveries,
 //!   losses and crashes.
-//! - [`multipaxos`] (chapter 2, *Multi-Paxos*): for now, the single server that opens
-//!   the chapter.
+//! - [`multipaxos`] (chapter 2, *Multi-Paxos*): for now, the two services that open the
+//!   chapter: a single server, and a naive primary-backup.
 //! - [`raft`] (chapters 3–5, *Raft*): one Raft node over Figure 2's state; chapter 3
 //!   writes its leader election, checked for Election Safety on every simulated step.
 //! - [`app`] (chapters 2, 4 and 5): the replicated state machines (key-value, counter,

@@ -910,6 +910,11 @@ fn ch02_refuses_bad_input_with_exit_2_naming_the_flag_before_running() {
             vec!["sim", "--history-svg", dir.to_str().unwrap()],
             "--history-svg",
         ),
+        (vec!["sim", "--crash", "1@1s..2s"], "--crash 1@T..U"),
+        (
+            vec!["sim", "--service", "naive", "--nodes", "1"],
+            "--nodes 2 or more",
+        ),
     ];
     for (args, flag) in cases {
         let out = ch02(&args);
@@ -918,5 +923,13 @@ fn ch02_refuses_bad_input_with_exit_2_naming_the_flag_before_running() {
         assert!(err.contains(flag), "{args:?}: {err}");
     }
     assert!(!missing.exists());
+    let kv = shared_history("c01-ok.jsonl");
+    let wrong = ch02(&["check", &kv, "--workload", "counter"]);
+    let err = String::from_utf8_lossy(&wrong.stderr);
+    assert_eq!(wrong.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("--workload counter") && err.contains("holds kv operations"),
+        "{err}"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }

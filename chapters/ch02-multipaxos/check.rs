@@ -43,12 +43,20 @@ pub fn run(args: &CheckArgs) -> ExitCode {
         Ok(ops) => ops,
         Err(e) => return malformed(e),
     };
+    let found = match history::workload_of(&args.file, &ops) {
+        Ok(w) => w,
+        Err(e) => return malformed(e),
+    };
     let workload = match args.workload {
+        Some(w) if w != found && !ops.is_empty() => {
+            errln!(
+                "ch02-multipaxos: --workload {w}: {} holds {found} operations; leave --workload out, or give {found}",
+                args.file.display()
+            );
+            return ExitCode::from(2);
+        }
         Some(w) => w,
-        None => match history::workload_of(&args.file, &ops) {
-            Ok(w) => w,
-            Err(e) => return malformed(e),
-        },
+        None => found,
     };
     let report = check(&ops, workload, args.budget);
     if let Some(svg) = &args.svg {

@@ -1,6 +1,7 @@
-//! `ch02-multipaxos`: chapter 2's binary. For now, the linearizability checker over any
-//! history file; the services (a single server, a naive replication, Multi-Paxos)
-//! come with the chapter.
+//! `ch02-multipaxos`: chapter 2's binary. The services that open the chapter (a single
+//! server, a naive primary-backup) with their clients in the simulator, and the
+//! linearizability checker over any history file; Multi-Paxos comes with the rest of
+//! the chapter.
 //!
 //! ```text
 //! ch02-multipaxos check history.jsonl                 # linearizable?
@@ -69,6 +70,9 @@ fn main() -> ExitCode {
         .common
         .schedule()
         .unwrap_or_else(|e| cli::refuse::<Cli>(e));
+    if let Some(why) = sim::unsupported(&cli) {
+        cli::refuse::<Cli>(why);
+    }
     for (flag, path) in [
         ("--history", &cli.service.history),
         ("--history-svg", &cli.service.history_svg),

@@ -15,6 +15,7 @@ use quorum::client::sim::ClientSpec;
 use quorum::client::ClientConfig;
 use quorum::harness::SeedOutcome;
 use quorum::multipaxos::run::{Outcome, Scenario, ServiceKind};
+use quorum::multipaxos::single::SERVER;
 use quorum::outln;
 use quorum::runtime::{Schedule, Time, TraceLevel};
 use quorum::viz::history::write_history_svg;
@@ -33,7 +34,7 @@ pub struct ServiceArgs {
     #[arg(long, default_value_t = 5, global = true, value_parser = clap::value_parser!(u64).range(1..=100_000))]
     pub clients: u64,
 
-    /// How many operations in all, shared among the clients (example: --ops 1000)
+    /// How many operations in all, shared evenly among the clients (rounded up to a multiple of --clients) (example: --ops 1000)
     #[arg(long, default_value_t = 100, global = true, value_parser = clap::value_parser!(u64).range(1..))]
     pub ops: u64,
 
@@ -62,6 +63,31 @@ impl ServiceArgs {
             self.service, self.clients, self.ops, self.workload, self.keys
         )
     }
+}
+
+/// What the chosen service cannot run, as a refusal naming the flag.
+pub fn unsupported(cli: &Cli) -> Option<String> {
+    let c = &cli.common;
+    let service = cli.service.service;
+    if service == ServiceKind::Naive && c.nodes < 2 {
+        return Some(format!(
+            "--service naive needs --nodes 2 or more (a primary and its backup), not {}",
+            c.nodes
+        ));
+    }
+    let restarts = c
+        .crash
+        .iter()
+        .any(|s| s.node == SERVER && s.restart.is_some());
+    if service == ServiceKind::Single && restarts {
+        return Some(
+            "--crash 1@T..U: the single server keeps its state in memory, so a restarted n1 \
+             would come back empty and hand out session ids again; crash it for good \
+             (--crash 1@T) or choose another --service"
+                .to_string(),
+        );
+    }
+    None
 }
 
 /// An output file must be writable before the run starts: its directory exists, and

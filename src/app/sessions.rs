@@ -180,7 +180,10 @@ impl Service {
             acked: 1,
             last_used_us: self.clock_us,
         };
-        self.sessions.insert(index, session);
+        if let Some(old) = self.sessions.insert(index, session) {
+            // Only a log that repeats an index does this; keep `idle` in step anyway.
+            self.idle.remove(&(old.last_used_us, index));
+        }
         self.idle.insert((self.clock_us, index));
         Reply::Opened {
             client,

@@ -61,8 +61,7 @@ pub fn step(state: &State, op: &Operation) -> Option<State> {
                 OpKind::Incr => c.wrapping_add(by),
                 _ => c.wrapping_sub(by),
             };
-            // An acknowledgement without the count ("") says nothing about it.
-            (op.output.is_empty() || answered(&after.to_string())).then_some(State::Count(after))
+            answered(&after.to_string()).then_some(State::Count(after))
         }
         (State::Count(c), OpKind::Read) => answered(&c.to_string()).then(|| state.clone()),
         (State::Fib(a, b), OpKind::Next) => {

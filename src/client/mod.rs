@@ -140,8 +140,16 @@ pub struct Client {
     config: ClientConfig,
     /// The open session, if any.
     session: Option<SessionId>,
-    /// Sends of the opening so far (0: not asked yet).
+    /// Whether a session is being opened.
+    opening: bool,
+    /// Every send of an opening so far, over all sessions: what names an opening's
+    /// timer, so that a timer of an earlier opening is never taken for a later one's.
     open_attempt: u32,
+    /// Sends of the current opening, for its backoff.
+    open_tries: u32,
+    /// The highest session given up (expired): a late answer opening it, or an older
+    /// one, is not adopted.
+    retired: SessionId,
     /// The next request's number in the session.
     next_seq: u64,
     /// Requests in flight, by number.
@@ -160,7 +168,10 @@ impl Client {
             id,
             config,
             session: None,
+            opening: false,
             open_attempt: 0,
+            open_tries: 0,
+            retired: 0,
             next_seq: 1,
             in_flight: BTreeMap::new(),
             target: first,
@@ -213,7 +224,7 @@ impl Client {
         );
         match self.session {
             Some(_) => self.send(seq, out),
-            None if self.open_attempt == 0 => self.open(out),
+            None if !self.opening => self.open(out),
             None => {} // the opening is under way; the request goes once it is open
         }
     }
@@ -249,7 +260,9 @@ impl Client {
 
     /// Asks (again) for a session.
     fn open(&mut self, out: &mut Vec<Effect>) {
+        self.opening = true;
         self.open_attempt += 1;
+        self.open_tries += 1;
         out.push(Effect::Send {
             to: self.target,
             request: Request::Open { client: self.id },
@@ -259,7 +272,7 @@ impl Client {
                 seq: 0,
                 attempt: self.open_attempt,
             },
-            after: self.wait(self.open_attempt),
+            after: self.wait(self.open_tries),
         });
     }
 
@@ -295,10 +308,12 @@ impl Client {
                 self.resend_all(out);
             }
             Response::Applied(Reply::Opened { client, session }) => {
-                if client != self.id || self.session.is_some() {
-                    return; // a duplicate answer, or another client's
+                if client != self.id || self.session.is_some() || session <= self.retired {
+                    return; // a duplicate answer, another client's, or a session given up
                 }
                 self.session = Some(session);
+                self.opening = false;
+                self.open_tries = 0;
                 self.target = from;
                 let waiting: Vec<u64> = self.in_flight.keys().copied().collect();
                 for seq in waiting {
@@ -328,10 +343,12 @@ impl Client {
                 // The session is gone: whether its requests in flight were applied,
                 // nobody can say. They stay unknown in the history; the client opens a
                 // new session for what it calls next.
+                // Request numbers go on rising in the next session, so that no timer of
+                // this one can be taken for one of the next.
                 self.in_flight.clear();
+                self.retired = self.retired.max(session);
                 self.session = None;
-                self.open_attempt = 0;
-                self.next_seq = 1;
+                self.opening = false;
             }
             Response::Applied(Reply::Stale { .. } | Reply::Nothing) => {}
         }
@@ -340,7 +357,7 @@ impl Client {
     /// Sends every request in flight again (or the opening), to the current target.
     fn resend_all(&mut self, out: &mut Vec<Effect>) {
         if self.session.is_none() {
-            if self.open_attempt > 0 {
+            if self.opening {
                 self.open(out);
             }
             return;
@@ -355,7 +372,7 @@ impl Client {
     /// node. `rng` spreads the retries of many clients.
     pub fn on_timer(&mut self, timer: ClientTimer, rng: &mut Rng, out: &mut Vec<Effect>) {
         let current = match timer.seq {
-            0 => self.session.is_none() && self.open_attempt == timer.attempt,
+            0 => self.opening && self.open_attempt == timer.attempt,
             seq => self
                 .in_flight
                 .get(&seq)

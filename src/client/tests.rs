@@ -314,3 +314,50 @@ fn an_expired_session_leaves_its_request_unknown_and_a_new_session_carries_on() 
         "sessions expired in only {expired_runs} of 100 runs"
     );
 }
+
+#[test]
+fn a_late_answer_opening_a_session_given_up_is_not_adopted() {
+    let mut c = Client::new(ClientId(1), ClientConfig::default(), NodeId(1));
+    let mut out = Vec::new();
+    let incr = || Command::new(OpKind::Incr, "n", "");
+    c.call(Time(0), incr(), &mut out);
+    let opened = |session| {
+        Response::Applied(Reply::Opened {
+            client: ClientId(1),
+            session,
+        })
+    };
+    c.on_response(Time(1), NodeId(1), opened(5), &mut out);
+    c.on_response(
+        Time(2),
+        NodeId(1),
+        Response::Applied(Reply::Expired { session: 5, seq: 1 }),
+        &mut out,
+    );
+    assert_eq!(
+        c.history()[0].return_us,
+        None,
+        "an expired request stays unanswered"
+    );
+    out.clear();
+    c.call(Time(3), incr(), &mut out);
+    // A duplicate of the old opening arrives late: it must not be taken for the new one.
+    c.on_response(Time(4), NodeId(1), opened(5), &mut out);
+    let sessions = |out: &[Effect]| -> Vec<u64> {
+        out.iter()
+            .filter_map(|e| match e {
+                Effect::Send {
+                    request: Request::Op { session, .. },
+                    ..
+                } => Some(*session),
+                _ => None,
+            })
+            .collect()
+    };
+    assert!(
+        sessions(&out).is_empty(),
+        "sent under the expired session: {out:?}"
+    );
+    c.on_response(Time(5), NodeId(1), opened(9), &mut out);
+    assert_eq!(sessions(&out), [9], "{out:?}");
+}

@@ -33,6 +33,10 @@ pub const HEARTBEAT: Duration = Duration::from_millis(20);
 /// How long a silence the backup takes for the primary's failure.
 pub const TAKEOVER: Duration = Duration::from_millis(100);
 
+/// Where a backup that takes over starts numbering its entries (and so its sessions):
+/// far above any index its predecessor can have reached.
+pub const TAKEOVER_INDEX_BASE: u64 = 1 << 40;
+
 /// What the primary sends its backup.
 #[derive(Clone, Debug)]
 pub enum NaiveMsg {
@@ -147,6 +151,10 @@ impl Node for Naive {
                 if !self.serving() && ctx.now().since(self.last_heard) >= TAKEOVER {
                     ctx.log(format_args!("{} silent: takes over", self.primary));
                     self.primary = self.me;
+                    // Its own entries are numbered in a range of their own, so that the
+                    // sessions it opens never take ids its predecessor gave out in
+                    // copies that never arrived.
+                    self.applied = self.applied.max(TAKEOVER_INDEX_BASE);
                 } else {
                     ctx.set_timer(NaiveTimer::Watch, TAKEOVER);
                 }

@@ -52,9 +52,10 @@ impl fmt::Display for NodeId {
 #[serde(transparent)]
 pub struct CallId(pub u64);
 
-/// A client: a long-lived session that numbers its requests 1, 2, 3, … A request is
-/// named by its client and its number, so a request retried after a timeout, or sent
-/// again to a new leader, is recognized as the same request and applied once.
+/// A client: one party that calls operations, over sessions the service opens for it
+/// (`app::sessions`). A request is named by its session and its number in it, so a
+/// request retried after a timeout, or sent again to a new leader, is recognized as the
+/// same request and applied once.
 #[derive(
     Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug, serde::Serialize, serde::Deserialize,
 )]
