@@ -127,3 +127,51 @@ fn the_naive_replication_loses_acknowledged_writes_and_the_checker_says_so() {
         "only seeds {illegal:?} of 100 found the naive replication out"
     );
 }
+
+#[test]
+fn pipelined_clients_with_every_first_reply_lost_still_count_each_increment_once() {
+    for seed in common::sweep_range(300) {
+        let mut sim = single_server(seed, Workload::Counter);
+        let mut s = spec(Workload::Counter, 3, 40, lossy());
+        s.keys = 1;
+        s.config.window = 8;
+        s.lose_first_replies = true;
+        let mut clients = SimClients::new(s, seed);
+        clients.run(&mut sim, Time(60_000_000)).expect("runs");
+        let history = clients.history();
+        let concurrent = history.iter().any(|a| {
+            history
+                .iter()
+                .filter(|b| b.client == a.client && b.call_us < a.call_us)
+                .any(|b| b.return_us.is_none_or(|r| r > a.call_us))
+        });
+        assert!(
+            concurrent,
+            "seed {seed}: no client ever had two requests in flight"
+        );
+        let incr = |o: &&quorum::check::history::Operation| o.op == OpKind::Incr;
+        let acked = history
+            .iter()
+            .filter(incr)
+            .filter(|o| !o.is_unknown())
+            .count() as i64;
+        let unknown = history
+            .iter()
+            .filter(incr)
+            .filter(|o| o.is_unknown())
+            .count() as i64;
+        let count: i64 = sim
+            .node(SERVER)
+            .expect("the server is up")
+            .service()
+            .query(&Command::new(OpKind::Read, "0", ""))
+            .and_then(|c| c.parse().ok())
+            .expect("a count");
+        assert!(
+            acked <= count && count <= acked + unknown,
+            "seed {seed}: {acked} acknowledged, {unknown} unanswered, count {count}\nreplay: QUORUM_SEED={seed} cargo test --release --test clients pipelined"
+        );
+        let report = check(&history, Workload::Counter, Duration::from_secs(10));
+        assert_eq!(report.verdict, Verdict::Ok, "seed {seed}: {report:#?}");
+    }
+}

@@ -79,11 +79,20 @@ fn draw_op(spec: &Synthetic, rng: &mut Rng, client: usize, i: usize) -> Operatio
     let key = format!("{}", rng.index(spec.keys.max(1)));
     let unique = format!("x {client} {i} y");
     let (op, value, expected) = match spec.workload {
-        Workload::Kv => match rng.index(5) {
+        Workload::Kv => match rng.index(7) {
             0 | 1 => (OpKind::Get, String::new(), None),
             2 => (OpKind::Put, unique, None),
             3 => (OpKind::Append, unique, None),
-            _ => (OpKind::Cas, unique, Some(String::new())),
+            4 => (OpKind::Delete, String::new(), None),
+            // A cas expecting the empty value, or a value some put may have left.
+            5 => (OpKind::Cas, unique, Some(String::new())),
+            _ => {
+                // Operations go to clients in turn, so this client's k-th operation back
+                // is `clients * k` before this one.
+                let back = spec.clients.max(1) * clients_back(rng);
+                let earlier = format!("x {client} {} y", i.saturating_sub(back));
+                (OpKind::Cas, unique, Some(earlier))
+            }
         },
         Workload::Counter => match rng.index(3) {
             0 => (OpKind::Incr, String::new(), None),
@@ -102,6 +111,11 @@ fn draw_op(spec: &Synthetic, rng: &mut Rng, client: usize, i: usize) -> Operatio
         call_us: 0,
         return_us: None,
     }
+}
+
+/// How many of its own operations back a cas looks for its expected value.
+fn clients_back(rng: &mut Rng) -> usize {
+    rng.index(4) + 1
 }
 
 /// What `op` returns when applied to `state`.
