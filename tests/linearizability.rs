@@ -387,6 +387,7 @@ fn a_history_written_reads_back_the_same() {
             keys: 3,
             unanswered: 0.1,
             max_latency_us: 50,
+            deletes_and_cas: true,
         },
         1,
     );
@@ -444,6 +445,7 @@ fn the_search_agrees_with_brute_force_on_small_random_histories() {
             keys: 2,
             unanswered: 0.2,
             max_latency_us: 20,
+            deletes_and_cas: true,
         };
         let mut ops = synthetic(&spec, seed);
         // Corrupt one answer half the time, so that both verdicts come up.
@@ -496,6 +498,7 @@ fn made_up_histories_are_linearizable() {
                 keys: 4,
                 unanswered: 0.05,
                 max_latency_us: 100,
+                deletes_and_cas: true,
             };
             let ops = synthetic(&spec, seed);
             let report = check(&ops, workload, BUDGET);
@@ -522,6 +525,7 @@ fn a_linearizable_history_cut_short_or_without_its_reads_stays_linearizable() {
             keys: 2,
             unanswered: 0.1,
             max_latency_us: 30,
+            deletes_and_cas: true,
         };
         let ops = synthetic(&spec, seed);
         let mut rng = Rng::new(seed);

@@ -36,6 +36,7 @@ pub fn run(json: bool) -> quorum::Result<bool> {
         keys,
         unanswered: 0.05,
         max_latency_us: 200,
+        deletes_and_cas: false,
     };
     let (small_s, small_states) = time_check(&kv(2_000, 50, 10))?;
     let (large_s, large_states) = time_check(&kv(100_000, 256, 100))?;
@@ -49,8 +50,8 @@ pub fn run(json: bool) -> quorum::Result<bool> {
             ("check_100000_ops_states", json!(large_states)),
         ],
         &[
-            format!("checker: {small_s:.3} s for 2,000 kv operations of 50 clients on 10 keys, 5% unanswered ({small_states} states)"),
-            format!("checker: {large_s:.3} s for 100,000 kv operations of 256 clients on 100 keys, 5% unanswered ({large_states} states)"),
+            format!("checker: {small_s:.3} s for 2,000 kv operations (get, put, append) of 50 clients on 10 keys, 5% unanswered ({small_states} states)"),
+            format!("checker: {large_s:.3} s for 100,000 kv operations (get, put, append) of 256 clients on 100 keys, 5% unanswered ({large_states} states)"),
         ],
     )?;
     Ok(true)
