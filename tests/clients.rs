@@ -6,6 +6,7 @@ mod common;
 use std::time::Duration;
 
 use quorum::app::{Command, OpKind, Workload};
+use quorum::check::history::Operation;
 use quorum::check::linearizable::{check, Verdict};
 use quorum::client::sim::{ClientSpec, SimClients};
 use quorum::client::ClientConfig;
@@ -63,6 +64,32 @@ fn the_single_servers_histories_are_linearizable_under_loss_and_duplication() {
     }
 }
 
+/// The counter on the server counts every acknowledged increment, and at most the
+/// unanswered ones besides, and the history checks.
+fn assert_each_increment_counted_once(
+    seed: u64,
+    sim: &Sim<SingleServer>,
+    history: &[Operation],
+    test: &str,
+) {
+    let incr = history.iter().filter(|o| o.op == OpKind::Incr);
+    let acked = incr.clone().filter(|o| !o.is_unknown()).count() as i64;
+    let unknown = incr.filter(|o| o.is_unknown()).count() as i64;
+    let count: i64 = sim
+        .node(SERVER)
+        .expect("the server is up")
+        .service()
+        .query(&Command::new(OpKind::Read, "0", ""))
+        .and_then(|c| c.parse().ok())
+        .expect("a count");
+    assert!(
+        acked <= count && count <= acked + unknown,
+        "seed {seed}: {acked} increments acknowledged, {unknown} unanswered, count {count}\nreplay: QUORUM_SEED={seed} cargo test --release --test clients {test}"
+    );
+    let report = check(history, Workload::Counter, Duration::from_secs(10));
+    assert_eq!(report.verdict, Verdict::Ok, "seed {seed}: {report:#?}");
+}
+
 #[test]
 fn every_first_reply_lost_and_requests_duplicated_yet_each_increment_counts_once() {
     for seed in common::sweep_range(1000) {
@@ -73,29 +100,7 @@ fn every_first_reply_lost_and_requests_duplicated_yet_each_increment_counts_once
         let mut clients = SimClients::new(s, seed);
         clients.run(&mut sim, Time(60_000_000)).expect("runs");
         let history = clients.history();
-        let incr = |o: &&quorum::check::history::Operation| o.op == OpKind::Incr;
-        let acked = history
-            .iter()
-            .filter(incr)
-            .filter(|o| !o.is_unknown())
-            .count() as i64;
-        let unknown = history
-            .iter()
-            .filter(incr)
-            .filter(|o| o.is_unknown())
-            .count() as i64;
-        let server = sim.node(SERVER).expect("the server is up");
-        let count: i64 = server
-            .service()
-            .query(&Command::new(OpKind::Read, "0", ""))
-            .and_then(|c| c.parse().ok())
-            .expect("a count");
-        assert!(
-            acked <= count && count <= acked + unknown,
-            "seed {seed}: {acked} increments acknowledged, {unknown} unanswered, count {count}\nreplay: QUORUM_SEED={seed} cargo test --release --test clients every_first_reply"
-        );
-        let report = check(&history, Workload::Counter, Duration::from_secs(10));
-        assert_eq!(report.verdict, Verdict::Ok, "seed {seed}: {report:#?}");
+        assert_each_increment_counted_once(seed, &sim, &history, "every_first_reply");
     }
 }
 
@@ -149,29 +154,6 @@ fn pipelined_clients_with_every_first_reply_lost_still_count_each_increment_once
             concurrent,
             "seed {seed}: no client ever had two requests in flight"
         );
-        let incr = |o: &&quorum::check::history::Operation| o.op == OpKind::Incr;
-        let acked = history
-            .iter()
-            .filter(incr)
-            .filter(|o| !o.is_unknown())
-            .count() as i64;
-        let unknown = history
-            .iter()
-            .filter(incr)
-            .filter(|o| o.is_unknown())
-            .count() as i64;
-        let count: i64 = sim
-            .node(SERVER)
-            .expect("the server is up")
-            .service()
-            .query(&Command::new(OpKind::Read, "0", ""))
-            .and_then(|c| c.parse().ok())
-            .expect("a count");
-        assert!(
-            acked <= count && count <= acked + unknown,
-            "seed {seed}: {acked} acknowledged, {unknown} unanswered, count {count}\nreplay: QUORUM_SEED={seed} cargo test --release --test clients pipelined"
-        );
-        let report = check(&history, Workload::Counter, Duration::from_secs(10));
-        assert_eq!(report.verdict, Verdict::Ok, "seed {seed}: {report:#?}");
+        assert_each_increment_counted_once(seed, &sim, &history, "pipelined");
     }
 }

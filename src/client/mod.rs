@@ -30,7 +30,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::app::sessions::{Reply, SessionId};
+use crate::app::sessions::{AppCommand, Reply, SessionId};
 use crate::app::Command;
 use crate::check::history::Operation;
 use crate::runtime::Rng;
@@ -57,6 +57,26 @@ pub enum Request {
     },
 }
 
+impl Request {
+    /// The log entry that carries this request.
+    pub fn into_entry(self) -> AppCommand {
+        match self {
+            Request::Open { client } => AppCommand::Open { client },
+            Request::Op {
+                session,
+                seq,
+                acked,
+                command,
+            } => AppCommand::Request {
+                session,
+                seq,
+                acked,
+                command,
+            },
+        }
+    }
+}
+
 /// What a node answers a client.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Response {
@@ -67,6 +87,17 @@ pub enum Response {
         /// The leader as this node knows it.
         leader: Option<NodeId>,
     },
+}
+
+impl Response {
+    /// The answer to a client for what applying its entry replied; `None` when no
+    /// client waits for it (a stale duplicate, a no-op).
+    pub fn to_client(reply: Reply) -> Option<Response> {
+        match reply {
+            Reply::Stale { .. } | Reply::Nothing => None,
+            reply => Some(Response::Applied(reply)),
+        }
+    }
 }
 
 /// How clients behave.

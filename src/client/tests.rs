@@ -82,62 +82,25 @@ impl World {
             Some(Response::NotLeader { leader: hint })
         } else {
             self.index += 1;
-            let request_seq = match &request {
-                Request::Op { seq, .. } => Some(*seq),
-                Request::Open { .. } => None,
-            };
-            let entry = match request {
-                Request::Open { client } => AppCommand::Open { client },
-                Request::Op {
-                    session,
-                    seq,
-                    acked,
-                    command,
-                } => match FORGET.with(|f| f.get()) {
-                    true => {
-                        // Every request a new number: the table never sees a retry.
-                        let fresh = 1_000_000 + self.index;
-                        AppCommand::Request {
-                            session,
-                            seq: fresh,
-                            acked: 0,
-                            command,
-                        }
-                    }
-                    false => AppCommand::Request {
-                        session,
-                        seq,
-                        acked,
-                        command,
-                    },
-                },
-            };
-            let reply = match (self.service.apply(self.index, now, &entry), &request_seq) {
-                (
-                    Reply::Done {
-                        session,
-                        output,
-                        applied,
-                        ..
-                    },
-                    Some(seq),
-                ) => Reply::Done {
-                    session,
-                    seq: *seq,
-                    output,
-                    applied,
-                },
-                (r, _) => r,
-            };
+            let mut entry = request.into_entry();
+            let mut sent_seq = None;
+            if let AppCommand::Request { seq, acked, .. } = &mut entry {
+                sent_seq = Some(*seq);
+                if FORGET.with(|f| f.get()) {
+                    // Every request a new number: the table never sees a retry.
+                    (*seq, *acked) = (1_000_000 + self.index, 0);
+                }
+            }
+            let mut reply = self.service.apply(self.index, now, &entry);
+            if let (Reply::Done { seq, .. }, Some(sent)) = (&mut reply, sent_seq) {
+                *seq = sent; // answer under the number the client sent
+            }
             match reply {
                 Reply::Done { applied: true, .. } => self.applied += 1,
                 Reply::Expired { .. } => self.expired += 1,
                 _ => {}
             }
-            match reply {
-                Reply::Stale { .. } | Reply::Nothing => None,
-                r => Some(Response::Applied(r)),
-            }
+            Response::to_client(reply)
         };
         if let Some(response) = response {
             for _ in 0..self.copies() {

@@ -2,13 +2,13 @@
 //! linearizability checker and timing it.
 //!
 //! Each client runs its operations one after another; each operation takes effect at
-//! a random instant between its call and its return, and its output is what the model
-//! gives when the operations are applied in the order of those instants. So the
-//! instants are a linearization, and the history is linearizable. A fraction of the
+//! a random instant between its call and its return, and its output is what the service's
+//! own machine (`app`) gives when the operations are applied in the order of those
+//! instants. So the instants are a linearization, and the history is linearizable. A fraction of the
 //! operations never answer; half of those never took effect at all.
 
+use crate::app::Command;
 use crate::check::history::{OpKind, Operation, Workload};
-use crate::check::model::{self, State};
 use crate::runtime::Rng;
 
 /// What to make up.
@@ -58,21 +58,19 @@ pub fn synthetic(spec: &Synthetic, seed: u64) -> Vec<Operation> {
         op.output.clear();
         drafts.push((effect, op, happens));
     }
-    // Apply in the order the operations took effect, each key on its own state.
+    // Apply in the order the operations took effect, to the service's own machine.
     let mut order: Vec<usize> = (0..drafts.len()).collect();
     order.sort_by_key(|&i| (drafts[i].0, i));
-    let mut states: std::collections::HashMap<String, State> = Default::default();
+    let mut machine = crate::app::machine(spec.workload);
     for i in order {
         let (_, op, happens) = &mut drafts[i];
-        if !*happens {
-            continue;
-        }
-        let state = states
-            .entry(op.key.clone())
-            .or_insert_with(|| model::initial(spec.workload));
-        op.output = output_of(state, op);
-        if let Some(next) = model::step(state, op) {
-            *state = next;
+        if *happens {
+            op.output = machine.apply(&Command {
+                op: op.op,
+                key: op.key.clone(),
+                value: op.value.clone(),
+                expected: op.expected.clone(),
+            });
         }
     }
     drafts.into_iter().map(|(_, op, _)| op).collect()
@@ -120,20 +118,4 @@ fn draw_op(spec: &Synthetic, rng: &mut Rng, client: usize, i: usize) -> Operatio
 /// How many of its own operations back a cas looks for its expected value.
 fn clients_back(rng: &mut Rng) -> usize {
     rng.index(4) + 1
-}
-
-/// What `op` returns when applied to `state`.
-fn output_of(state: &State, op: &Operation) -> String {
-    match (state, op.op) {
-        (State::Text(v), OpKind::Get) => v.to_string(),
-        (State::Text(v), OpKind::Cas) => {
-            let ok = op.expected.as_deref() == Some(&**v);
-            (if ok { "ok" } else { "fail" }).to_string()
-        }
-        (State::Count(c), OpKind::Read) => c.to_string(),
-        (State::Count(c), OpKind::Incr) => (c + 1).to_string(),
-        (State::Count(c), OpKind::Decr) => (c - 2).to_string(),
-        (State::Fib(a, _), OpKind::Next) => a.to_string(),
-        _ => String::new(),
-    }
 }

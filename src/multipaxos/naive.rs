@@ -18,7 +18,7 @@
 
 use std::time::Duration;
 
-use crate::app::sessions::{AppCommand, Reply, Service};
+use crate::app::sessions::{AppCommand, Service};
 use crate::app::{machine, Workload};
 use crate::client::{Request, Response};
 use crate::error::Result;
@@ -180,24 +180,11 @@ impl Node for Naive {
         }
         self.applied += 1;
         let at_us = ctx.now().as_micros();
-        let entry = match req {
-            Request::Open { client } => AppCommand::Open { client },
-            Request::Op {
-                session,
-                seq,
-                acked,
-                command,
-            } => AppCommand::Request {
-                session,
-                seq,
-                acked,
-                command,
-            },
-        };
+        let entry = req.into_entry();
         // The mistake: answer first, copy after, and never wait for the copy.
-        match self.service.apply(self.applied, at_us, &entry) {
-            Reply::Stale { .. } | Reply::Nothing => {}
-            reply => ctx.reply(call, Response::Applied(reply)),
+        let reply = self.service.apply(self.applied, at_us, &entry);
+        if let Some(response) = Response::to_client(reply) {
+            ctx.reply(call, response);
         }
         if self.me != Self::BACKUP {
             ctx.send(

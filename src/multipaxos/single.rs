@@ -8,7 +8,7 @@
 //! linearizable either, so a crashed server stays down). Replication is what lets a
 //! service outlive a server; the rest of the chapter builds it.
 
-use crate::app::sessions::{AppCommand, Reply, Service};
+use crate::app::sessions::Service;
 use crate::app::{machine, Workload};
 use crate::client::{Request, Response};
 use crate::error::Result;
@@ -94,26 +94,12 @@ impl Node for SingleServer {
             return Ok(());
         }
         self.applied += 1;
-        let entry = match req {
-            Request::Open { client } => AppCommand::Open { client },
-            Request::Op {
-                session,
-                seq,
-                acked,
-                command,
-            } => AppCommand::Request {
-                session,
-                seq,
-                acked,
-                command,
-            },
-        };
-        match self
+        let entry = req.into_entry();
+        let reply = self
             .service
-            .apply(self.applied, ctx.now().as_micros(), &entry)
-        {
-            Reply::Stale { .. } | Reply::Nothing => {}
-            reply => ctx.reply(call, Response::Applied(reply)),
+            .apply(self.applied, ctx.now().as_micros(), &entry);
+        if let Some(response) = Response::to_client(reply) {
+            ctx.reply(call, response);
         }
         Ok(())
     }

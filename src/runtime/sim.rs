@@ -634,16 +634,7 @@ impl<N: Node> Sim<N> {
     /// A client sends `req` to node `node` now; the answer will appear in
     /// [`Sim::replies`] under the returned call id.
     pub fn request(&mut self, node: NodeId, req: N::Request) -> Result<CallId> {
-        if node.index_in(self.slots.len()).is_none() {
-            return Err(Error::Runtime(format!(
-                "a call asked {node}, but the cluster has only n1..=n{}",
-                self.slots.len()
-            )));
-        }
-        self.next_call += 1;
-        let call = CallId(self.next_call);
-        self.push(self.now, Happening::Request { node, call, req });
-        Ok(call)
+        self.request_at(self.now, node, req)
     }
 
     // --- Controlled mode ----------------------------------------------------------
