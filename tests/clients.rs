@@ -8,8 +8,9 @@ use std::time::Duration;
 use quorum::app::{Command, OpKind, Workload};
 use quorum::check::history::Operation;
 use quorum::check::linearizable::{check, Verdict};
-use quorum::client::sim::{ClientSpec, SimClients};
+use quorum::client::sim::SimClients;
 use quorum::client::ClientConfig;
+use quorum::client::ClientSpec;
 use quorum::multipaxos::single::{SingleServer, SERVER};
 use quorum::runtime::{Action, Faults, NodeId, Sim, SimConfig, Time};
 

@@ -26,7 +26,7 @@ use quorum::cli::{self, parse_seed_range, CommonArgs};
 #[command(name = "ch02-multipaxos", version, after_help = EXAMPLES)]
 pub struct Cli {
     #[command(subcommand)]
-    command: Command,
+    command: Option<Command>,
     #[command(flatten)]
     common: CommonArgs,
     #[command(flatten)]
@@ -47,6 +47,8 @@ file (the message names the line) or a bad flag.";
 
 #[derive(Subcommand, Debug)]
 enum Command {
+    /// Run the service on real threads, one per node, with the clients on a few threads of their own (the default)
+    Run,
     /// Run the service and its clients in the deterministic simulator, and check the history
     Sim {
         /// Run every seed of the range A..B (A up to but not including B) and check each (example: --seeds 0..1000)
@@ -84,14 +86,17 @@ fn main() -> ExitCode {
         }
     }
     match &cli.command {
-        Command::Sim { seeds: None } => {
+        None | Some(Command::Run) => {
+            cli::exit_code("ch02-multipaxos", sim::run_threads(&cli, &schedule))
+        }
+        Some(Command::Sim { seeds: None }) => {
             cli::exit_code("ch02-multipaxos", sim::run_one(&cli, &schedule))
         }
-        Command::Sim { seeds: Some(seeds) } => cli::exit_code(
+        Some(Command::Sim { seeds: Some(seeds) }) => cli::exit_code(
             "ch02-multipaxos",
             sim::sweep(&cli, &schedule, seeds.clone()),
         ),
-        Command::Check(args) => check::run(args),
-        Command::Bench { json } => cli::exit_code("ch02-multipaxos", bench::run(*json)),
+        Some(Command::Check(args)) => check::run(args),
+        Some(Command::Bench { json }) => cli::exit_code("ch02-multipaxos", bench::run(*json)),
     }
 }

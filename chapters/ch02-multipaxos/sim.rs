@@ -11,8 +11,8 @@ use quorum::check::history;
 use quorum::check::linearizable::Verdict;
 use quorum::check::Violation;
 use quorum::cli::{self, CommonArgs};
-use quorum::client::sim::ClientSpec;
 use quorum::client::ClientConfig;
+use quorum::client::ClientSpec;
 use quorum::harness::SeedOutcome;
 use quorum::multipaxos::run::{Outcome, Scenario, ServiceKind};
 use quorum::multipaxos::single::SERVER;
@@ -42,9 +42,9 @@ pub struct ServiceArgs {
     #[arg(long, value_enum, default_value_t = history::Workload::Kv, global = true)]
     pub workload: history::Workload,
 
-    /// On how many keys (example: --keys 10)
-    #[arg(long, default_value_t = 10, global = true, value_parser = clap::value_parser!(u64).range(1..))]
-    pub keys: u64,
+    /// On how many keys (default: one per 4 clients, at least 10, so that few operations overlap on one key: the checker's search grows exponentially with them) (example: --keys 10)
+    #[arg(long, global = true, value_parser = clap::value_parser!(u64).range(1..))]
+    pub keys: Option<u64>,
 
     /// Write every client operation to FILE as JSON lines, the format `check` reads (example: --history h.jsonl)
     #[arg(long, value_name = "FILE", global = true)]
@@ -53,6 +53,10 @@ pub struct ServiceArgs {
     /// Draw the history and its verdict as an SVG (example: --history-svg h.svg)
     #[arg(long, value_name = "FILE", global = true)]
     pub history_svg: Option<PathBuf>,
+
+    /// On threads, how many OS threads run the clients (default: half the cores) (example: --client-threads 2)
+    #[arg(long, global = true, value_parser = clap::value_parser!(u64).range(1..=1024))]
+    pub client_threads: Option<u64>,
 }
 
 impl ServiceArgs {
@@ -60,8 +64,17 @@ impl ServiceArgs {
     fn replay_flags(&self) -> String {
         format!(
             " --service {} --clients {} --ops {} --workload {} --keys {}",
-            self.service, self.clients, self.ops, self.workload, self.keys
+            self.service,
+            self.clients,
+            self.ops,
+            self.workload,
+            self.keys()
         )
+    }
+
+    /// How many keys: as asked, or one per 4 clients and at least 10.
+    pub fn keys(&self) -> u64 {
+        self.keys.unwrap_or((self.clients / 4).max(10))
     }
 }
 
@@ -126,7 +139,7 @@ pub fn scenario(common: &CommonArgs, args: &ServiceArgs, schedule: &Schedule) ->
             clients,
             ops_per_client: (args.ops as usize).div_ceil(clients),
             workload: args.workload,
-            keys: args.keys as usize,
+            keys: args.keys() as usize,
             config: ClientConfig {
                 nodes: common.node_count(),
                 ..ClientConfig::default()
@@ -136,36 +149,78 @@ pub fn scenario(common: &CommonArgs, args: &ServiceArgs, schedule: &Schedule) ->
             lose_first_replies: false,
         },
         budget: Duration::from_secs(10),
+        client_threads: args
+            .client_threads
+            .map_or_else(default_client_threads, |t| t as usize),
     }
 }
 
-/// One seed, reported.
+/// Half the machine's cores, at least one: the other half runs the nodes.
+fn default_client_threads() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| (n.get() / 2).max(1))
+}
+
+/// One seed in the simulator, reported.
 pub fn run_one(cli: &Cli, schedule: &Schedule) -> quorum::Result<bool> {
     let c = &cli.common;
     let s = scenario(c, &cli.service, schedule);
     let o = s.sim(c.seed, c.trace_level(TraceLevel::Off))?;
+    report(cli, &s, &o, "sim")
+}
+
+/// One run on threads, reported.
+pub fn run_threads(cli: &Cli, schedule: &Schedule) -> quorum::Result<bool> {
+    let c = &cli.common;
+    let s = scenario(c, &cli.service, schedule);
+    let o = s.threads(c.seed, c.trace_level(TraceLevel::Off))?;
+    report(cli, &s, &o, "threads")
+}
+
+/// What a run gave: its outputs, then its summary (JSON or words), then the verdict.
+fn report(cli: &Cli, s: &Scenario, o: &Outcome, runtime: &str) -> quorum::Result<bool> {
+    let c = &cli.common;
     let title = format!(
-        "ch02-multipaxos: {} service, {} nodes, sim, seed {}",
+        "ch02-multipaxos: {} service, {} nodes, {runtime}, seed {}",
         s.service, s.nodes, c.seed
     );
     c.write_outputs(&o.records, &title)?;
-    write_history(cli, &o, &title)?;
+    write_history(cli, o, &title)?;
+    let answered = o.history.len() - o.report.unknown_ops;
+    let seconds = o.clients_end.as_duration().as_secs_f64();
     if c.json {
-        let mut m = c.summary("sim", &o.stats, &violations(&o));
+        let mut m = c.summary(runtime, &o.stats, &violations(o));
         m.insert("service".into(), json!(s.service.to_string()));
         m.insert("clients".into(), json!(cli.service.clients));
         m.insert("ops".into(), json!(o.history.len()));
         m.insert("unknown_ops".into(), json!(o.report.unknown_ops));
         m.insert("linearizable".into(), json!(o.report.verdict));
+        if runtime == "threads" {
+            m.insert("client_threads".into(), json!(s.client_threads));
+            m.insert("clients_seconds".into(), json!(seconds));
+            m.insert(
+                "ops_per_sec".into(),
+                json!((answered as f64 / seconds).round()),
+            );
+            m.insert("check_seconds".into(), json!(o.report.seconds));
+        }
         cli::print_json(&Value::Object(m))?;
     } else {
         outln!("{title}: {} clients", cli.service.clients);
-        outln!(
-            "{} operations, {} unanswered, until {} of virtual time",
-            o.history.len(),
-            o.report.unknown_ops,
-            o.end
-        );
+        match runtime {
+            "threads" => outln!(
+                "{} operations, {} unanswered, in {seconds:.3}s on {} client thread(s): {:.0} answered ops/s",
+                o.history.len(),
+                o.report.unknown_ops,
+                s.client_threads,
+                answered as f64 / seconds
+            ),
+            _ => outln!(
+                "{} operations, {} unanswered, until {} of virtual time",
+                o.history.len(),
+                o.report.unknown_ops,
+                o.end
+            ),
+        }
         print_report("history", &o.history, &o.report);
     }
     Ok(o.report.verdict == Verdict::Ok)

@@ -198,6 +198,12 @@ struct Entry {
     time: u64,
 }
 
+impl Entry {
+    fn new(op: usize, call: bool, time: u64) -> Entry {
+        Entry { op, call, time }
+    }
+}
+
 /// A set of operations, one bit each.
 #[derive(Clone, PartialEq, Eq, Hash)]
 struct Bits(Vec<u64>);
@@ -221,83 +227,170 @@ const CLOCK_EVERY: usize = 1024;
 /// Wing and Gong's search with Lowe's memoization, over `ops` (one key's operations).
 /// The entries (calls and returns in time order) form a doubly linked list; making an
 /// operation take effect *lifts* its call and return out of the list, and undoing it
-/// puts them back, so the list is always what remains to explain.
+/// puts them back, so the list is always what remains to explain. The operations that
+/// may take effect next are the calls ahead of the list's first return.
+///
+/// One rule keeps the search small when many operations overlap: a read that fits the
+/// state (or a compare-and-set that failed, and fits) is taken at once and never
+/// reconsidered, since if any order explains the rest, one that starts with it does.
 fn search(ops: &[&Operation], workload: Workload, deadline: Instant) -> Outcome {
-    let n = ops.len();
     if Instant::now() >= deadline {
         return Outcome {
             found: None,
             states: 0,
         };
     }
-    let mut entries: Vec<Entry> = Vec::with_capacity(2 * n);
+    let mut entries: Vec<Entry> = Vec::with_capacity(2 * ops.len());
     for (op, o) in ops.iter().enumerate() {
         let ret = o.return_us.unwrap_or(u64::MAX); // no answer: it may wait till the end
-        entries.push(Entry {
-            op,
-            call: true,
-            time: o.call_us,
-        });
-        entries.push(Entry {
-            op,
-            call: false,
-            time: ret,
-        });
+        entries.push(Entry::new(op, true, o.call_us));
+        entries.push(Entry::new(op, false, ret));
     }
     // In time order; at equal times calls first, so that an operation called the
     // instant another returned counts as concurrent with it (the lenient reading).
     entries.sort_by_key(|e| (e.time, !e.call, e.op));
-    let mut list = List::new(&entries, n);
-    let mut state = model::initial(workload);
-    let mut taken = Bits::new(n);
-    let mut seen: HashSet<(Bits, State), BuildFx> = HashSet::default();
-    let mut stack: Vec<(usize, State)> = Vec::new(); // (call entry, state before it)
-    let mut e = list.first();
+    let mut s = Search {
+        ops,
+        list: List::new(&entries, ops.len()),
+        entries,
+        state: model::initial(workload),
+        taken: Bits::new(ops.len()),
+        seen: HashSet::default(),
+        stack: Vec::new(),
+    };
     let mut steps = 0usize;
-    while let Some(at) = e {
+    // Each turn stands at a configuration not looked at before.
+    while s.list.first().is_some() {
         steps += 1;
-        if steps.is_multiple_of(CLOCK_EVERY) && Instant::now() >= deadline {
-            return Outcome {
-                found: None,
-                states: seen.len(),
-            };
+        if steps.is_multiple_of(CLOCK_EVERY / 16) && Instant::now() >= deadline {
+            return s.outcome(None);
         }
-        let entry = entries[at];
-        if entry.call {
-            if let Some(next) = model::step(&state, ops[entry.op]) {
-                taken.set(entry.op);
-                if seen.insert((taken.clone(), next.clone())) {
-                    // Take it effect now, and explain the rest.
-                    stack.push((at, std::mem::replace(&mut state, next)));
-                    list.lift(at);
-                    e = list.first();
-                    continue;
-                }
-                taken.clear(entry.op); // been here before, and it led nowhere
+        let moved = match s.fitting_read() {
+            Some(at) => s.take(at, true, Vec::new()).is_ok() || s.backtrack(),
+            None => {
+                let mut choices = s.choices();
+                choices.reverse(); // taken from the end: the best first
+                s.take_next(choices) || s.backtrack()
             }
-            e = list.next(at);
-        } else {
-            // The return of an operation not yet taken effect: too late for it. Undo
-            // the last choice and try the call after it.
-            let Some((call, before)) = stack.pop() else {
-                return Outcome {
-                    found: Some(Found::Illegal),
-                    states: seen.len(),
-                };
-            };
-            taken.clear(entries[call].op);
-            state = before;
-            list.unlift(call);
-            e = list.next(call);
+        };
+        if !moved {
+            return s.outcome(Some(Found::Illegal));
         }
     }
-    let order = stack.iter().map(|&(call, _)| entries[call].op).collect();
-    Outcome {
-        found: Some(Found::Order(order)),
-        states: seen.len(),
-    }
+    let order = s.stack.iter().map(|f| s.entries[f.call].op).collect();
+    s.outcome(Some(Found::Order(order)))
 }
 // ANCHOR_END: search
+
+/// One choice of the search: the call taken, the state before it, and what else could
+/// have been taken instead (a fitting read has no alternative).
+struct Frame {
+    call: usize,
+    before: State,
+    fitted: bool,
+    /// The other calls still to try here, the next one last.
+    rest: Vec<usize>,
+}
+
+/// A search in progress over one key's operations.
+struct Search<'a> {
+    ops: &'a [&'a Operation],
+    entries: Vec<Entry>,
+    list: List,
+    state: State,
+    taken: Bits,
+    /// Every configuration (operations taken, state) reached so far.
+    seen: HashSet<(Bits, State), BuildFx>,
+    stack: Vec<Frame>,
+}
+
+impl Search<'_> {
+    fn outcome(&self, found: Option<Found>) -> Outcome {
+        Outcome {
+            found,
+            states: self.seen.len(),
+        }
+    }
+
+    /// The calls that may take effect now, in the order the entries list them.
+    fn callable(&self) -> impl Iterator<Item = usize> + '_ {
+        let mut e = self.list.first();
+        std::iter::from_fn(move || {
+            let at = e.filter(|&at| self.entries[at].call)?;
+            e = self.list.next(at);
+            Some(at)
+        })
+    }
+
+    /// Whether `op` is a known read (or failed compare-and-set) that fits `state`.
+    fn fits(&self, op: usize, state: &State) -> bool {
+        let o = self.ops[op];
+        !o.is_unknown() && model::preserves_state(o) && model::step(state, o).is_some()
+    }
+
+    /// A callable read that fits the state now.
+    fn fitting_read(&self) -> Option<usize> {
+        self.callable()
+            .find(|&at| self.fits(self.entries[at].op, &self.state))
+    }
+
+    /// The callable operations that may take effect now, in list order: calls in time
+    /// order, and calls at one instant in the order the history lists them.
+    fn choices(&self) -> Vec<usize> {
+        self.callable()
+            .filter(|&at| model::step(&self.state, self.ops[self.entries[at].op]).is_some())
+            .collect()
+    }
+
+    /// Takes call `at` if the configuration it leads to is new; `rest` are the other
+    /// choices here, given back if it was not taken.
+    fn take(&mut self, at: usize, fitted: bool, rest: Vec<usize>) -> Result<(), Vec<usize>> {
+        let op = self.entries[at].op;
+        let Some(next) = model::step(&self.state, self.ops[op]) else {
+            return Err(rest);
+        };
+        self.taken.set(op);
+        if !self.seen.insert((self.taken.clone(), next.clone())) {
+            self.taken.clear(op); // been there, and it led nowhere
+            return Err(rest);
+        }
+        let before = std::mem::replace(&mut self.state, next);
+        self.list.lift(at);
+        self.stack.push(Frame {
+            call: at,
+            before,
+            fitted,
+            rest,
+        });
+        Ok(())
+    }
+
+    /// Takes the first of `choices` (kept last) that leads somewhere new.
+    fn take_next(&mut self, mut choices: Vec<usize>) -> bool {
+        while let Some(at) = choices.pop() {
+            match self.take(at, false, choices) {
+                Ok(()) => return true,
+                Err(rest) => choices = rest,
+            }
+        }
+        false
+    }
+
+    /// Undoes choices until one has an alternative that leads somewhere new, and takes
+    /// it. `false` when none is left: nothing explains the operations.
+    fn backtrack(&mut self) -> bool {
+        while let Some(f) = self.stack.pop() {
+            let op = self.entries[f.call].op;
+            self.taken.clear(op);
+            self.state = f.before;
+            self.list.unlift(f.call);
+            if !f.fitted && self.take_next(f.rest) {
+                return true;
+            }
+        }
+        false
+    }
+}
 
 /// The entries still to explain, as a doubly linked list over their indices, with
 /// each call's return at hand.

@@ -11,9 +11,11 @@
 //!   request and applied once ([`crate::app::sessions`]);
 //! - it **finds the leader**: it follows a refusal's hint, and without one tries the
 //!   nodes in turn;
-//! - it **retries** the same request after a timeout, to the next node, waiting longer
-//!   each time (a randomized, doubling backoff, so that many clients do not retry in
-//!   step);
+//! - it **retries** the same request after a timeout: once more to the same node
+//!   (silence is more often a lost message than a dead node), then to the next, the
+//!   wait doubling with each silence (a refusal resends at once and doubles nothing);
+//!   now and then it skips a node, so that clients that lost the same leader spread
+//!   out;
 //! - it keeps up to `window` requests in flight: one for the **closed loop** whose
 //!   histories are checked, more for a **pipelined** client that measures throughput;
 //! - it **records** every operation: its call, and its return or, if no answer came
@@ -31,9 +33,9 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::app::sessions::{AppCommand, Reply, SessionId};
-use crate::app::Command;
+use crate::app::{Command, Workload};
 use crate::check::history::Operation;
-use crate::runtime::Rng;
+use crate::runtime::{Faults, Rng};
 use crate::types::{ClientId, NodeId, Time};
 
 /// What a client asks a node.
@@ -124,6 +126,29 @@ impl Default for ClientConfig {
     }
 }
 
+/// What the clients of a run do, in either world.
+#[derive(Clone, Debug)]
+pub struct ClientSpec {
+    /// How many clients.
+    pub clients: usize,
+    /// How many operations each calls, one after another (or up to `config.window` at
+    /// once).
+    pub ops_per_client: usize,
+    /// What they ask.
+    pub workload: Workload,
+    /// On how many keys.
+    pub keys: usize,
+    /// How each behaves (its window, its timeouts).
+    pub config: ClientConfig,
+    /// The fates of their requests and replies.
+    pub faults: Faults,
+    /// Clients cut off from every node, each from one instant to another.
+    pub cut_off: Vec<(ClientId, Time, Time)>,
+    /// Lose the first reply to every request (on top of `faults`): every request is
+    /// then retried at least once, the hardest case for exactly-once.
+    pub lose_first_replies: bool,
+}
+
 /// What a client asks its runtime to do.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Effect {
@@ -162,6 +187,10 @@ struct InFlight {
     recorded: usize,
     /// How many times it has been sent.
     attempt: u32,
+    /// How many of its waits ran out: the backoff's exponent. A redirect ("not leader,
+    /// try n3") resends at once and waits as long as before; only silence doubles the
+    /// wait.
+    timeouts: u32,
 }
 
 /// One client: its session, its requests in flight, what it has seen.
@@ -176,8 +205,8 @@ pub struct Client {
     /// Every send of an opening so far, over all sessions: what names an opening's
     /// timer, so that a timer of an earlier opening is never taken for a later one's.
     open_attempt: u32,
-    /// Sends of the current opening, for its backoff.
-    open_tries: u32,
+    /// Waits of the current opening that ran out, for its backoff.
+    open_timeouts: u32,
     /// The highest session given up (expired): a late answer opening it, or an older
     /// one, is not adopted.
     retired: SessionId,
@@ -201,7 +230,7 @@ impl Client {
             session: None,
             opening: false,
             open_attempt: 0,
-            open_tries: 0,
+            open_timeouts: 0,
             retired: 0,
             next_seq: 1,
             in_flight: BTreeMap::new(),
@@ -251,6 +280,7 @@ impl Client {
                 command,
                 recorded: self.history.len() - 1,
                 attempt: 0,
+                timeouts: 0,
             },
         );
         match self.session {
@@ -273,7 +303,7 @@ impl Client {
             return;
         };
         f.attempt += 1;
-        let (attempt, command) = (f.attempt, f.command.clone());
+        let (attempt, timeouts, command) = (f.attempt, f.timeouts, f.command.clone());
         out.push(Effect::Send {
             to: self.target,
             request: Request::Op {
@@ -285,7 +315,7 @@ impl Client {
         });
         out.push(Effect::SetTimer {
             timer: ClientTimer { seq, attempt },
-            after: self.wait(attempt),
+            after: self.wait(timeouts),
         });
     }
 
@@ -293,7 +323,6 @@ impl Client {
     fn open(&mut self, out: &mut Vec<Effect>) {
         self.opening = true;
         self.open_attempt += 1;
-        self.open_tries += 1;
         out.push(Effect::Send {
             to: self.target,
             request: Request::Open { client: self.id },
@@ -303,16 +332,14 @@ impl Client {
                 seq: 0,
                 attempt: self.open_attempt,
             },
-            after: self.wait(self.open_tries),
+            after: self.wait(self.open_timeouts),
         });
     }
 
-    /// How long attempt `attempt` waits: the timeout, doubled per attempt, capped.
-    fn wait(&self, attempt: u32) -> Duration {
-        let doubled = self
-            .config
-            .timeout
-            .saturating_mul(1 << attempt.saturating_sub(1).min(16));
+    /// How long to wait after `timeouts` waits ran out: the timeout, doubled for each,
+    /// capped.
+    fn wait(&self, timeouts: u32) -> Duration {
+        let doubled = self.config.timeout.saturating_mul(1 << timeouts.min(16));
         doubled.min(self.config.max_timeout)
     }
 
@@ -344,7 +371,7 @@ impl Client {
                 }
                 self.session = Some(session);
                 self.opening = false;
-                self.open_tries = 0;
+                self.open_timeouts = 0;
                 self.target = from;
                 let waiting: Vec<u64> = self.in_flight.keys().copied().collect();
                 for seq in waiting {
@@ -412,11 +439,22 @@ impl Client {
         if !current {
             return;
         }
-        self.next_node();
-        // A random skip now and then, so that clients that lost the same leader do not
-        // all land on the same next node.
-        if rng.chance(0.25) {
+        let timeouts = match timer.seq {
+            0 => &mut self.open_timeouts,
+            seq => match self.in_flight.get_mut(&seq) {
+                Some(f) => &mut f.timeouts,
+                None => return,
+            },
+        };
+        *timeouts += 1;
+        // Silence is more often a lost message than a dead node: ask the same node once
+        // more, and only then move on (now and then skipping one, so that clients that
+        // lost the same leader do not all land on the same next node).
+        if (*timeouts).is_multiple_of(2) {
             self.next_node();
+            if rng.chance(0.25) {
+                self.next_node();
+            }
         }
         match timer.seq {
             0 => self.open(out),
@@ -425,7 +463,9 @@ impl Client {
     }
 }
 
+mod links;
 pub mod sim;
+pub mod threads;
 pub mod workload;
 
 #[cfg(test)]

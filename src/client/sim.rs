@@ -13,36 +13,12 @@ use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap, HashMap};
 use std::time::Duration;
 
-use super::{workload, Client, ClientConfig, ClientTimer, Effect, Request, Response};
-use crate::app::sessions::Reply;
-use crate::app::Workload;
+use super::links::Links;
+use super::{workload, Client, ClientSpec, ClientTimer, Effect, Request, Response};
 use crate::check::history::Operation;
 use crate::error::Result;
-use crate::runtime::{Faults, Node, Rng, Sim};
+use crate::runtime::{Node, Rng, Sim};
 use crate::types::{CallId, ClientId, NodeId, Time};
-
-/// What the clients of a simulated run do.
-#[derive(Clone, Debug)]
-pub struct ClientSpec {
-    /// How many clients.
-    pub clients: usize,
-    /// How many operations each calls, one after another (or up to `config.window` at
-    /// once).
-    pub ops_per_client: usize,
-    /// What they ask.
-    pub workload: Workload,
-    /// On how many keys.
-    pub keys: usize,
-    /// How each behaves (its window, its timeouts).
-    pub config: ClientConfig,
-    /// The fates of their requests and replies.
-    pub faults: Faults,
-    /// Clients cut off from every node, each from one instant to another.
-    pub cut_off: Vec<(ClientId, Time, Time)>,
-    /// Lose the first reply to every request (on top of `faults`): every request is
-    /// then retried at least once, the hardest case for exactly-once.
-    pub lose_first_replies: bool,
-}
 
 /// A client-side event.
 #[derive(Debug)]
@@ -66,8 +42,10 @@ pub struct SimClients {
     rng: Rng,
     /// Which client made each call still unanswered.
     calls: HashMap<CallId, usize>,
-    /// Requests (client, session, seq) whose first reply has been lost on purpose.
-    lost_first: std::collections::HashSet<(usize, u64, u64)>,
+    /// Every operation called, as (client, its place in that client's history), in
+    /// the order they were called.
+    called_order: Vec<(usize, usize)>,
+    links: Links,
 }
 
 impl SimClients {
@@ -82,6 +60,7 @@ impl SimClients {
             .collect();
         let mut c = SimClients {
             called: vec![0; spec.clients],
+            links: Links::new(&spec),
             spec,
             clients,
             queue: BinaryHeap::new(),
@@ -89,7 +68,7 @@ impl SimClients {
             seq: 0,
             rng: Rng::derived(seed, 0xc11e),
             calls: HashMap::new(),
-            lost_first: Default::default(),
+            called_order: Vec::new(),
         };
         for i in 0..c.clients.len() {
             for _ in 0..c.spec.config.window.max(1) {
@@ -110,39 +89,10 @@ impl SimClients {
         self.queue.peek().map(|Reverse((t, _))| *t)
     }
 
-    /// Whether client `i` is cut off at `t`.
-    fn is_cut(&self, i: usize, t: Time) -> bool {
-        let id = ClientId(i as u64 + 1);
-        self.spec
-            .cut_off
-            .iter()
-            .any(|&(c, from, until)| c == id && from <= t && t < until)
-    }
-
-    /// How many copies of a message arrive, and when: none, one, or two.
-    fn fates(&mut self, now: Time) -> Vec<Time> {
-        let f = &self.spec.faults;
-        if self.rng.chance(f.drop) {
-            return Vec::new();
-        }
-        let (lo, hi) = f.delay;
-        let dup = self.rng.chance(f.duplicate);
-        let mut at = vec![now + self.rng.duration_between(lo, hi)];
-        if dup {
-            let jitter = hi.max(Duration::from_millis(1));
-            at.push(
-                now + self.rng.duration_between(lo, hi)
-                    + self.rng.duration_between(Duration::ZERO, jitter),
-            );
-        }
-        at
-    }
-
-    /// Every operation of every client, clients in turn.
+    /// Every operation of every client, in the order they were called.
     pub fn history(&self) -> Vec<Operation> {
-        self.clients
-            .iter()
-            .flat_map(|c| c.history().to_vec())
+        let ops = self.called_order.iter();
+        ops.map(|&(i, k)| self.clients[i].history()[k].clone())
             .collect()
     }
 
@@ -193,17 +143,11 @@ impl SimClients {
                 continue;
             };
             self.calls.remove(&reply.call);
-            if self.is_cut(i, reply.at) {
-                continue;
-            }
-            if self.spec.lose_first_replies {
-                if let Response::Applied(Reply::Done { session, seq, .. }) = &reply.response {
-                    if self.lost_first.insert((i, *session, *seq)) {
-                        continue;
-                    }
-                }
-            }
-            for at in self.fates(reply.at) {
+            let id = self.clients[i].id();
+            for at in self
+                .links
+                .reply(id, reply.at, &reply.response, &mut self.rng)
+            {
                 self.push(at, Ev::Reply(i, reply.node, reply.response.clone()));
             }
         }
@@ -230,6 +174,8 @@ impl SimClients {
                     let command =
                         workload::command(self.spec.workload, self.spec.keys, id, n, &mut self.rng);
                     self.clients[i].call(now, command, &mut out);
+                    self.called_order
+                        .push((i, self.clients[i].history().len() - 1));
                 }
                 i
             }
@@ -252,10 +198,8 @@ impl SimClients {
         for effect in out {
             match effect {
                 Effect::Send { to, request } => {
-                    if self.is_cut(i, now) {
-                        continue;
-                    }
-                    for at in self.fates(now) {
+                    let id = self.clients[i].id();
+                    for at in self.links.request(id, now, &mut self.rng) {
                         let call = sim.request_at(at, to, request.clone())?;
                         self.calls.insert(call, i);
                     }

@@ -67,6 +67,71 @@ pub fn bare_channel_rate<M: Send + 'static>(
     received as f64 / started.elapsed().as_secs_f64()
 }
 
+/// What a request/reply benchmark measured: answered requests per second, and the
+/// latency from request to reply.
+#[derive(Clone, Copy, Debug)]
+pub struct RequestRate {
+    /// Requests answered per second.
+    pub ops_per_sec: f64,
+    /// The median latency, in microseconds.
+    pub p50_us: f64,
+    /// The 99th percentile latency, in microseconds.
+    pub p99_us: f64,
+}
+
+impl RequestRate {
+    /// The rate of `ops` requests answered in `seconds`, with latencies `latencies_ns`.
+    pub fn new(ops: usize, seconds: f64, latencies_ns: &mut [u64]) -> RequestRate {
+        latencies_ns.sort_unstable();
+        let rank = |p: usize| {
+            let at = (p * latencies_ns.len()).div_ceil(100).max(1) - 1;
+            latencies_ns.get(at).map_or(0.0, |&ns| ns as f64 / 1000.0)
+        };
+        RequestRate {
+            ops_per_sec: ops as f64 / seconds.max(1e-9),
+            p50_us: rank(50),
+            p99_us: rank(99),
+        }
+    }
+}
+
+/// The bare baseline of a request/reply service: a client thread sends `ops` requests
+/// over an unbounded crossbeam channel, each its own message, to a server thread that
+/// answers each over another, with at most `in_flight` requests unanswered (1: one
+/// request, then its reply, then the next). No runtime, no state machine, no history:
+/// what two threads and two channels can do at all.
+pub fn bare_request_reply(ops: usize, in_flight: usize) -> RequestRate {
+    let in_flight = in_flight.max(1);
+    let (to_server, requests) = crossbeam_channel::unbounded::<(usize, Instant)>();
+    let (to_client, replies) = crossbeam_channel::unbounded::<(usize, Instant)>();
+    let server = std::thread::spawn(move || {
+        for request in requests {
+            if to_client.send(request).is_err() {
+                break;
+            }
+        }
+    });
+    let mut latencies = Vec::with_capacity(ops);
+    let started = Instant::now();
+    let mut sent = 0;
+    while latencies.len() < ops {
+        while sent < ops && sent - latencies.len() < in_flight {
+            if to_server.send((sent, Instant::now())).is_err() {
+                break;
+            }
+            sent += 1;
+        }
+        match replies.recv() {
+            Ok((_, at)) => latencies.push(at.elapsed().as_nanos() as u64),
+            Err(_) => break,
+        }
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    drop(to_server);
+    let _ = server.join();
+    RequestRate::new(latencies.len(), seconds, &mut latencies)
+}
+
 /// Prints a benchmark's figures: with `json`, one JSON object of `figures` plus the
 /// machine's `cores` and the build's `profile`; else a heading naming them, then
 /// `lines`, then, in a debug build, the command that measures a release build.
@@ -108,6 +173,14 @@ pub fn print_bench(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_bare_request_reply_answers_every_request() {
+        for in_flight in [1, 64] {
+            let r = bare_request_reply(2_000, in_flight);
+            assert!(r.ops_per_sec > 0.0 && r.p50_us > 0.0 && r.p99_us >= r.p50_us);
+        }
+    }
 
     #[test]
     fn the_bare_channel_moves_every_message() {

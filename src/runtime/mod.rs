@@ -40,6 +40,6 @@ pub use rng::Rng;
 pub use schedule::{Action, CrashSpec, PartitionSpec, Schedule};
 pub use sim::{Sim, SimConfig};
 pub use stats::NodeStats;
-pub use threads::{Threads, ThreadsConfig};
+pub use threads::{Answers, ClientPort, Threads, ThreadsConfig};
 pub use time::Time;
 pub use trace::{NoEvent, Observed, ProtocolEvent, TraceLevel};

@@ -22,7 +22,7 @@
 //! restart builds a new node from it. Shutdown stops and joins every thread.
 
 use std::cmp::Reverse;
-use std::collections::BinaryHeap;
+use std::collections::{BinaryHeap, HashMap};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed, Ordering::SeqCst};
 use std::sync::{Arc, Mutex, RwLock};
 use std::thread::JoinHandle;
@@ -57,9 +57,26 @@ pub struct ThreadsConfig {
     pub trace: TraceLevel,
 }
 
-/// Where a node's answer to a client goes: the client's id goes with it, so that one
-/// channel can collect the answers to many requests.
-type ReplyTo<N> = Sender<(CallId, <N as Node>::Response)>;
+/// Where a node's answers to clients go: one channel of a client thread, named so that
+/// a node thread can gather the answers it owes that thread. Every request of an
+/// envelope shares one port, so a thread that runs many clients needs one channel, not
+/// one per request.
+struct Port<N: Node> {
+    id: u64,
+    tx: Sender<Answers<N>>,
+}
+
+/// Calls and their answers, in the order the node gave them.
+type AnswerBatch<N> = Vec<(CallId, <N as Node>::Response)>;
+
+/// Answers from one node to one client thread: everything it owed that thread at the
+/// end of a batch, in one envelope.
+pub struct Answers<N: Node> {
+    /// The node that answered.
+    pub from: NodeId,
+    /// Each request's call and its answer, in the order the node gave them.
+    pub answers: AnswerBatch<N>,
+}
 
 /// A closure the harness runs on a node's own thread, to look at the node.
 type Inspector<N> = Box<dyn FnOnce(Option<&N>) + Send>;
@@ -77,10 +94,11 @@ enum Envelope<N: Node> {
         from: NodeId,
         batch: Vec<(N::Msg, u64)>,
     },
-    Request {
-        call: CallId,
-        req: N::Request,
-        reply: ReplyTo<N>,
+    /// Client requests, in the order a client thread sent them, answered through
+    /// `port`.
+    Requests {
+        port: Port<N>,
+        batch: Vec<(CallId, N::Request)>,
     },
     Crash,
     Restart,
@@ -154,6 +172,10 @@ struct Shared {
     /// while they were in flight), counted by the receivers.
     lost_on_arrival: Vec<AtomicU64>,
     next_msg: AtomicU64,
+    /// The last call id handed out (client threads take them in blocks).
+    next_call: AtomicU64,
+    /// The last port id handed out.
+    next_port: AtomicU64,
     level: TraceLevel,
     /// What went wrong on any thread, for [`Threads::stop`] to return.
     errors: Mutex<Vec<Error>>,
@@ -185,7 +207,6 @@ pub struct Threads<N: Node> {
     kept: Arc<Mutex<Vec<Observed<N::Event>>>>,
     /// Dropped when the run stops, which wakes a paused node thread.
     stopping: Option<Sender<()>>,
-    next_call: u64,
 }
 
 impl<N: Node> Threads<N> {
@@ -244,6 +265,8 @@ impl<N: Node> Threads<N> {
             stats: (0..config.nodes).map(|_| AtomicStats::default()).collect(),
             lost_on_arrival: (0..config.nodes).map(|_| AtomicU64::new(0)).collect(),
             next_msg: AtomicU64::new(0),
+            next_call: AtomicU64::new(0),
+            next_port: AtomicU64::new(0),
             level: config.trace,
             errors: Mutex::new(Vec::new()),
         });
@@ -299,7 +322,9 @@ impl<N: Node> Threads<N> {
                 net_version: 0,
                 shared: shared.clone(),
                 effects: Vec::new(),
-                calls: Vec::new(),
+                calls: HashMap::new(),
+                ports: HashMap::new(),
+                answers: Vec::new(),
                 facts: facts.clone(),
                 outbox: (0..config.nodes).map(|_| Vec::new()).collect(),
                 outbound: Vec::new(),
@@ -337,7 +362,6 @@ impl<N: Node> Threads<N> {
             facts: Some(facts),
             collector,
             kept: Arc::new(Mutex::new(Vec::new())),
-            next_call: 0,
             stopping: Some(stopping),
         })
     }
@@ -456,26 +480,38 @@ impl<N: Node> Threads<N> {
             .ok_or_else(|| Error::Runtime(format!("{node} gave no answer")))
     }
 
-    /// Sends every request of `reqs` to `node` at once, each as a client of its own, and
+    /// Sends every request of `reqs` to `node` at once, each as a call of its own, and
     /// returns at once; [`Replies::wait`] collects the answers.
     pub fn send_requests(&mut self, node: NodeId, reqs: Vec<N::Request>) -> Result<Replies<N>> {
-        let inbox = self.inbox(node)?.clone();
-        let (reply, answers) = crossbeam_channel::unbounded();
+        let mut port = self.client_port();
         let mut calls = Vec::with_capacity(reqs.len());
         for req in reqs {
-            self.next_call += 1;
-            let call = CallId(self.next_call);
-            calls.push(call);
-            let reply = reply.clone();
-            inbox
-                .send(Envelope::Request { call, req, reply })
-                .map_err(|_| Error::Runtime(format!("{node}'s thread has stopped")))?;
+            calls.push(port.request(node, req)?);
         }
+        port.post()?;
+        // Only the nodes hold the port's sender now: a node that crashes before it
+        // answers drops it, and the wait ends at once.
+        let ClientPort { rx, .. } = port;
         Ok(Replies {
             node,
             calls,
-            answers,
+            answers: rx,
         })
+    }
+
+    /// A connection for a client thread: requests to any node, answers on one channel.
+    /// One thread can run any number of clients through one port.
+    pub fn client_port(&self) -> ClientPort<N> {
+        let (tx, rx) = crossbeam_channel::unbounded();
+        ClientPort {
+            id: self.shared.next_port.fetch_add(1, Relaxed) + 1,
+            tx: Some(tx),
+            rx,
+            inboxes: self.inboxes.clone(),
+            shared: self.shared.clone(),
+            pending: self.inboxes.iter().map(|_| Vec::new()).collect(),
+            calls: 0..0,
+        }
     }
 
     /// Runs `f` on `node`'s own thread with the node (`None` while it is crashed) and
@@ -620,7 +656,7 @@ impl<N: Node> Drop for Threads<N> {
 pub struct Replies<N: Node> {
     node: NodeId,
     calls: Vec<CallId>,
-    answers: Receiver<(CallId, N::Response)>,
+    answers: Receiver<Answers<N>>,
 }
 
 impl<N: Node> Replies<N> {
@@ -633,7 +669,7 @@ impl<N: Node> Replies<N> {
         while missing > 0 {
             let first = self.calls[got.iter().position(Option::is_none).unwrap_or(0)];
             let node = self.node;
-            let (call, response) = self.answers.recv_deadline(deadline).map_err(|e| {
+            let answers = self.answers.recv_deadline(deadline).map_err(|e| {
                 Error::Runtime(match e {
                     RecvTimeoutError::Timeout => {
                         format!("{node} did not answer {first} within {timeout:?}")
@@ -643,18 +679,114 @@ impl<N: Node> Replies<N> {
                     }
                 })
             })?;
-            if let Some(slot) = self
-                .calls
-                .iter()
-                .position(|&c| c == call)
-                .and_then(|i| got.get_mut(i))
-            {
-                if slot.replace(response).is_none() {
-                    missing -= 1;
+            for (call, response) in answers.answers {
+                if let Some(slot) = self
+                    .calls
+                    .iter()
+                    .position(|&c| c == call)
+                    .and_then(|i| got.get_mut(i))
+                {
+                    if slot.replace(response).is_none() {
+                        missing -= 1;
+                    }
                 }
             }
         }
         Ok(got.into_iter().flatten().collect())
+    }
+}
+
+// ANCHOR: client_port
+/// A client thread's connection to a running cluster: it sends requests to any node and
+/// receives every answer on one channel of its own.
+///
+/// [`ClientPort::request`] only gathers a request; [`ClientPort::post`] sends what was
+/// gathered, one envelope per node however many requests it holds, and the node thread
+/// sends back, once per batch, one envelope of every answer it owes this port. So a
+/// thread running hundreds of clients costs a node one wake-up per batch, not one per
+/// request.
+pub struct ClientPort<N: Node> {
+    id: u64,
+    /// The port's own sender, lent to every envelope (`None` once given up).
+    tx: Option<Sender<Answers<N>>>,
+    rx: Receiver<Answers<N>>,
+    inboxes: Vec<Sender<Envelope<N>>>,
+    shared: Arc<Shared>,
+    /// Per node, the requests gathered since the last post.
+    pending: Vec<Vec<(CallId, N::Request)>>,
+    /// Call ids reserved for this port and not yet used.
+    calls: std::ops::Range<u64>,
+}
+// ANCHOR_END: client_port
+
+/// How many call ids a port reserves at once: one shared counter update per this many
+/// requests.
+const CALL_BLOCK: u64 = 1024;
+
+impl<N: Node> ClientPort<N> {
+    /// The run's time now, as the nodes read it.
+    pub fn now(&self) -> Time {
+        self.shared.now()
+    }
+
+    /// The machine's instant of run time `at`.
+    pub fn instant(&self, at: Time) -> Instant {
+        self.shared.start + at.as_duration()
+    }
+
+    /// Gathers `req` for node `to`, under a call id of its own, which its answer will
+    /// carry. Nothing is sent before [`ClientPort::post`].
+    pub fn request(&mut self, to: NodeId, req: N::Request) -> Result<CallId> {
+        let Some(pending) = to
+            .index_in(self.inboxes.len())
+            .map(|i| &mut self.pending[i])
+        else {
+            return Err(Error::Config(format!(
+                "a request to {to}, but the cluster has nodes n1..n{}",
+                self.inboxes.len()
+            )));
+        };
+        if self.calls.is_empty() {
+            let first = self.shared.next_call.fetch_add(CALL_BLOCK, Relaxed) + 1;
+            self.calls = first..first + CALL_BLOCK;
+        }
+        let call = CallId(self.calls.start);
+        self.calls.start += 1;
+        pending.push((call, req));
+        Ok(call)
+    }
+
+    /// Sends every gathered request: one envelope per node.
+    pub fn post(&mut self) -> Result<()> {
+        let Some(tx) = &self.tx else {
+            return Err(Error::Runtime("this client port was given up".into()));
+        };
+        for (i, pending) in self.pending.iter_mut().enumerate() {
+            if pending.is_empty() {
+                continue;
+            }
+            let batch = std::mem::take(pending);
+            let port = Port {
+                id: self.id,
+                tx: tx.clone(),
+            };
+            self.inboxes[i]
+                .send(Envelope::Requests { port, batch })
+                .map_err(|_| {
+                    Error::Runtime(format!("{}'s thread has stopped", NodeId::from_index(i)))
+                })?;
+        }
+        Ok(())
+    }
+
+    /// The next answers, waiting until `deadline` at most.
+    pub fn recv_deadline(&self, deadline: Instant) -> Option<Answers<N>> {
+        self.rx.recv_deadline(deadline).ok()
+    }
+
+    /// The next answers, if some have come.
+    pub fn try_recv(&self) -> Option<Answers<N>> {
+        self.rx.try_recv().ok()
     }
 }
 
@@ -747,8 +879,12 @@ struct Worker<N: Node> {
     net_version: u64,
     shared: Arc<Shared>,
     effects: Vec<Effect<N>>,
-    /// Clients waiting for an answer from this node.
-    calls: Vec<(CallId, ReplyTo<N>)>,
+    /// Calls waiting for an answer from this node, and the port each came through.
+    calls: HashMap<CallId, u64>,
+    /// The ports of those calls: each one's sender and how many of its calls wait.
+    ports: HashMap<u64, (Sender<Answers<N>>, usize)>,
+    /// Answers given since the last batching point, gathered per port.
+    answers: Vec<(u64, AnswerBatch<N>)>,
     /// Where this node's recorded facts go (the collector thread).
     facts: Sender<Observed<N::Event>>,
     /// Per receiver, the undelayed messages the running handler sent it, posted when
@@ -836,12 +972,21 @@ impl<N: Node> Worker<N> {
                     self.deliver(from, msg, id);
                 }
             }
-            Envelope::Request { call, req, reply } => {
+            Envelope::Requests { port, batch } => {
+                // A crashed node drops requests (and the port's sender with them).
                 if self.node.is_some() {
-                    self.calls.push((call, reply));
-                    self.dispatch(|n, ctx| n.on_request(ctx, call, req));
+                    self.ports.entry(port.id).or_insert((port.tx, 0));
+                    for (call, req) in batch {
+                        if self.node.is_none() {
+                            break;
+                        }
+                        self.calls.insert(call, port.id);
+                        if let Some((_, waiting)) = self.ports.get_mut(&port.id) {
+                            *waiting += 1;
+                        }
+                        self.dispatch(|n, ctx| n.on_request(ctx, call, req));
+                    }
                 }
-                // A crashed node drops the request; the client sees the channel close.
             }
             Envelope::Crash => self.crash(),
             Envelope::Restart => self.restart(),
@@ -868,10 +1013,32 @@ impl<N: Node> Worker<N> {
         true
     }
 
-    /// The batching point: if the node wants it, call its [`Node::on_flush`].
+    /// The batching point: if the node wants it, call its [`Node::on_flush`]; then send
+    /// every client thread the answers it is owed, one envelope per port.
     fn flush(&mut self) {
         if self.node.as_ref().is_some_and(|n| n.wants_flush()) {
             self.call(|n, ctx| n.on_flush(ctx));
+        }
+        if !self.answers.is_empty() {
+            self.post_answers();
+        }
+    }
+
+    /// Sends the answers gathered since the last batching point; a port none of whose
+    /// calls still waits is forgotten.
+    fn post_answers(&mut self) {
+        for (port, answers) in self.answers.drain(..) {
+            let Some((tx, waiting)) = self.ports.get_mut(&port) else {
+                continue;
+            };
+            *waiting = waiting.saturating_sub(answers.len());
+            let _ = tx.send(Answers {
+                from: self.id,
+                answers,
+            });
+            if *waiting == 0 {
+                self.ports.remove(&port);
+            }
         }
     }
 
@@ -974,7 +1141,10 @@ impl<N: Node> Worker<N> {
         if self.node.take().is_some() {
             self.timers.clear();
             self.heap.clear();
+            // Answers given before the crash were sent; calls still waiting never will be.
+            self.post_answers();
             self.calls.clear();
+            self.ports.clear();
             self.record(RuntimeEvent::Crash);
         }
     }
@@ -1078,9 +1248,11 @@ impl<N: Node> Worker<N> {
                     let response = format!("{response:?}");
                     self.record(RuntimeEvent::Reply { call, response });
                 }
-                if let Some(pos) = self.calls.iter().position(|(c, _)| *c == call) {
-                    let (_, reply) = self.calls.swap_remove(pos);
-                    let _ = reply.send((call, response));
+                if let Some(port) = self.calls.remove(&call) {
+                    match self.answers.iter_mut().find(|(p, _)| *p == port) {
+                        Some((_, answers)) => answers.push((call, response)),
+                        None => self.answers.push((port, vec![(call, response)])),
+                    }
                 }
             }
             Effect::Trace(event) => self.observe(now, self.id, Fact::Protocol(event)),
