@@ -820,6 +820,42 @@ fn check_refuses_a_malformed_history_with_exit_2_naming_the_line() {
 }
 
 #[test]
+fn ch02_runs_on_threads_by_default_and_checks_the_history() {
+    let dir = scratch("ch02-run");
+    let h = dir.join("h.jsonl");
+    let out = ch02(&[
+        "--clients",
+        "32",
+        "--ops",
+        "640",
+        "--client-threads",
+        "2",
+        "--history",
+        h.to_str().unwrap(),
+        "--json",
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let j = json(&out);
+    assert_eq!(j["runtime"], "threads");
+    assert_eq!(j["linearizable"], "ok");
+    assert_eq!(j["ops"], 640);
+    assert_eq!(j["unknown_ops"], 0);
+    assert_eq!(j["client_threads"], 2);
+    assert!(j["ops_per_sec"].as_f64().unwrap() > 0.0);
+    let recheck = ch02(&["check", h.to_str().unwrap()]);
+    assert_eq!(
+        recheck.status.code(),
+        Some(0),
+        "the written history checks too"
+    );
+}
+
+#[test]
 fn ch02_sim_checks_the_single_server_and_finds_the_naive_replication_out() {
     let ok = ch02(&[
         "sim",

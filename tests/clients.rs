@@ -1,5 +1,6 @@
-//! Clients over the simulated network: sessions, retries and histories, checked for
-//! linearizability, against the single server that opens chapter 2.
+//! Clients over the simulated network, and a few smoke tests on threads: sessions,
+//! retries and histories, checked for linearizability, against the single server that
+//! opens chapter 2.
 
 mod common;
 
@@ -157,4 +158,79 @@ fn pipelined_clients_with_every_first_reply_lost_still_count_each_increment_once
         );
         assert_each_increment_counted_once(seed, &sim, &history, "pipelined");
     }
+}
+
+/// The single server on threads (n1, and two nodes that redirect) with `s`'s clients
+/// on `client_threads` threads: the history, and the server's count of key "0".
+fn on_threads(s: ClientSpec, client_threads: usize, seed: u64) -> (Vec<Operation>, i64) {
+    use quorum::client::threads::ClientThreads;
+    use quorum::runtime::{Threads, ThreadsConfig, TraceLevel};
+    use quorum::storage::Location;
+    let workload = s.workload;
+    let config = ThreadsConfig {
+        nodes: 3,
+        seed,
+        faults: Faults::reliable(),
+        trace: TraceLevel::Off,
+    };
+    let locations = (0..3).map(|_| Location::memory()).collect();
+    let factory = std::sync::Arc::new(move |id, _| Ok(SingleServer::new(id, workload)));
+    let mut cluster = Threads::start(config, locations, factory).expect("a cluster");
+    let deadline = Time(60_000_000);
+    let mut clients =
+        ClientThreads::start(&cluster, &s, client_threads, seed, deadline).expect("client threads");
+    assert!(
+        clients.wait_until(deadline),
+        "the clients did not finish in 60 s"
+    );
+    let history = clients.finish().expect("a history");
+    let count = cluster
+        .inspect(SERVER, |n| {
+            n.and_then(|n| n.service().query(&Command::new(OpKind::Read, "0", "")))
+        })
+        .expect("inspected")
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    cluster.stop().expect("stops");
+    (history, count)
+}
+
+#[test]
+fn threads_many_clients_on_few_threads_see_a_linearizable_history() {
+    // 200 clients on 2 threads, each opening a session at a node chosen in turn (two
+    // of three redirect), then calling one operation at a time.
+    let mut s = spec(Workload::Kv, 200, 20, Faults::reliable());
+    s.keys = 50;
+    let (history, _) = on_threads(s, 2, 1);
+    assert_eq!(history.len(), 200 * 20);
+    assert!(
+        history.iter().all(|o| !o.is_unknown()),
+        "every operation answered"
+    );
+    assert!(
+        history.windows(2).all(|w| w[0].call_us <= w[1].call_us),
+        "the history lists operations in the order they were called"
+    );
+    let report = check(&history, Workload::Kv, Duration::from_secs(10));
+    assert_eq!(report.verdict, Verdict::Ok, "{report:#?}");
+}
+
+#[test]
+fn threads_lossy_links_lose_no_increment_and_count_none_twice() {
+    // Every first reply lost, and a fifth of requests and replies lost or doubled, on
+    // the client threads' links: every request is retried at least once.
+    let mut s = spec(Workload::Counter, 8, 25, lossy());
+    s.keys = 1;
+    s.config.window = 4;
+    s.lose_first_replies = true;
+    let (history, count) = on_threads(s, 2, 7);
+    let incr = history.iter().filter(|o| o.op == OpKind::Incr);
+    let acked = incr.clone().filter(|o| !o.is_unknown()).count() as i64;
+    let unknown = incr.filter(|o| o.is_unknown()).count() as i64;
+    assert!(
+        acked > 0 && acked <= count && count <= acked + unknown,
+        "{acked} increments acknowledged, {unknown} unanswered, count {count}"
+    );
+    let report = check(&history, Workload::Counter, Duration::from_secs(10));
+    assert_eq!(report.verdict, Verdict::Ok, "{report:#?}");
 }

@@ -556,3 +556,26 @@ fn a_linearizable_history_cut_short_or_without_its_reads_stays_linearizable() {
         );
     }
 }
+
+/// A read that fits the state is taken at once and never reconsidered (if any order
+/// explains the rest, one that starts with it does). Without that rule the search
+/// tries the reads of 50 overlapping clients in every order among the writes: on the
+/// benchmark's history of 2,000 operations on 10 keys it goes through 232,786
+/// configurations; with it, 91,038.
+#[test]
+fn reads_that_fit_are_no_choice_and_the_search_stays_small() {
+    let spec = Synthetic {
+        workload: Workload::Kv,
+        clients: 50,
+        ops: 2_000,
+        keys: 10,
+        unanswered: 0.05,
+        max_latency_us: 200,
+        deletes_and_cas: false,
+    };
+    let ops = synthetic(&spec, 1);
+    let report = check(&ops, Workload::Kv, Duration::from_secs(60));
+    assert_eq!(report.verdict, Verdict::Ok);
+    let states: usize = report.keys.iter().map(|k| k.states).sum();
+    assert!(states < 120_000, "{states} configurations");
+}

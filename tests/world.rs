@@ -622,6 +622,39 @@ fn sixty_four_requests_that_arrive_together_reach_one_flush_on_threads() {
     threads.stop().unwrap();
 }
 
+/// A client thread's port gathers requests and posts them as one envelope per node, and
+/// the node answers them all in one envelope at its batching point: 200 requests from
+/// one port cost each side one hop, not 200.
+#[test]
+fn a_client_port_posts_gathered_requests_at_once_and_gets_answers_in_one_envelope() {
+    let config = ThreadsConfig {
+        nodes: 1,
+        seed: 1,
+        faults: Faults::reliable(),
+        trace: TraceLevel::Off,
+    };
+    let factory: quorum::runtime::sim::Factory<Batcher> = Arc::new(|_, _| Ok(batcher()));
+    let threads = Threads::start(config, vec![Location::memory()], factory).unwrap();
+    let mut port = threads.client_port();
+    let calls: Vec<_> = (0..200).map(|i| port.request(n(1), i).unwrap()).collect();
+    assert!(
+        port.recv_deadline(std::time::Instant::now() + ms(50))
+            .is_none(),
+        "nothing is sent before the post"
+    );
+    port.post().unwrap();
+    let answers = port
+        .recv_deadline(std::time::Instant::now() + secs(10))
+        .unwrap();
+    assert_eq!(answers.from, n(1));
+    let answered: Vec<_> = answers.answers.iter().map(|(c, _)| *c).collect();
+    assert_eq!(answered, calls, "every answer, in one envelope, in order");
+    assert!(answers.answers.iter().all(|(_, a)| a.1 == 200), "one flush");
+    assert!(port.request(n(2), 0).is_err(), "a node the cluster lacks");
+    let mut threads = threads;
+    threads.stop().unwrap();
+}
+
 /// Re-arming a timer for later adds nothing to the event queue: a node that pushes its
 /// timeout back on every one of 10,000 messages leaves the queue as long as it was, and
 /// the timeout fires once, at the last deadline, as if every re-arm had been queued.

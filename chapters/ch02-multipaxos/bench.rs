@@ -80,6 +80,14 @@ fn single_server(clients: usize, window: usize, ops: usize) -> quorum::Result<(R
     Ok((rate, o.report.seconds))
 }
 
+/// The turn of three with the median rate: two threads that spin on two cores vary
+/// from turn to turn.
+fn median_of_3(turn: impl Fn() -> RequestRate) -> RequestRate {
+    let mut turns = [turn(), turn(), turn()];
+    turns.sort_by(|a, b| a.ops_per_sec.total_cmp(&b.ops_per_sec));
+    turns[1]
+}
+
 /// A rate as JSON.
 fn rate_json(r: &RequestRate) -> Value {
     json!({"ops_per_sec": r.ops_per_sec.round(), "p50_us": r.p50_us, "p99_us": r.p99_us})
@@ -98,9 +106,9 @@ const WINDOW: usize = 16;
 
 /// Runs the benchmarks and prints their figures.
 pub fn run(json: bool) -> quorum::Result<bool> {
-    let bare_one = bare_request_reply(200_000, 1);
+    let bare_one = median_of_3(|| bare_request_reply(200_000, 1));
     let (one, one_check) = single_server(1, 1, 50_000)?;
-    let bare_many = bare_request_reply(2_000_000, 256 * WINDOW);
+    let bare_many = median_of_3(|| bare_request_reply(2_000_000, 256 * WINDOW));
     let (many, many_check) = single_server(256, WINDOW, 1_000_000)?;
     let kv = |ops, clients, keys| Synthetic {
         workload: Workload::Kv,
@@ -132,6 +140,7 @@ pub fn run(json: bool) -> quorum::Result<bool> {
         ],
         &[
             rate_line("bare request/reply, 1 in flight:", &bare_one),
+            "  (crossbeam, two threads, each request its own message; median of 3 turns)".to_string(),
             rate_line("single server, 1 client:", &one),
             format!(
                 "  ({one_ratio:.2}x the bare request/reply's time per request; history of 50,000 ops checked linearizable in {one_check:.3} s)"

@@ -1,9 +1,10 @@
 //! `ch02-multipaxos`: chapter 2's binary. The services that open the chapter (a single
-//! server, a naive primary-backup) with their clients in the simulator, and the
-//! linearizability checker over any history file; Multi-Paxos comes with the rest of
-//! the chapter.
+//! server, a naive primary-backup) with their clients, on threads or in the simulator,
+//! and the linearizability checker over any history file; Multi-Paxos comes with the
+//! rest of the chapter.
 //!
 //! ```text
+//! ch02-multipaxos --clients 256 --ops 100000           # on threads, checked
 //! ch02-multipaxos check history.jsonl                 # linearizable?
 //! ch02-multipaxos check history.jsonl --json          # the verdict, per key, as JSON
 //! ch02-multipaxos bench                               # how fast the checker decides
@@ -35,6 +36,7 @@ pub struct Cli {
 
 const EXAMPLES: &str = "\
 Examples:
+  ch02-multipaxos --clients 256 --ops 100000                  the single server on threads, 256 clients, checked
   ch02-multipaxos sim --seed 3 --clients 5 --ops 200         the single server and five clients, checked
   ch02-multipaxos sim --service naive --seeds 0..100 --drop 0.1 --crash 1@1s --duration 10s   find the naive replication out
   ch02-multipaxos sim --service naive --seed S ... --history-svg h.svg   replay a seed, draw its history

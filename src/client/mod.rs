@@ -259,6 +259,11 @@ impl Client {
         &self.history
     }
 
+    /// Its history, taken out (for a run that has ended).
+    pub fn take_history(&mut self) -> Vec<Operation> {
+        std::mem::take(&mut self.history)
+    }
+
     /// Calls `command` at `now`: records the call and sends the request, or opens the
     /// session first. The caller checks [`Client::can_call`] first.
     pub fn call(&mut self, now: Time, command: Command, out: &mut Vec<Effect>) {

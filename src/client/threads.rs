@@ -134,6 +134,9 @@ enum Held {
     Answer(usize, NodeId, Response),
 }
 
+/// How long a client thread with requests in flight looks for answers before it blocks.
+const SPIN: Duration = Duration::from_micros(20);
+
 /// The longest a client thread blocks before it looks at its stop flag again.
 const STOP_CHECK: Duration = Duration::from_millis(50);
 
@@ -149,17 +152,16 @@ struct Driver<N: Node<Request = Request, Response = Response>> {
     unfinished: usize,
     /// Clients that may have room for another call.
     ready: Vec<usize>,
-    /// Client timers, earliest first: (when, client, timer).
-    timers: BinaryHeap<Reverse<(Time, usize, ClientTimer)>>,
+    /// Client timers: (when, client, timer).
+    timers: Timers,
     /// Requests and answers a delay holds back, earliest first.
     held: BinaryHeap<Reverse<(Time, u64)>>,
     held_items: HashMap<u64, Held>,
     held_seq: u64,
     /// Which client made each call still unanswered.
     calls: HashMap<CallId, usize>,
-    /// Every operation called, as (client, its place in that client's history), in
-    /// the order they were called.
-    called_order: Vec<(usize, usize)>,
+    /// The client of every operation called, in the order they were called.
+    called_order: Vec<usize>,
     links: Links,
     /// Whether the links are perfect: no draw per message.
     perfect: bool,
@@ -196,7 +198,7 @@ impl<N: Node<Request = Request, Response = Response>> Driver<N> {
             finished: vec![false; n],
             unfinished: n,
             ready: (0..n).collect(),
-            timers: BinaryHeap::new(),
+            timers: Timers::default(),
             held: BinaryHeap::new(),
             held_items: HashMap::new(),
             held_seq: 0,
@@ -226,15 +228,12 @@ impl<N: Node<Request = Request, Response = Response>> Driver<N> {
                 break;
             }
             // Block until answers come or the next timer (or held message) is due.
-            let wake = [
-                self.timers.peek().map(|t| t.0 .0),
-                self.held.peek().map(|h| h.0 .0),
-            ]
-            .into_iter()
-            .flatten()
-            .fold(self.deadline, Time::min);
+            let wake = [self.timers.next_at(), self.held.peek().map(|h| h.0 .0)]
+                .into_iter()
+                .flatten()
+                .fold(self.deadline, Time::min);
             let wake = self.port.instant(wake).min(Instant::now() + STOP_CHECK);
-            let Some(answers) = self.port.recv_deadline(wake) else {
+            let Some(answers) = self.wait(wake) else {
                 continue;
             };
             let now = self.port.now();
@@ -244,20 +243,36 @@ impl<N: Node<Request = Request, Response = Response>> Driver<N> {
             }
         }
         let _ = self.done.send(());
+        // Each client's operations come in its history in the order it called them.
+        let mut histories: Vec<_> = self
+            .clients
+            .iter_mut()
+            .map(|c| c.take_history().into_iter())
+            .collect();
         let ops = self.called_order.iter();
-        Ok(ops
-            .map(|&(i, k)| self.clients[i].history()[k].clone())
-            .collect())
+        Ok(ops.filter_map(|&i| histories[i].next()).collect())
     }
     // ANCHOR_END: client_thread
 
+    /// The next answers, waiting until `deadline` at most. An answer to a request in
+    /// flight often comes within microseconds: look for it a while before blocking,
+    /// since a blocked thread takes longer to wake than the answer takes to come.
+    fn wait(&self, deadline: Instant) -> Option<Answers<N>> {
+        if !self.calls.is_empty() {
+            let until = Instant::now() + SPIN;
+            while Instant::now() < until {
+                if let Some(answers) = self.port.try_recv() {
+                    return Some(answers);
+                }
+                std::hint::spin_loop();
+            }
+        }
+        self.port.recv_deadline(deadline)
+    }
+
     /// Fires every client timer and releases every held message that is due.
     fn fire_due(&mut self, now: Time) -> Result<()> {
-        while let Some(&Reverse((at, i, timer))) = self.timers.peek() {
-            if at > now {
-                break;
-            }
-            self.timers.pop();
+        while let Some((i, timer)) = self.timers.pop_due(now) {
             self.clients[i].on_timer(timer, &mut self.rng, &mut self.out);
             self.carry_out(i, now)?;
         }
@@ -289,8 +304,7 @@ impl<N: Node<Request = Request, Response = Response>> Driver<N> {
                 let command =
                     workload::command(self.spec.workload, self.spec.keys, id, n, &mut self.rng);
                 self.clients[i].call(now, command, &mut self.out);
-                self.called_order
-                    .push((i, self.clients[i].history().len() - 1));
+                self.called_order.push(i);
                 self.carry_out(i, now)?;
             }
             self.settle(i);
@@ -351,9 +365,7 @@ impl<N: Node<Request = Request, Response = Response>> Driver<N> {
                         self.hold(at, Held::Request(i, to, request.clone()));
                     }
                 }
-                Effect::SetTimer { timer, after } => {
-                    self.timers.push(Reverse((now + after, i, timer)));
-                }
+                Effect::SetTimer { timer, after } => self.timers.set(now, after, i, timer),
             }
         }
         self.out = out;
@@ -377,5 +389,47 @@ impl<N: Node<Request = Request, Response = Response>> Driver<N> {
             self.finished[i] = true;
             self.unfinished -= 1;
         }
+    }
+}
+
+/// Timers of one length of wait, in time order: (when, client, timer).
+type TimerQueue = std::collections::VecDeque<(Time, usize, ClientTimer)>;
+
+/// Client timers, kept in one queue per length of wait. Every timer of one length is
+/// set later than the one before, so each queue is already in time order: setting a
+/// timer is a push, and the next one due is the earliest of a few queue heads. (Nearly
+/// every timer outlives its request, so there are as many as requests in a timeout's
+/// worth of time.)
+#[derive(Default)]
+struct Timers {
+    queues: Vec<(Duration, TimerQueue)>,
+}
+
+impl Timers {
+    /// Client `i`'s `timer`, set at `now`, fires after `after`.
+    fn set(&mut self, now: Time, after: Duration, i: usize, timer: ClientTimer) {
+        let at = now + after;
+        match self.queues.iter_mut().find(|(d, _)| *d == after) {
+            Some((_, q)) => q.push_back((at, i, timer)),
+            None => self.queues.push((after, [(at, i, timer)].into())),
+        }
+    }
+
+    /// When the next timer is due.
+    fn next_at(&self) -> Option<Time> {
+        self.queues
+            .iter()
+            .filter_map(|(_, q)| q.front().map(|t| t.0))
+            .min()
+    }
+
+    /// The next timer due by `now`, if any, taken out.
+    fn pop_due(&mut self, now: Time) -> Option<(usize, ClientTimer)> {
+        let (_, q) = self
+            .queues
+            .iter_mut()
+            .filter(|(_, q)| q.front().is_some_and(|t| t.0 <= now))
+            .min_by_key(|(_, q)| q.front().map(|t| t.0))?;
+        q.pop_front().map(|(_, i, timer)| (i, timer))
     }
 }

@@ -325,6 +325,7 @@ impl<N: Node> Threads<N> {
                 calls: HashMap::new(),
                 ports: HashMap::new(),
                 answers: Vec::new(),
+                answered: false,
                 facts: facts.clone(),
                 outbox: (0..config.nodes).map(|_| Vec::new()).collect(),
                 outbound: Vec::new(),
@@ -836,6 +837,10 @@ fn route_delayed<N: Node>(incoming: Receiver<Delayed<N>>, inboxes: Vec<Sender<En
 /// How many facts may wait for the collector thread before node threads wait for it.
 const FACTS_IN_FLIGHT: usize = 1 << 16;
 
+/// How long a node thread that just answered clients looks for their next requests
+/// before it blocks.
+const SPIN: Duration = Duration::from_micros(20);
+
 /// How many events a node thread handles, at most, before its batching point: it drains
 /// what is already in its inbox up to this many (a group of messages counts each),
 /// flushes, and looks at its timers again, so that a flood of messages cannot hold back a
@@ -885,6 +890,8 @@ struct Worker<N: Node> {
     ports: HashMap<u64, (Sender<Answers<N>>, usize)>,
     /// Answers given since the last batching point, gathered per port.
     answers: Vec<(u64, AnswerBatch<N>)>,
+    /// Whether answers went to clients since the thread last waited.
+    answered: bool,
     /// Where this node's recorded facts go (the collector thread).
     facts: Sender<Observed<N::Event>>,
     /// Per receiver, the undelayed messages the running handler sent it, posted when
@@ -919,9 +926,10 @@ impl<N: Node> Worker<N> {
             let mut handled = self.fire_due_timers();
             if handled == 0 {
                 // Nothing is due: block until an envelope comes or the next timer does.
-                let got = match self.next_deadline() {
-                    Some(deadline) => self.inbox.recv_deadline(deadline),
-                    None => self
+                let got = match (self.spin(), self.next_deadline()) {
+                    (Some(envelope), _) => Ok(envelope),
+                    (None, Some(deadline)) => self.inbox.recv_deadline(deadline),
+                    (None, None) => self
                         .inbox
                         .recv()
                         .map_err(|_| RecvTimeoutError::Disconnected),
@@ -954,6 +962,23 @@ impl<N: Node> Worker<N> {
         }
     }
     // ANCHOR_END: worker_loop
+
+    /// Looks for an envelope for a few microseconds before the thread blocks, if the
+    /// node just answered a client: the client's next request often comes that soon,
+    /// sooner than a blocked thread wakes.
+    fn spin(&mut self) -> Option<Envelope<N>> {
+        if !std::mem::take(&mut self.answered) {
+            return None;
+        }
+        let until = Instant::now() + SPIN;
+        while Instant::now() < until {
+            if let Ok(envelope) = self.inbox.try_recv() {
+                return Some(envelope);
+            }
+            std::hint::spin_loop();
+        }
+        None
+    }
 
     /// How many events an envelope brings (a group of messages counts each).
     fn weight(envelope: &Envelope<N>) -> usize {
@@ -1036,6 +1061,7 @@ impl<N: Node> Worker<N> {
                 from: self.id,
                 answers,
             });
+            self.answered = true;
             if *waiting == 0 {
                 self.ports.remove(&port);
             }
