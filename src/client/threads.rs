@@ -9,7 +9,7 @@
 //! clients need one or two threads, not 256, and a node thread gets one envelope per
 //! client thread and batch, not one per request.
 //!
-//! The links between clients and nodes are the simulator's ([`super::links`]): each
+//! The links between clients and nodes are the simulator's (`client::links`): each
 //! request and each answer is lost, delayed or doubled as the run's faults draw it, on
 //! the client thread, from a generator of the run's seed. The threads are not
 //! deterministic (the machine schedules them), so a seed here names the draws, not the
