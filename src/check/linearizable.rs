@@ -21,7 +21,7 @@
 //! key comes with a *witness*: a small part of its history that is illegal on its own
 //! and whose illegality implies the whole history's (see [`shrink`]).
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
@@ -204,21 +204,9 @@ impl Entry {
     }
 }
 
-/// A set of operations, one bit each.
-#[derive(Clone, PartialEq, Eq, Hash)]
-struct Bits(Vec<u64>);
-
-impl Bits {
-    fn new(n: usize) -> Bits {
-        Bits(vec![0; n.div_ceil(64)])
-    }
-    fn set(&mut self, i: usize) {
-        self.0[i / 64] |= 1 << (i % 64);
-    }
-    fn clear(&mut self, i: usize) {
-        self.0[i / 64] &= !(1 << (i % 64));
-    }
-}
+/// A set of operations taken effect: the first entry not lifted, and the call entries
+/// after it that are (see `Search::taken`).
+type Taken = (usize, Vec<u32>);
 
 /// How many steps of the search go by between looks at the clock.
 const CLOCK_EVERY: usize = 1024;
@@ -254,7 +242,7 @@ fn search(ops: &[&Operation], workload: Workload, deadline: Instant) -> Outcome 
         list: List::new(&entries, ops.len()),
         entries,
         state: model::initial(workload),
-        taken: Bits::new(ops.len()),
+        taken: BTreeSet::new(),
         seen: HashSet::default(),
         stack: Vec::new(),
     };
@@ -298,13 +286,24 @@ struct Search<'a> {
     entries: Vec<Entry>,
     list: List,
     state: State,
-    taken: Bits,
+    /// The call entries of the operations taken effect.
+    taken: BTreeSet<usize>,
     /// Every configuration (operations taken, state) reached so far.
-    seen: HashSet<(Bits, State), BuildFx>,
+    seen: HashSet<(Taken, State), BuildFx>,
     stack: Vec<Frame>,
 }
 
 impl Search<'_> {
+    /// The operations taken effect, named compactly. Every entry ahead of the list's
+    /// first has been lifted, so every operation called before it has taken effect:
+    /// the set is that first entry and the calls taken effect after it, as few as
+    /// there are operations in flight, however long the history.
+    fn taken(&self) -> Taken {
+        let first = self.list.first().unwrap_or(self.entries.len());
+        let after = self.taken.range(first..).map(|&c| c as u32).collect();
+        (first, after)
+    }
+
     fn outcome(&self, found: Option<Found>) -> Outcome {
         Outcome {
             found,
@@ -349,13 +348,15 @@ impl Search<'_> {
         let Some(next) = model::step(&self.state, self.ops[op]) else {
             return Err(rest);
         };
-        self.taken.set(op);
-        if !self.seen.insert((self.taken.clone(), next.clone())) {
-            self.taken.clear(op); // been there, and it led nowhere
+        self.list.lift(at);
+        self.taken.insert(at);
+        if !self.seen.insert((self.taken(), next.clone())) {
+            // Been there, and it led nowhere.
+            self.taken.remove(&at);
+            self.list.unlift(at);
             return Err(rest);
         }
         let before = std::mem::replace(&mut self.state, next);
-        self.list.lift(at);
         self.stack.push(Frame {
             call: at,
             before,
@@ -380,8 +381,7 @@ impl Search<'_> {
     /// it. `false` when none is left: nothing explains the operations.
     fn backtrack(&mut self) -> bool {
         while let Some(f) = self.stack.pop() {
-            let op = self.entries[f.call].op;
-            self.taken.clear(op);
+            self.taken.remove(&f.call);
             self.state = f.before;
             self.list.unlift(f.call);
             if !f.fitted && self.take_next(f.rest) {
