@@ -234,3 +234,121 @@ fn threads_lossy_links_lose_no_increment_and_count_none_twice() {
     let report = check(&history, Workload::Counter, Duration::from_secs(10));
     assert_eq!(report.verdict, Verdict::Ok, "{report:#?}");
 }
+
+/// A service that is linearizable but answers out of order: reads at once, writes a
+/// little later (0 to 100 us, as a write that needs a replication round would).
+struct Lagging {
+    service: quorum::app::sessions::Service,
+    applied: u64,
+    next: u64,
+    pending: std::collections::HashMap<u64, (quorum::runtime::CallId, quorum::client::Request)>,
+}
+
+impl Lagging {
+    fn apply(
+        &mut self,
+        ctx: &mut quorum::runtime::Context<'_, Self>,
+        call: quorum::runtime::CallId,
+        req: quorum::client::Request,
+    ) {
+        self.applied += 1;
+        let entry = req.into_entry();
+        let reply = self
+            .service
+            .apply(self.applied, ctx.now().as_micros(), &entry);
+        if let Some(r) = quorum::client::Response::to_client(reply) {
+            ctx.reply(call, r);
+        }
+    }
+}
+
+impl quorum::runtime::Node for Lagging {
+    type Msg = quorum::multipaxos::single::Never;
+    type Timer = u64;
+    type Event = quorum::runtime::trace::NoEvent;
+    type Request = quorum::client::Request;
+    type Response = quorum::client::Response;
+
+    fn on_start(&mut self, _: &mut quorum::runtime::Context<'_, Self>) -> quorum::Result<()> {
+        Ok(())
+    }
+
+    fn on_message(
+        &mut self,
+        _: &mut quorum::runtime::Context<'_, Self>,
+        _: NodeId,
+        m: Self::Msg,
+    ) -> quorum::Result<()> {
+        match m {}
+    }
+
+    fn on_timer(
+        &mut self,
+        ctx: &mut quorum::runtime::Context<'_, Self>,
+        t: u64,
+    ) -> quorum::Result<()> {
+        if let Some((call, req)) = self.pending.remove(&t) {
+            self.apply(ctx, call, req);
+        }
+        Ok(())
+    }
+
+    fn on_request(
+        &mut self,
+        ctx: &mut quorum::runtime::Context<'_, Self>,
+        call: quorum::runtime::CallId,
+        req: quorum::client::Request,
+    ) -> quorum::Result<()> {
+        let read = matches!(&req, quorum::client::Request::Op { command, .. } if command.op == OpKind::Get);
+        if read {
+            self.apply(ctx, call, req);
+            return Ok(());
+        }
+        self.next += 1;
+        let lag = Duration::from_micros(ctx.rng().index(100) as u64);
+        ctx.set_timer(self.next, lag);
+        self.pending.insert(self.next, (call, req));
+        Ok(())
+    }
+}
+
+#[test]
+fn threads_stamp_each_answer_when_it_is_taken_so_out_of_order_answers_check() {
+    // Six client threads share two cores with the server: a thread that stamped a
+    // whole drain of answers with the instant it woke would give some a return before
+    // their write took effect, and a correct service would be judged illegal.
+    use quorum::client::threads::ClientThreads;
+    use quorum::runtime::{Threads, ThreadsConfig, TraceLevel};
+    use quorum::storage::Location;
+    for seed in 0..30u64 {
+        let config = ThreadsConfig {
+            nodes: 1,
+            seed,
+            faults: Faults::reliable(),
+            trace: TraceLevel::Off,
+        };
+        let factory = std::sync::Arc::new(|_, _| {
+            Ok(Lagging {
+                service: quorum::app::sessions::Service::new(
+                    quorum::app::machine(Workload::Kv),
+                    60_000_000,
+                ),
+                applied: 0,
+                next: 0,
+                pending: Default::default(),
+            })
+        });
+        let mut cluster = Threads::start(config, vec![Location::memory()], factory).unwrap();
+        let mut s = spec(Workload::Kv, 200, 50, Faults::reliable());
+        s.keys = 60;
+        s.config.nodes = 1;
+        s.config.timeout = Duration::from_millis(500);
+        let deadline = Time(60_000_000);
+        let mut clients = ClientThreads::start(&cluster, &s, 6, seed, deadline).unwrap();
+        assert!(clients.wait_until(deadline), "seed {seed}: not done");
+        let history = clients.finish().unwrap();
+        cluster.stop().unwrap();
+        let report = check(&history, Workload::Kv, Duration::from_secs(5));
+        assert_eq!(report.verdict, Verdict::Ok, "seed {seed}: {report:#?}");
+    }
+}

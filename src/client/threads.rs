@@ -34,7 +34,8 @@ use crate::types::{CallId, ClientId, NodeId, Time};
 /// The client threads of a run on threads.
 pub struct ClientThreads {
     handles: Vec<JoinHandle<Result<Vec<Operation>>>>,
-    /// One message per client thread whose clients are all done.
+    /// One message per client thread whose clients are all done (none from a thread
+    /// stopped by the deadline first).
     done: Receiver<()>,
     finished: usize,
     stop: Arc<AtomicBool>,
@@ -160,6 +161,8 @@ struct Driver<N: Node<Request = Request, Response = Response>> {
     held_seq: u64,
     /// Which client made each call still unanswered.
     calls: HashMap<CallId, usize>,
+    /// How many operations this thread's clients have in flight.
+    in_flight: usize,
     /// The client of every operation called, in the order they were called.
     called_order: Vec<usize>,
     links: Links,
@@ -203,6 +206,7 @@ impl<N: Node<Request = Request, Response = Response>> Driver<N> {
             held_items: HashMap::new(),
             held_seq: 0,
             calls: HashMap::new(),
+            in_flight: 0,
             called_order: Vec::new(),
             perfect: links.is_perfect(),
             links,
@@ -236,13 +240,16 @@ impl<N: Node<Request = Request, Response = Response>> Driver<N> {
             let Some(answers) = self.wait(wake) else {
                 continue;
             };
-            let now = self.port.now();
-            self.take(now, answers)?;
+            // Each envelope's answers returned when it was taken: a stamp read before
+            // an answer came could fall before the moment its operation took effect.
+            self.take(self.port.now(), answers)?;
             while let Some(answers) = self.port.try_recv() {
-                self.take(now, answers)?;
+                self.take(self.port.now(), answers)?;
             }
         }
-        let _ = self.done.send(());
+        if self.unfinished == 0 {
+            let _ = self.done.send(());
+        }
         // Each client's operations come in its history in the order it called them.
         let mut histories: Vec<_> = self
             .clients
@@ -258,7 +265,7 @@ impl<N: Node<Request = Request, Response = Response>> Driver<N> {
     /// flight often comes within microseconds: look for it a while before blocking,
     /// since a blocked thread takes longer to wake than the answer takes to come.
     fn wait(&self, deadline: Instant) -> Option<Answers<N>> {
-        if !self.calls.is_empty() {
+        if self.in_flight > 0 {
             let until = Instant::now() + SPIN;
             while Instant::now() < until {
                 if let Some(answers) = self.port.try_recv() {
@@ -304,6 +311,7 @@ impl<N: Node<Request = Request, Response = Response>> Driver<N> {
                 let command =
                     workload::command(self.spec.workload, self.spec.keys, id, n, &mut self.rng);
                 self.clients[i].call(now, command, &mut self.out);
+                self.in_flight += 1;
                 self.called_order.push(i);
                 self.carry_out(i, now)?;
             }
@@ -341,7 +349,9 @@ impl<N: Node<Request = Request, Response = Response>> Driver<N> {
     fn answer(&mut self, i: usize, from: NodeId, response: Response, now: Time) -> Result<()> {
         let before = self.clients[i].in_flight();
         self.clients[i].on_response(now, from, response, &mut self.out);
-        if self.clients[i].in_flight() < before {
+        let after = self.clients[i].in_flight();
+        if after < before {
+            self.in_flight -= before - after;
             self.ready.push(i);
         }
         self.carry_out(i, now)?;

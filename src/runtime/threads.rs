@@ -980,10 +980,11 @@ impl<N: Node> Worker<N> {
         None
     }
 
-    /// How many events an envelope brings (a group of messages counts each).
+    /// How many events an envelope brings (a group of messages or requests counts each).
     fn weight(envelope: &Envelope<N>) -> usize {
         match envelope {
             Envelope::Messages { batch, .. } => batch.len(),
+            Envelope::Requests { batch, .. } => batch.len(),
             _ => 1,
         }
     }
@@ -1033,7 +1034,11 @@ impl<N: Node> Worker<N> {
                 }
                 self.now = self.shared.now();
             }
-            Envelope::Stop => return false,
+            Envelope::Stop => {
+                // Answers already given go out, as messages already sent have.
+                self.post_answers();
+                return false;
+            }
         }
         true
     }
