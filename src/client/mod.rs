@@ -259,6 +259,26 @@ impl Client {
         &self.history
     }
 
+    /// Calls operation number `*called` of `spec`'s workload at `now`, if the client
+    /// has one left and room for it (`called` counts what it has called); whether it
+    /// called. Both runtimes' clients draw their commands here.
+    pub(crate) fn call_next(
+        &mut self,
+        called: &mut usize,
+        spec: &ClientSpec,
+        now: Time,
+        rng: &mut Rng,
+        out: &mut Vec<Effect>,
+    ) -> bool {
+        if *called >= spec.ops_per_client || !self.can_call() {
+            return false;
+        }
+        let command = workload::command(spec.workload, spec.keys, self.id.0, *called as u64, rng);
+        *called += 1;
+        self.call(now, command, out);
+        true
+    }
+
     /// Its history, taken out (for a run that has ended).
     pub fn take_history(&mut self) -> Vec<Operation> {
         std::mem::take(&mut self.history)

@@ -14,7 +14,7 @@ use std::collections::{BTreeMap, BinaryHeap, HashMap};
 use std::time::Duration;
 
 use super::links::Links;
-use super::{workload, Client, ClientSpec, ClientTimer, Effect, Request, Response};
+use super::{Client, ClientSpec, ClientTimer, Effect, Request, Response};
 use crate::check::history::Operation;
 use crate::error::Result;
 use crate::runtime::{Node, Rng, Sim};
@@ -167,13 +167,8 @@ impl SimClients {
         let mut out = Vec::new();
         let i = match ev {
             Ev::Call(i) => {
-                if self.called[i] < self.spec.ops_per_client && self.clients[i].can_call() {
-                    let n = self.called[i] as u64;
-                    self.called[i] += 1;
-                    let id = self.clients[i].id().0;
-                    let command =
-                        workload::command(self.spec.workload, self.spec.keys, id, n, &mut self.rng);
-                    self.clients[i].call(now, command, &mut out);
+                let (spec, rng) = (&self.spec, &mut self.rng);
+                if self.clients[i].call_next(&mut self.called[i], spec, now, rng, &mut out) {
                     self.called_order
                         .push((i, self.clients[i].history().len() - 1));
                 }

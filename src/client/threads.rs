@@ -15,8 +15,7 @@
 //! deterministic (the machine schedules them), so a seed here names the draws, not the
 //! run.
 
-use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap};
+use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -25,7 +24,7 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{Receiver, Sender};
 
 use super::links::Links;
-use super::{workload, Client, ClientSpec, ClientTimer, Effect, Request, Response};
+use super::{Client, ClientSpec, ClientTimer, Effect, Request, Response};
 use crate::check::history::Operation;
 use crate::error::{Error, Result};
 use crate::runtime::{Answers, ClientPort, Node, Rng, Threads};
@@ -135,9 +134,6 @@ enum Held {
     Answer(usize, NodeId, Response),
 }
 
-/// How long a client thread with requests in flight looks for answers before it blocks.
-const SPIN: Duration = Duration::from_micros(20);
-
 /// The longest a client thread blocks before it looks at its stop flag again.
 const STOP_CHECK: Duration = Duration::from_millis(50);
 
@@ -155,9 +151,8 @@ struct Driver<N: Node<Request = Request, Response = Response>> {
     ready: Vec<usize>,
     /// Client timers: (when, client, timer).
     timers: Timers,
-    /// Requests and answers a delay holds back, earliest first.
-    held: BinaryHeap<Reverse<(Time, u64)>>,
-    held_items: HashMap<u64, Held>,
+    /// Requests and answers a delay holds back, by (when due, sequence number).
+    held: BTreeMap<(Time, u64), Held>,
     held_seq: u64,
     /// Which client made each call still unanswered.
     calls: HashMap<CallId, usize>,
@@ -202,8 +197,7 @@ impl<N: Node<Request = Request, Response = Response>> Driver<N> {
             unfinished: n,
             ready: (0..n).collect(),
             timers: Timers::default(),
-            held: BinaryHeap::new(),
-            held_items: HashMap::new(),
+            held: BTreeMap::new(),
             held_seq: 0,
             calls: HashMap::new(),
             in_flight: 0,
@@ -232,7 +226,7 @@ impl<N: Node<Request = Request, Response = Response>> Driver<N> {
                 break;
             }
             // Block until answers come or the next timer (or held message) is due.
-            let wake = [self.timers.next_at(), self.held.peek().map(|h| h.0 .0)]
+            let wake = [self.timers.next_at(), self.held.keys().next().map(|k| k.0)]
                 .into_iter()
                 .flatten()
                 .fold(self.deadline, Time::min);
@@ -250,6 +244,12 @@ impl<N: Node<Request = Request, Response = Response>> Driver<N> {
         if self.unfinished == 0 {
             let _ = self.done.send(());
         }
+        Ok(self.into_history())
+    }
+    // ANCHOR_END: client_thread
+
+    /// Every operation of this thread's clients, in the order they were called.
+    fn into_history(mut self) -> Vec<Operation> {
         // Each client's operations come in its history in the order it called them.
         let mut histories: Vec<_> = self
             .clients
@@ -257,24 +257,17 @@ impl<N: Node<Request = Request, Response = Response>> Driver<N> {
             .map(|c| c.take_history().into_iter())
             .collect();
         let ops = self.called_order.iter();
-        Ok(ops.filter_map(|&i| histories[i].next()).collect())
+        ops.filter_map(|&i| histories[i].next()).collect()
     }
-    // ANCHOR_END: client_thread
 
     /// The next answers, waiting until `deadline` at most. An answer to a request in
     /// flight often comes within microseconds: look for it a while before blocking,
     /// since a blocked thread takes longer to wake than the answer takes to come.
     fn wait(&self, deadline: Instant) -> Option<Answers<N>> {
-        if self.in_flight > 0 {
-            let until = Instant::now() + SPIN;
-            while Instant::now() < until {
-                if let Some(answers) = self.port.try_recv() {
-                    return Some(answers);
-                }
-                std::hint::spin_loop();
-            }
-        }
-        self.port.recv_deadline(deadline)
+        let spun = (self.in_flight > 0)
+            .then(|| self.port.spin_recv())
+            .flatten();
+        spun.or_else(|| self.port.recv_deadline(deadline))
     }
 
     /// Fires every client timer and releases every held message that is due.
@@ -283,18 +276,13 @@ impl<N: Node<Request = Request, Response = Response>> Driver<N> {
             self.clients[i].on_timer(timer, &mut self.rng, &mut self.out);
             self.carry_out(i, now)?;
         }
-        while let Some(&Reverse((at, seq))) = self.held.peek() {
-            if at > now {
-                break;
-            }
-            self.held.pop();
-            match self.held_items.remove(&seq) {
-                Some(Held::Request(i, to, request)) => {
+        while let Some(entry) = self.held.first_entry().filter(|e| e.key().0 <= now) {
+            match entry.remove() {
+                Held::Request(i, to, request) => {
                     let call = self.port.request(to, request)?;
                     self.calls.insert(call, i);
                 }
-                Some(Held::Answer(i, from, response)) => self.answer(i, from, response, now)?,
-                None => {}
+                Held::Answer(i, from, response) => self.answer(i, from, response, now)?,
             }
         }
         Ok(())
@@ -304,13 +292,13 @@ impl<N: Node<Request = Request, Response = Response>> Driver<N> {
     fn call_ready(&mut self, now: Time) -> Result<()> {
         let ready = std::mem::take(&mut self.ready);
         for &i in &ready {
-            while self.called[i] < self.spec.ops_per_client && self.clients[i].can_call() {
-                let n = self.called[i] as u64;
-                self.called[i] += 1;
-                let id = self.clients[i].id().0;
-                let command =
-                    workload::command(self.spec.workload, self.spec.keys, id, n, &mut self.rng);
-                self.clients[i].call(now, command, &mut self.out);
+            while self.clients[i].call_next(
+                &mut self.called[i],
+                &self.spec,
+                now,
+                &mut self.rng,
+                &mut self.out,
+            ) {
                 self.in_flight += 1;
                 self.called_order.push(i);
                 self.carry_out(i, now)?;
@@ -386,8 +374,7 @@ impl<N: Node<Request = Request, Response = Response>> Driver<N> {
     /// `at` is now).
     fn hold(&mut self, at: Time, what: Held) {
         self.held_seq += 1;
-        self.held.push(Reverse((at, self.held_seq)));
-        self.held_items.insert(self.held_seq, what);
+        self.held.insert((at, self.held_seq), what);
     }
 
     /// Counts client `i` as done once it has called everything and awaits nothing.

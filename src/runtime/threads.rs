@@ -506,7 +506,7 @@ impl<N: Node> Threads<N> {
         let (tx, rx) = crossbeam_channel::unbounded();
         ClientPort {
             id: self.shared.next_port.fetch_add(1, Relaxed) + 1,
-            tx: Some(tx),
+            tx,
             rx,
             inboxes: self.inboxes.clone(),
             shared: self.shared.clone(),
@@ -708,8 +708,8 @@ impl<N: Node> Replies<N> {
 /// request.
 pub struct ClientPort<N: Node> {
     id: u64,
-    /// The port's own sender, lent to every envelope (`None` once given up).
-    tx: Option<Sender<Answers<N>>>,
+    /// The port's own sender, lent to every envelope.
+    tx: Sender<Answers<N>>,
     rx: Receiver<Answers<N>>,
     inboxes: Vec<Sender<Envelope<N>>>,
     shared: Arc<Shared>,
@@ -759,9 +759,6 @@ impl<N: Node> ClientPort<N> {
 
     /// Sends every gathered request: one envelope per node.
     pub fn post(&mut self) -> Result<()> {
-        let Some(tx) = &self.tx else {
-            return Err(Error::Runtime("this client port was given up".into()));
-        };
         for (i, pending) in self.pending.iter_mut().enumerate() {
             if pending.is_empty() {
                 continue;
@@ -769,7 +766,7 @@ impl<N: Node> ClientPort<N> {
             let batch = std::mem::take(pending);
             let port = Port {
                 id: self.id,
-                tx: tx.clone(),
+                tx: self.tx.clone(),
             };
             self.inboxes[i]
                 .send(Envelope::Requests { port, batch })
@@ -789,6 +786,25 @@ impl<N: Node> ClientPort<N> {
     pub fn try_recv(&self) -> Option<Answers<N>> {
         self.rx.try_recv().ok()
     }
+
+    /// The next answers, looked for during [`SPIN`] before giving up: for a thread
+    /// that expects them within microseconds.
+    pub fn spin_recv(&self) -> Option<Answers<N>> {
+        spin_recv(&self.rx)
+    }
+}
+
+/// Looks for a value on `rx` during [`SPIN`]: an answer or a request often comes
+/// within microseconds, sooner than a blocked thread wakes.
+fn spin_recv<T>(rx: &Receiver<T>) -> Option<T> {
+    let until = Instant::now() + SPIN;
+    while Instant::now() < until {
+        if let Ok(value) = rx.try_recv() {
+            return Some(value);
+        }
+        std::hint::spin_loop();
+    }
+    None
 }
 
 /// A paused node thread ([`Threads::pause`]); dropping this resumes it.
@@ -837,9 +853,9 @@ fn route_delayed<N: Node>(incoming: Receiver<Delayed<N>>, inboxes: Vec<Sender<En
 /// How many facts may wait for the collector thread before node threads wait for it.
 const FACTS_IN_FLIGHT: usize = 1 << 16;
 
-/// How long a node thread that just answered clients looks for their next requests
-/// before it blocks.
-const SPIN: Duration = Duration::from_micros(20);
+/// How long a thread that expects a message at once looks for it before it blocks: a
+/// node thread that just answered clients, a client thread with requests in flight.
+pub const SPIN: Duration = Duration::from_micros(20);
 
 /// How many events a node thread handles, at most, before its batching point: it drains
 /// what is already in its inbox up to this many (a group of messages counts each),
@@ -967,17 +983,10 @@ impl<N: Node> Worker<N> {
     /// node just answered a client: the client's next request often comes that soon,
     /// sooner than a blocked thread wakes.
     fn spin(&mut self) -> Option<Envelope<N>> {
-        if !std::mem::take(&mut self.answered) {
-            return None;
+        match std::mem::take(&mut self.answered) {
+            true => spin_recv(&self.inbox),
+            false => None,
         }
-        let until = Instant::now() + SPIN;
-        while Instant::now() < until {
-            if let Ok(envelope) = self.inbox.try_recv() {
-                return Some(envelope);
-            }
-            std::hint::spin_loop();
-        }
-        None
     }
 
     /// How many events an envelope brings (a group of messages or requests counts each).
@@ -1001,15 +1010,15 @@ impl<N: Node> Worker<N> {
             Envelope::Requests { port, batch } => {
                 // A crashed node drops requests (and the port's sender with them).
                 if self.node.is_some() {
-                    self.ports.entry(port.id).or_insert((port.tx, 0));
+                    let waiting = &mut self.ports.entry(port.id).or_insert((port.tx, 0)).1;
+                    *waiting += batch.len();
                     for (call, req) in batch {
+                        // A handler that fails crashes the node, which forgets every
+                        // call and port: the rest of the batch is dropped.
                         if self.node.is_none() {
                             break;
                         }
                         self.calls.insert(call, port.id);
-                        if let Some((_, waiting)) = self.ports.get_mut(&port.id) {
-                            *waiting += 1;
-                        }
                         self.dispatch(|n, ctx| n.on_request(ctx, call, req));
                     }
                 }
